@@ -1,0 +1,33 @@
+import type { Redis } from 'ioredis';
+import { loadConfig, type Config } from '../config.js';
+import { connectRedis } from '../redis-connection.js';
+import { UserError } from '../errors/user-error.js';
+import { ErrorCodes } from '../errors/codes.js';
+
+/** Redis URL as safe to print: never the password. */
+export function redactedRedisUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return 'redis://?';
+  }
+}
+
+/**
+ * Config plus a Redis connection for a short-lived command; Redis not answering is one clear line,
+ * not a retry loop.
+ */
+export async function openClient(): Promise<{ config: Config; redis: Redis }> {
+  const config = loadConfig();
+  const redis = connectRedis(config.redisUrl, 'client');
+  redis.on('error', () => undefined); // reported by the ping below, once
+  try {
+    await redis.ping();
+  } catch (err) {
+    redis.disconnect();
+    throw new UserError(ErrorCodes.REDIS_UNAVAILABLE, `cannot reach Redis at ${redactedRedisUrl(config.redisUrl)} (REDIS_URL): ${(err as Error).message}`);
+  }
+  return { config, redis };
+}

@@ -1,0 +1,101 @@
+import { readFileSync } from 'node:fs';
+import { request } from 'node:https';
+import type { FaultRates } from './emulator-options.js';
+import type { Truth } from './emulator-state.js';
+import type { StatsSnapshot } from './emulator-stats.js';
+
+/**
+ * A typed client for the control API (`/_emulator`), for tests and benchmarks that drive an emulator
+ * running in another process. It trusts exactly the emulator's certificate (passed in, not taken
+ * from NODE_EXTRA_CA_CERTS) so it works in a process that was started without that variable.
+ */
+export class EmulatorControl {
+  private readonly ca: string;
+
+  /** `origin` and `caCertPath` as in RunningEmulator; the certificate is read once, here. */
+  constructor(
+    private readonly origin: string,
+    caCertPath: string,
+  ) {
+    this.ca = readFileSync(caCertPath, 'utf8');
+  }
+
+  truth(): Promise<Truth> {
+    return this.call('GET', '/_emulator/truth');
+  }
+
+  /** Per-tenant counters; with `windowMs`, each tenant's most accepted writes in any window that long. */
+  stats(windowMs?: number): Promise<StatsSnapshot> {
+    return this.call('GET', windowMs === undefined ? '/_emulator/stats' : `/_emulator/stats?windowMs=${windowMs}`);
+  }
+
+  /** Replaces every fault rate (kinds left out become 0). */
+  setFaults(rates: FaultRates): Promise<Required<FaultRates>> {
+    return this.call('PUT', '/_emulator/faults', rates);
+  }
+
+  /** Replaces the per-tenant write limit; null lifts it. */
+  setRateLimit(limit: { max: number; windowMs: number } | null): Promise<{ max: number; windowMs: number } | null> {
+    return this.call('PUT', '/_emulator/rate-limit', limit);
+  }
+
+  setTokenOutage(on: boolean): Promise<{ on: boolean }> {
+    return this.call('PUT', '/_emulator/token-outage', { on });
+  }
+
+  createConfiguration(
+    tenantId: string,
+    fields: { id?: string; displayName?: string } = {},
+  ): Promise<{ id: string; displayName: string; createdDateTime: string }> {
+    return this.call('POST', `/_emulator/tenants/${encodeURIComponent(tenantId)}/configurations`, fields);
+  }
+
+  /** Creates an assignment as if it had existed before the client under test started. */
+  createAssignment(
+    tenantId: string,
+    configurationId: string,
+    groupId: string,
+  ): Promise<{ id: string; tenantId: string; configurationId: string; groupId: string }> {
+    const path = `/_emulator/tenants/${encodeURIComponent(tenantId)}/configurations/${encodeURIComponent(configurationId)}/assignments`;
+    return this.call('POST', path, { groupId });
+  }
+
+  /** Empties state and counters and restores the limits, faults and token service the emulator started with. */
+  async reset(): Promise<void> {
+    await this.call('POST', '/_emulator/reset');
+  }
+
+  private call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const text = body === undefined ? undefined : JSON.stringify(body);
+    return new Promise<T>((resolveCall, rejectCall) => {
+      const req = request(
+        `${this.origin}${path}`,
+        {
+          method,
+          ca: this.ca,
+          headers: text === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('error', rejectCall);
+          res.on('end', () => {
+            const answer = Buffer.concat(chunks).toString('utf8');
+            const status = res.statusCode ?? 0;
+            if (status < 200 || status > 299) {
+              rejectCall(new Error(`control API ${method} ${path} answered ${status}: ${answer}`));
+              return;
+            }
+            try {
+              resolveCall(JSON.parse(answer) as T);
+            } catch (error) {
+              rejectCall(error as Error);
+            }
+          });
+        },
+      );
+      req.on('error', rejectCall);
+      req.end(text);
+    });
+  }
+}

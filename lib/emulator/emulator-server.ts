@@ -1,0 +1,145 @@
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { ensureCertificate } from './certificate.js';
+import { handleControlRequest } from './control-routes.js';
+import { DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_TENANT_ID } from './demo-identity.js';
+import { cancelPendingCommits, type EmulatorContext } from './emulator-context.js';
+import { resolveEmulatorOptions, type EmulatorOptions } from './emulator-options.js';
+import { EmulatorState } from './emulator-state.js';
+import { EmulatorStats } from './emulator-stats.js';
+import { handleEntraRequest } from './entra-routes.js';
+import { FaultPlan } from './fault-plan.js';
+import { sendGraphError } from './graph-error.js';
+import { handleGraphRequest } from './graph-routes.js';
+import { HttpExchange } from './http-exchange.js';
+import { TenantRateWindow } from './tenant-rate-window.js';
+import { TokenService } from './token-service.js';
+
+export type { EmulatorOptions, FaultRates, FaultKind, RetryAfterFormat } from './emulator-options.js';
+
+/**
+ * The emulator: Microsoft Graph (the Office client configuration assignments of Graph beta) and the
+ * client-credentials slice of Entra ID, on one HTTPS origin, with a control API beside them. It is
+ * the project's stand-in for Microsoft in demos, tests and benchmarks; its truth is what a rollout's
+ * outcomes are checked against.
+ */
+export interface RunningEmulator {
+  /** `https://127.0.0.1:PORT` (or the host it listens on). */
+  origin: string;
+  /** `origin + '/beta'`, the GRAPH_BASE_URL for clients. */
+  graphBaseUrl: string;
+  /** `origin`, the AZURE_AUTHORITY_HOST for clients; authorities are `${authorityHost}/${tenantId}`. */
+  authorityHost: string;
+  /** Absolute path of the PEM certificate clients must trust (NODE_EXTRA_CA_CERTS). */
+  caCertPath: string;
+  /** The environment a client process needs to talk to this emulator as `tenantId` (default: the demo tenant). */
+  env(tenantId?: string): Record<string, string>;
+  /** Stops listening, drops open connections and cancels pending slow commits. */
+  close(): Promise<void>;
+}
+
+export async function startEmulator(options: EmulatorOptions = {}): Promise<RunningEmulator> {
+  const resolved = resolveEmulatorOptions(options);
+  const faultPlan = new FaultPlan(resolved.faults, resolved.seed);
+  const certificate = await ensureCertificate(resolved.certDir);
+
+  const context: EmulatorContext = {
+    origin: '',
+    state: new EmulatorState(resolved.strictConfigurations),
+    stats: new EmulatorStats(),
+    rateWindow: new TenantRateWindow(resolved.rateLimit),
+    faultPlan,
+    tokens: new TokenService(resolved.tokenLifetimeSeconds),
+    settings: {
+      retryAfterFormat: resolved.retryAfterFormat,
+      latencyMs: resolved.latencyMs,
+      slowCommitMs: resolved.slowCommitMs,
+      pageSize: resolved.pageSize,
+      clientSecret: resolved.clientSecret,
+      tokenOutage: false,
+    },
+    pendingCommits: new Set(),
+  };
+
+  /** Back to the state at start: empty truth and counters, the configured limits and faults, no outage. */
+  const reset = (): void => {
+    cancelPendingCommits(context);
+    context.state.clear();
+    context.stats.clear();
+    context.rateWindow.clear();
+    context.rateWindow.setLimit(resolved.rateLimit);
+    // A fresh plan restarts the seeded sequence, so a test after a reset sees the same faults as the first.
+    context.faultPlan = new FaultPlan(resolved.faults, resolved.seed);
+    context.settings.tokenOutage = false;
+  };
+
+  const server = createServer({ cert: certificate.cert, key: certificate.key }, (req, res) => {
+    const exchange = new HttpExchange(req, res, context.origin);
+    route(context, exchange, reset).catch((error: unknown) => {
+      // A bug in a handler must still answer, or the client waits for its own timeout and the
+      // failure looks like one of the emulator's deliberate faults.
+      if (!exchange.answered) {
+        sendGraphError(exchange, 500, 'InternalServerError', `Emulator error: ${(error as Error).message ?? String(error)}`);
+      }
+    });
+  });
+
+  await listen(server, resolved.port, resolved.host);
+  const port = (server.address() as AddressInfo).port;
+  context.origin = `https://${originHost(resolved.host)}:${port}`;
+  const origin = context.origin;
+
+  let closing: Promise<void> | undefined;
+  return {
+    origin,
+    graphBaseUrl: `${origin}/beta`,
+    authorityHost: origin,
+    caCertPath: certificate.certPath,
+    env(tenantId = DEMO_TENANT_ID) {
+      return {
+        GRAPH_BASE_URL: `${origin}/beta`,
+        AZURE_AUTHORITY_HOST: origin,
+        NODE_EXTRA_CA_CERTS: certificate.certPath,
+        AZURE_TENANT_ID: tenantId,
+        AZURE_CLIENT_ID: DEMO_CLIENT_ID,
+        AZURE_CLIENT_SECRET: resolved.clientSecret ?? DEMO_CLIENT_SECRET,
+      };
+    },
+    close() {
+      closing ??= new Promise<void>((resolveClose, rejectClose) => {
+        cancelPendingCommits(context);
+        server.close((error) => (error ? rejectClose(error) : resolveClose()));
+        // Keep-alive connections would hold close() open until they idle out.
+        server.closeAllConnections();
+      });
+      return closing;
+    },
+  };
+}
+
+async function route(context: EmulatorContext, exchange: HttpExchange, reset: () => void): Promise<void> {
+  const [first] = exchange.segments;
+  if (first === '_emulator') return handleControlRequest(context, exchange, reset);
+  if (first === 'beta') return handleGraphRequest(context, exchange);
+  if (await handleEntraRequest(context, exchange)) return;
+  sendGraphError(exchange, 404, 'ResourceNotFound', `No route for ${exchange.method} ${exchange.url.pathname}. Graph lives under /beta.`);
+}
+
+/** Rejects with the listen error itself (EADDRINUSE, EACCES…) so callers can tell which it was. */
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolveListen, rejectListen) => {
+    const onError = (error: Error): void => rejectListen(error);
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolveListen();
+    });
+  });
+}
+
+/** The host clients should dial: a wildcard address is not dialable, loopback is. */
+function originHost(host: string): string {
+  if (host === '0.0.0.0' || host === '') return '127.0.0.1';
+  if (host === '::') return '[::1]';
+  return host.includes(':') ? `[${host}]` : host;
+}

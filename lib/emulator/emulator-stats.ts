@@ -1,0 +1,127 @@
+import { FAULT_KINDS, type FaultKind } from './emulator-options.js';
+import { monotonicClock, type Clock } from './monotonic-clock.js';
+
+/** What one tenant did to the emulator since start (or the last reset). */
+export interface TenantStats {
+  /** Graph writes (POST, DELETE) the emulator accepted, including commit-then-reset and slow commits. */
+  writesAccepted: number;
+  /** Graph GETs answered for this tenant. */
+  reads: number;
+  /** Writes answered 429. */
+  throttled: number;
+  /** Assignment POSTs that drew each fault. */
+  faults: Record<FaultKind, number>;
+  /** Requests to this tenant's token endpoint, refused or not. */
+  tokenRequests: number;
+  /** Access tokens issued. */
+  tokensIssued: number;
+  /** With `?windowMs=`: the most accepted writes inside any window of that length. */
+  maxWritesInWindow?: number;
+}
+
+export interface StatsSnapshot {
+  tenants: Record<string, TenantStats>;
+  /** Graph requests refused with 401 (they carry no usable tenant). */
+  unauthorized: number;
+  /** Token requests whose tenant was not a GUID (they belong to no tenant). */
+  tokenRequestsWithoutTenant: number;
+  /** Echo of `?windowMs=` when given. */
+  windowMs?: number;
+}
+
+/**
+ * Counters the control API reports. Accepted write times are kept in full (a monotonic millisecond
+ * each) because "the client never exceeded N writes per window" can only be proven from the times,
+ * not from a counter.
+ */
+export class EmulatorStats {
+  private tenants = new Map<string, TenantStats>();
+  private writeTimes = new Map<string, number[]>();
+  private unauthorized = 0;
+  private tokenRequestsWithoutTenant = 0;
+
+  constructor(private readonly now: Clock = monotonicClock) {}
+
+  writeAccepted(tenantId: string): void {
+    this.of(tenantId).writesAccepted += 1;
+    const times = this.writeTimes.get(tenantId);
+    if (times) times.push(this.now());
+    else this.writeTimes.set(tenantId, [this.now()]);
+  }
+
+  read(tenantId: string): void {
+    this.of(tenantId).reads += 1;
+  }
+
+  throttled(tenantId: string): void {
+    this.of(tenantId).throttled += 1;
+  }
+
+  fault(tenantId: string, kind: FaultKind): void {
+    this.of(tenantId).faults[kind] += 1;
+  }
+
+  tokenRequest(tenantId: string | undefined): void {
+    if (tenantId === undefined) this.tokenRequestsWithoutTenant += 1;
+    else this.of(tenantId).tokenRequests += 1;
+  }
+
+  tokenIssued(tenantId: string): void {
+    this.of(tenantId).tokensIssued += 1;
+  }
+
+  unauthorizedRequest(): void {
+    this.unauthorized += 1;
+  }
+
+  snapshot(windowMs?: number): StatsSnapshot {
+    const tenants: Record<string, TenantStats> = {};
+    for (const [tenantId, stats] of this.tenants) {
+      const copy: TenantStats = { ...stats, faults: { ...stats.faults } };
+      if (windowMs !== undefined) {
+        copy.maxWritesInWindow = maxInSlidingWindow(this.writeTimes.get(tenantId) ?? [], windowMs);
+      }
+      tenants[tenantId] = copy;
+    }
+    const snapshot: StatsSnapshot = {
+      tenants,
+      unauthorized: this.unauthorized,
+      tokenRequestsWithoutTenant: this.tokenRequestsWithoutTenant,
+    };
+    if (windowMs !== undefined) snapshot.windowMs = windowMs;
+    return snapshot;
+  }
+
+  clear(): void {
+    this.tenants = new Map();
+    this.writeTimes = new Map();
+    this.unauthorized = 0;
+    this.tokenRequestsWithoutTenant = 0;
+  }
+
+  private of(tenantId: string): TenantStats {
+    let stats = this.tenants.get(tenantId);
+    if (!stats) {
+      const faults = Object.fromEntries(FAULT_KINDS.map((kind) => [kind, 0])) as Record<FaultKind, number>;
+      stats = { writesAccepted: 0, reads: 0, throttled: 0, faults, tokenRequests: 0, tokensIssued: 0 };
+      this.tenants.set(tenantId, stats);
+    }
+    return stats;
+  }
+}
+
+/**
+ * The largest number of times (ascending) that fit in a half-open window of `windowMs`, i.e. with
+ * last - first < windowMs. That is the same rule the emulator's limiter admits by, so a client that
+ * respects a limit of N per window never scores above N here.
+ */
+export function maxInSlidingWindow(times: readonly number[], windowMs: number): number {
+  let best = 0;
+  let first = 0;
+  for (let last = 0; last < times.length; last += 1) {
+    const lastTime = times[last] ?? 0;
+    while ((times[first] ?? 0) <= lastTime - windowMs) first += 1;
+    best = Math.max(best, last - first + 1);
+  }
+  return best;
+}

@@ -1,0 +1,85 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { Clock } from './monotonic-clock.js';
+
+/** Why a bearer token was refused; each maps to its own 401 message. */
+export type TokenRefusal = 'missing' | 'malformed' | 'unknown' | 'expired';
+
+export type TokenCheck = { ok: true; tenantId: string } | { ok: false; refusal: TokenRefusal };
+
+export interface IssuedToken {
+  accessToken: string;
+  expiresInSeconds: number;
+}
+
+interface TokenRecord {
+  tenantId: string;
+  expiresAtMs: number;
+}
+
+/** Sweep expired tokens once this many have been issued since the last sweep. */
+const SWEEP_EVERY = 1000;
+
+/**
+ * Issues app-only access tokens and recognises them later. A token is a JWT in shape (header,
+ * claims, signature) so tools that peek at `tid` or `exp` work, but the signature is random bytes:
+ * the emulator trusts only tokens it remembers, which is also what makes "unknown token" testable.
+ * Tokens survive a state reset on purpose: clients cache them (MSAL does, for an hour) and a reset
+ * between test cases must not turn into a wave of 401s.
+ */
+export class TokenService {
+  private readonly tokens = new Map<string, TokenRecord>();
+  private issuedSinceSweep = 0;
+
+  constructor(
+    private readonly lifetimeSeconds: number,
+    /** Wall clock: expiry is compared with the `exp` claim clients see, which is wall time. */
+    private readonly now: Clock = Date.now,
+  ) {}
+
+  issue(tenantId: string, clientId: string, audience: string): IssuedToken {
+    const nowMs = this.now();
+    const nowSeconds = Math.floor(nowMs / 1000);
+    const header = { typ: 'JWT', alg: 'RS256', kid: 'graph-assignments-emulator' };
+    const claims = {
+      aud: audience,
+      iss: `https://sts.windows.net/${tenantId}/`,
+      iat: nowSeconds,
+      nbf: nowSeconds,
+      exp: nowSeconds + this.lifetimeSeconds,
+      appid: clientId,
+      idtyp: 'app',
+      roles: ['DeviceManagementConfiguration.ReadWrite.All'],
+      tid: tenantId,
+      uti: randomUUID(),
+      ver: '1.0',
+    };
+    const accessToken = [base64url(JSON.stringify(header)), base64url(JSON.stringify(claims)), randomBytes(32).toString('base64url')].join('.');
+    this.tokens.set(accessToken, { tenantId, expiresAtMs: nowMs + this.lifetimeSeconds * 1000 });
+    this.sweepSometimes(nowMs);
+    return { accessToken, expiresInSeconds: this.lifetimeSeconds };
+  }
+
+  /** Checks an `Authorization` header value. */
+  check(authorization: string | undefined): TokenCheck {
+    if (authorization === undefined || authorization.trim() === '') return { ok: false, refusal: 'missing' };
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+    if (!match?.[1]) return { ok: false, refusal: 'malformed' };
+    const record = this.tokens.get(match[1]);
+    if (!record) return { ok: false, refusal: 'unknown' };
+    if (record.expiresAtMs <= this.now()) return { ok: false, refusal: 'expired' };
+    return { ok: true, tenantId: record.tenantId };
+  }
+
+  private sweepSometimes(nowMs: number): void {
+    this.issuedSinceSweep += 1;
+    if (this.issuedSinceSweep < SWEEP_EVERY) return;
+    this.issuedSinceSweep = 0;
+    for (const [token, record] of this.tokens) {
+      if (record.expiresAtMs <= nowMs) this.tokens.delete(token);
+    }
+  }
+}
+
+function base64url(text: string): string {
+  return Buffer.from(text, 'utf8').toString('base64url');
+}

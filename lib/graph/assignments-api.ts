@@ -1,0 +1,134 @@
+import { randomUUID } from 'node:crypto';
+import type { Got } from 'got';
+import type { TokenProvider } from './token-provider.js';
+import { classifyResponse, classifyTransportError } from './failure-classification.js';
+import { GraphFailure, GraphFailureCodes } from './graph-failure.js';
+
+/** An officeClientConfigurationAssignment as far as we use it. */
+export interface Assignment {
+  id: string;
+  groupId?: string;
+}
+
+/** What every call returns besides its value: Graph's ids for support, and the status. */
+export interface CallInfo {
+  httpStatus: number;
+  requestId?: string;
+  clientRequestId: string;
+}
+
+export interface CallOptions {
+  /** Sent as `client-request-id`; a fresh GUID if absent. */
+  clientRequestId?: string;
+  /** Skip the token cache (after a 401). */
+  refreshToken?: boolean;
+}
+
+const ASSIGNMENT_TYPE = '#microsoft.graph.officeClientConfigurationAssignment';
+const GROUP_TARGET_TYPE = '#microsoft.graph.officeConfigurationGroupAssignmentTarget';
+
+/**
+ * The officeConfiguration assignment endpoints (Graph beta). One request per call, no retries: the
+ * caller admits every request through the tenant's lane and owns the retry policy. Failures are
+ * thrown as GraphFailure.
+ */
+export class AssignmentsApi {
+  private readonly origin: string;
+
+  constructor(
+    private readonly http: Got,
+    private readonly tokens: TokenProvider,
+    private readonly graphBaseUrl: string,
+  ) {
+    this.origin = new URL(graphBaseUrl).origin;
+  }
+
+  /** POST …/clientConfigurations/{configurationId}/assignments with a group target. */
+  async create(tenantId: string, configurationId: string, groupId: string, options: CallOptions = {}): Promise<{ assignment: Assignment } & CallInfo> {
+    const body = { '@odata.type': ASSIGNMENT_TYPE, target: { '@odata.type': GROUP_TARGET_TYPE, groupId } };
+    const res = await this.send('POST', tenantId, this.collectionUrl(configurationId), options, body);
+    return { assignment: toAssignment(res.body), ...res.info };
+  }
+
+  /** One page of the configuration's assignments; pass the previous page's nextLink to go on. */
+  async listPage(tenantId: string, configurationId: string, nextLink: string | undefined, options: CallOptions = {}): Promise<{ assignments: Assignment[]; nextLink?: string } & CallInfo> {
+    const url = nextLink ?? this.collectionUrl(configurationId);
+    if (new URL(url).origin !== this.origin) {
+      // The bearer token must never travel to another host, whatever a response says.
+      throw new GraphFailure({ kind: 'permanent', code: GraphFailureCodes.UNEXPECTED, ambiguous: false, message: 'nextLink points outside GRAPH_BASE_URL' });
+    }
+    const res = await this.send('GET', tenantId, url, options);
+    const page = res.body as { value?: unknown; '@odata.nextLink'?: unknown };
+    const assignments = Array.isArray(page?.value) ? page.value.map(toAssignment) : [];
+    const next = typeof page?.['@odata.nextLink'] === 'string' ? page['@odata.nextLink'] : undefined;
+    return { assignments, nextLink: next, ...res.info };
+  }
+
+  /** GET one assignment; null when Graph says it does not exist. */
+  async get(tenantId: string, configurationId: string, assignmentId: string, options: CallOptions = {}): Promise<{ assignment: Assignment | null } & CallInfo> {
+    try {
+      const res = await this.send('GET', tenantId, `${this.collectionUrl(configurationId)}/${encodeURIComponent(assignmentId)}`, options);
+      return { assignment: toAssignment(res.body), ...res.info };
+    } catch (err) {
+      if (err instanceof GraphFailure && err.httpStatus === 404) {
+        return { assignment: null, httpStatus: 404, requestId: err.requestId, clientRequestId: options.clientRequestId ?? '' };
+      }
+      throw err;
+    }
+  }
+
+  /** DELETE one assignment. */
+  async delete(tenantId: string, configurationId: string, assignmentId: string, options: CallOptions = {}): Promise<CallInfo> {
+    const res = await this.send('DELETE', tenantId, `${this.collectionUrl(configurationId)}/${encodeURIComponent(assignmentId)}`, options);
+    return res.info;
+  }
+
+  private collectionUrl(configurationId: string): string {
+    return `${this.graphBaseUrl}/officeConfiguration/clientConfigurations/${encodeURIComponent(configurationId)}/assignments`;
+  }
+
+  private async send(method: 'GET' | 'POST' | 'DELETE', tenantId: string, url: string, options: CallOptions, json?: unknown): Promise<{ body: unknown; info: CallInfo }> {
+    const clientRequestId = options.clientRequestId ?? randomUUID();
+    const token = await this.tokens.token(tenantId, options.refreshToken ?? false);
+    const isWrite = method !== 'GET';
+    let response;
+    try {
+      response = await this.http(url, {
+        method,
+        headers: {
+          authorization: `Bearer ${token}`,
+          'client-request-id': clientRequestId,
+          'return-client-request-id': 'true',
+          accept: 'application/json',
+          ...(json !== undefined ? { 'content-type': 'application/json' } : {}),
+        },
+        body: json !== undefined ? JSON.stringify(json) : undefined,
+      });
+    } catch (err) {
+      throw classifyTransportError(err, isWrite);
+    }
+    let body: unknown;
+    try {
+      body = response.body ? JSON.parse(response.body) : undefined;
+    } catch {
+      body = undefined;
+    }
+    const requestId = header(response.headers['request-id']);
+    if (response.statusCode >= 200 && response.statusCode < 300) {
+      return { body, info: { httpStatus: response.statusCode, requestId, clientRequestId } };
+    }
+    throw classifyResponse(response.statusCode, body, response.headers, isWrite, Date.now());
+  }
+}
+
+function toAssignment(value: unknown): Assignment {
+  const v = (value ?? {}) as { id?: unknown; target?: { groupId?: unknown } };
+  return {
+    id: typeof v.id === 'string' ? v.id : '',
+    groupId: typeof v.target?.groupId === 'string' ? v.target.groupId.toLowerCase() : undefined,
+  };
+}
+
+function header(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}

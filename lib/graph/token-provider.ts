@@ -1,0 +1,85 @@
+import { readFileSync } from 'node:fs';
+import { createHash, X509Certificate } from 'node:crypto';
+import { ConfidentialClientApplication, type Configuration, type INetworkModule } from '@azure/msal-node';
+import { classifyTokenError } from './failure-classification.js';
+
+export interface AppCredentials {
+  clientId: string;
+  clientSecret?: string;
+  /** PEM file holding the private key and its certificate (the Azure SDK's convention). */
+  clientCertificatePath?: string;
+  authorityHost: string;
+}
+
+export const GRAPH_SCOPE = 'https://graph.microsoft.com/.default';
+
+const MICROSOFT_HOSTS = new Set(['login.microsoftonline.com', 'login.microsoftonline.us', 'login.chinacloudapi.cn', 'login.partner.microsoftonline.cn']);
+
+/**
+ * App-only tokens for Graph, one cached MSAL client per tenant (MSAL caches tokens per client and
+ * reuses them until shortly before expiry). Tokens never leave this object except as the value of an
+ * Authorization header.
+ */
+export class TokenProvider {
+  private readonly clients = new Map<string, ConfidentialClientApplication>();
+  private readonly certificate?: { thumbprintSha256: string; privateKey: string; x5c: string };
+
+  constructor(
+    private readonly credentials: AppCredentials,
+    private readonly networkClient: INetworkModule,
+  ) {
+    if (credentials.clientCertificatePath && !credentials.clientSecret) {
+      this.certificate = loadCertificate(credentials.clientCertificatePath);
+    }
+  }
+
+  /** A bearer token for the tenant; `refresh` skips MSAL's cache (after a 401). Throws GraphFailure. */
+  async token(tenantId: string, refresh = false): Promise<string> {
+    try {
+      const result = await this.client(tenantId).acquireTokenByClientCredential({ scopes: [GRAPH_SCOPE], skipCache: refresh });
+      if (!result?.accessToken) throw Object.assign(new Error('empty token response'), { errorCode: 'empty_response' });
+      return result.accessToken;
+    } catch (err) {
+      throw classifyTokenError(err);
+    }
+  }
+
+  private client(tenantId: string): ConfidentialClientApplication {
+    let client = this.clients.get(tenantId);
+    if (!client) {
+      const host = new URL(this.credentials.authorityHost).host;
+      const auth: Configuration['auth'] = {
+        clientId: this.credentials.clientId,
+        authority: `${this.credentials.authorityHost}/${tenantId}`,
+        // Any other host (sovereign, private, a stand-in) is trusted as given, so MSAL does not ask
+        // login.microsoftonline.com for instance discovery.
+        ...(MICROSOFT_HOSTS.has(host) ? {} : { knownAuthorities: [host] }),
+        ...(this.certificate ? { clientCertificate: this.certificate } : { clientSecret: this.credentials.clientSecret }),
+      };
+      client = new ConfidentialClientApplication({
+        auth,
+        system: { networkClient: this.networkClient, loggerOptions: { piiLoggingEnabled: false, logLevel: 0, loggerCallback: () => undefined } },
+      });
+      this.clients.set(tenantId, client);
+    }
+    return client;
+  }
+}
+
+function loadCertificate(path: string): { thumbprintSha256: string; privateKey: string; x5c: string } {
+  let pem: string;
+  try {
+    pem = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new Error(`AZURE_CLIENT_CERTIFICATE_PATH: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  const key = /-----BEGIN (?:RSA |EC |ENCRYPTED )?PRIVATE KEY-----[\s\S]+?-----END (?:RSA |EC |ENCRYPTED )?PRIVATE KEY-----/.exec(pem)?.[0];
+  const cert = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(pem)?.[0];
+  if (!key || !cert) throw new Error(`AZURE_CLIENT_CERTIFICATE_PATH: ${path} must hold a PEM private key and certificate`);
+  const x509 = new X509Certificate(cert);
+  return {
+    thumbprintSha256: createHash('sha256').update(x509.raw).digest('hex'),
+    privateKey: key,
+    x5c: cert,
+  };
+}

@@ -1,0 +1,47 @@
+/**
+ * The end of a row. `created` and `already-assigned` count as succeeded; a rollout is finished when
+ * succeeded + failed == total.
+ */
+export type OutcomeKind = 'created' | 'already-assigned' | 'failed';
+
+export interface Outcome {
+  rolloutId: string;
+  /** 1-based position of the row in the rollout. */
+  row: number;
+  tenantId: string;
+  configurationId: string;
+  groupId: string;
+  outcome: OutcomeKind;
+  assignmentId: string | null;
+  /** The HTTP status of the request that decided the outcome (null if none was answered). */
+  httpStatus: number | null;
+  /** POSTs sent to Graph for this row (throttled and failed ones included; reads not counted). */
+  attempts: number;
+  /** Graph's `request-id` of the deciding response, for Microsoft support. */
+  requestId: string | null;
+  clientRequestId: string | null;
+  /** Our stable code (E_GRAPH_NOT_FOUND, …) for a failed row. */
+  code: string | null;
+  /** Graph's error code (ResourceNotFound, …) or the transport's (ETIMEDOUT). */
+  errorCode: string | null;
+  errorMessage: string | null;
+  finishedAt: string;
+}
+
+export const OUTCOME_FIELDS: readonly (keyof Outcome)[] = [
+  'rolloutId',
+  'row',
+  'tenantId',
+  'configurationId',
+  'groupId',
+  'outcome',
+  'assignmentId',
+  'httpStatus',
+  'attempts',
+  'requestId',
+  'clientRequestId',
+  'code',
+  'errorCode',
+  'errorMessage',
+  'finishedAt',
+];

@@ -1,0 +1,36 @@
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+
+/** The one BullMQ queue of assignment jobs. */
+export const QUEUE_NAME = 'assignments';
+
+/** A job: one row of a rollout. Carries ids only; no secret ever goes into Redis. */
+export interface AssignmentJobData {
+  rolloutId: string;
+  /** 0-based position of the row in the rollout (input order, duplicates removed). */
+  row: number;
+  tenantId: string;
+  configurationId: string;
+  groupId: string;
+}
+
+/** BullMQ job ids must not contain ':' nor be all digits. */
+export function jobIdOf(rolloutId: string, row: number): string {
+  return `${rolloutId}-${row}`;
+}
+
+/**
+ * Job options: the worker's retry policy decides when a row has failed, so BullMQ's own attempt
+ * budget is only a backstop far above RETRY_MAX_ATTEMPTS. Finished jobs are removed at once: the
+ * outcome lives with the rollout, so Redis does not grow with history.
+ */
+export const JOB_OPTIONS = {
+  attempts: 1000,
+  backoff: { type: 'graph' },
+  removeOnComplete: true,
+  removeOnFail: true,
+} as const;
+
+export function openQueue(connection: Redis, prefix: string): Queue<AssignmentJobData> {
+  return new Queue<AssignmentJobData>(QUEUE_NAME, { connection, prefix });
+}

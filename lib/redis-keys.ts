@@ -1,0 +1,55 @@
+/**
+ * Every Redis key of ours, in one place. All start with QUEUE_PREFIX so deployments can share a
+ * Redis; BullMQ's own keys live under `${prefix}:${QUEUE_NAME}:…`.
+ */
+export class RedisKeys {
+  constructor(readonly prefix: string) {}
+
+  /** Hash: the rollout's metadata and outcome counters. */
+  rollout(rolloutId: string): string {
+    return `${this.prefix}:rollout:${rolloutId}`;
+  }
+  /** List: the rollout's row keys in input order (the report's order). */
+  rolloutRows(rolloutId: string): string {
+    return `${this.prefix}:rollout:${rolloutId}:rows`;
+  }
+  /** Hash: row key -> outcome JSON. */
+  rolloutOutcomes(rolloutId: string): string {
+    return `${this.prefix}:rollout:${rolloutId}:outcomes`;
+  }
+  /** Hash: row key -> requests sent to Graph for that row so far. */
+  rolloutAttempts(rolloutId: string): string {
+    return `${this.prefix}:rollout:${rolloutId}:attempts`;
+  }
+  /** Sorted set: rollout ids by creation time. */
+  rollouts(): string {
+    return `${this.prefix}:rollouts`;
+  }
+  /** Hash: a tenant lane's pacing state (next slot, pause, learned interval). */
+  lane(tenantId: string): string {
+    return `${this.prefix}:lane:${tenantId}`;
+  }
+  /** Sorted set: jobs holding a future slot in the lane, scored by that slot's time. */
+  laneReservations(tenantId: string): string {
+    return `${this.prefix}:lane:${tenantId}:reservations`;
+  }
+  /** Sorted set: send times inside the current window (the hard bound of GRAPH_RATE_LIMIT). */
+  laneSends(tenantId: string): string {
+    return `${this.prefix}:lane:${tenantId}:sends`;
+  }
+  /**
+   * String: what we know of a (tenant, configuration, group) assignment across rollouts:
+   * `sent|<rolloutId>|<ms>` (a POST may have reached Graph) or `assigned|<assignmentId>`.
+   */
+  rowMarker(rowKey: string): string {
+    return `${this.prefix}:marker:${rowKey}`;
+  }
+  /** Hash: the configuration's assignments as read once at the start of a rollout (groupId -> id). */
+  snapshot(rolloutId: string, tenantId: string, configurationId: string): string {
+    return `${this.prefix}:snapshot:${rolloutId}:${tenantId}:${configurationId}`;
+  }
+  /** String: which job is reading a snapshot (so the others wait instead of reading too). */
+  snapshotLock(rolloutId: string, tenantId: string, configurationId: string): string {
+    return `${this.prefix}:snapshot:${rolloutId}:${tenantId}:${configurationId}:lock`;
+  }
+}

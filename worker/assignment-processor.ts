@@ -1,0 +1,241 @@
+import { randomUUID } from 'node:crypto';
+import { DelayedError, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from '../lib/logger.js';
+import type { AssignmentJobData } from '../lib/queue.js';
+import { rowKey as rowKeyOf } from '../lib/assignment-row.js';
+import type { RedisKeys } from '../lib/redis-keys.js';
+import type { Outcome, OutcomeKind } from '../lib/outcome.js';
+import type { RolloutStore, MarkerUpdate } from '../lib/rollout/rollout-store.js';
+import { GraphFailure } from '../lib/graph/graph-failure.js';
+import type { CallInfo } from '../lib/graph/assignments-api.js';
+import { LaneWait } from './lane-gate.js';
+import { ThrottledWait, type LaneBoundGraph, type CallerContext } from './lane-bound-graph.js';
+import { ConfigurationSnapshots, SNAPSHOT_STATUS_FIELD, listAll } from './configuration-snapshot.js';
+import { decideRetry, type RetryPolicy } from './retry-policy.js';
+
+export interface ProcessorDeps {
+  redis: Redis;
+  keys: RedisKeys;
+  store: RolloutStore;
+  graph: LaneBoundGraph;
+  policy: RetryPolicy;
+  retentionMs: number;
+  logger: Logger;
+}
+
+/** Thrown to let BullMQ retry the row after `retryDelayMs` (read by the worker's backoff strategy). */
+export class RetryLater extends Error {
+  constructor(
+    readonly retryDelayMs: number,
+    readonly failure: GraphFailure,
+  ) {
+    super(`${failure.code}: ${failure.message}`);
+    this.name = 'RetryLater';
+  }
+}
+
+/** What we know of a triple across rollouts (see RedisKeys.rowMarker). */
+type Marker = { kind: 'sent'; rolloutId: string; at: number } | { kind: 'assigned'; assignmentId: string } | null;
+
+function parseMarker(value: string | null): Marker {
+  if (!value) return null;
+  const [kind, a, b] = value.split('|');
+  if (kind === 'sent' && a && b) return { kind: 'sent', rolloutId: a, at: Number(b) };
+  if (kind === 'assigned' && a) return { kind: 'assigned', assignmentId: a };
+  return null;
+}
+
+interface RowContext extends CallerContext {
+  job: Job<AssignmentJobData>;
+  rowKey: string;
+  log: Logger;
+  attempts: number;
+}
+
+/**
+ * The job processor: takes one row to exactly one outcome.
+ *
+ * Order of checks, cheapest first: an outcome already recorded (a re-run) ends the job; the
+ * configuration's snapshot says whether the group was assigned before the rollout; a marker left by
+ * an earlier POST for the same triple (this rollout's earlier attempt, a killed worker, or another
+ * rollout) means look before posting again, after the settle delay; otherwise POST, with the `sent`
+ * marker written atomically with the lane's grant.
+ */
+export class AssignmentProcessor {
+  constructor(private readonly deps: ProcessorDeps) {}
+
+  async process(job: Job<AssignmentJobData>, token?: string): Promise<void> {
+    const d = job.data;
+    const clientRequestId = randomUUID();
+    const rowKey = rowKeyOf(d);
+    const ctx: RowContext = {
+      job,
+      rowKey,
+      tenantId: d.tenantId,
+      owner: job.id ?? rowKey,
+      clientRequestId,
+      refreshToken: false,
+      attempts: 0,
+      countIn: { key: this.deps.keys.rolloutAttempts(d.rolloutId), field: rowKey, ttlMs: this.deps.retentionMs },
+      log: this.deps.logger.child({
+        rolloutId: d.rolloutId,
+        tenantId: d.tenantId,
+        configurationId: d.configurationId,
+        groupId: d.groupId,
+        clientRequestId,
+        jobId: job.id,
+      }),
+    };
+    try {
+      await this.run(ctx);
+    } catch (err) {
+      if (err instanceof LaneWait) {
+        ctx.log.debug({ until: new Date(err.untilMs).toISOString(), throttled: err instanceof ThrottledWait }, 'waiting for the tenant lane');
+        await job.moveToDelayed(Math.max(err.untilMs, Date.now() + 1), token);
+        throw new DelayedError();
+      }
+      if (err instanceof GraphFailure) {
+        await this.failed(ctx, err);
+        return;
+      }
+      throw err;
+    }
+  }
+
+  private async run(ctx: RowContext): Promise<void> {
+    const { redis, keys } = this.deps;
+    const d = ctx.job.data;
+    const snapshotKey = keys.snapshot(d.rolloutId, d.tenantId, d.configurationId);
+    const [[, done], [, markerValue], [, snap], [, attempts]] = (await redis
+      .pipeline()
+      .hexists(keys.rolloutOutcomes(d.rolloutId), ctx.rowKey)
+      .get(keys.rowMarker(ctx.rowKey))
+      .hmget(snapshotKey, SNAPSHOT_STATUS_FIELD, d.groupId)
+      .hget(keys.rolloutAttempts(d.rolloutId), ctx.rowKey)
+      .exec()) as [[null, number], [null, string | null], [null, (string | null)[]], [null, string | null]];
+    if (done === 1) return;
+    ctx.attempts = Number(attempts ?? 0) || 0;
+
+    let snapshot = ConfigurationSnapshots.parse(snap[0] ?? null, snap[1] ?? null);
+    if (snapshot.status === 'absent') {
+      snapshot = await new ConfigurationSnapshots(redis, keys, this.deps.graph).take(d.rolloutId, d.configurationId, d.groupId, ctx);
+    }
+    if (snapshot.status === 'missing') {
+      const f = snapshot.failure;
+      await this.record(ctx, 'failed', { httpStatus: f.httpStatus, requestId: f.requestId, code: f.code, errorCode: f.errorCode, errorMessage: f.message }, { action: 'keep' });
+      return;
+    }
+    if (snapshot.status === 'ok' && snapshot.assignmentId) {
+      await this.record(ctx, 'already-assigned', { assignmentId: snapshot.assignmentId }, { action: 'assigned', assignmentId: snapshot.assignmentId });
+      return;
+    }
+
+    const marker = parseMarker(markerValue);
+    if (marker?.kind === 'sent') {
+      const lookAt = marker.at + this.deps.policy.settleMs;
+      if (Date.now() < lookAt) throw new LaneWait(lookAt);
+      const found = await this.findExisting(ctx);
+      if (found) {
+        const kind: OutcomeKind = marker.rolloutId === d.rolloutId ? 'created' : 'already-assigned';
+        ctx.log.info({ assignmentId: found.id }, 'an earlier POST had landed; not posting again');
+        await this.record(ctx, kind, { assignmentId: found.id, httpStatus: found.info.httpStatus, requestId: found.info.requestId ?? null }, { action: 'assigned', assignmentId: found.id });
+        return;
+      }
+    } else if (marker?.kind === 'assigned') {
+      const { value } = await this.deps.graph.call(ctx, (o) => this.deps.graph.api.get(d.tenantId, d.configurationId, marker.assignmentId, o));
+      if (value.assignment && (!value.assignment.groupId || value.assignment.groupId === d.groupId)) {
+        await this.record(ctx, 'already-assigned', { assignmentId: marker.assignmentId, httpStatus: value.httpStatus, requestId: value.requestId ?? null }, { action: 'keep' });
+        return;
+      }
+    }
+    await this.post(ctx);
+  }
+
+  private async post(ctx: RowContext): Promise<void> {
+    const d = ctx.job.data;
+    const { graph, keys, retentionMs } = this.deps;
+    const sentMark = { key: keys.rowMarker(ctx.rowKey), value: `sent|${d.rolloutId}|${Date.now()}`, ttlMs: retentionMs };
+    for (;;) {
+      try {
+        const { value, count } = await graph.call(ctx, (o) => graph.api.create(d.tenantId, d.configurationId, d.groupId, o), sentMark);
+        ctx.attempts = count;
+        await this.record(ctx, 'created', { assignmentId: value.assignment.id || null, httpStatus: value.httpStatus, requestId: value.requestId ?? null }, value.assignment.id ? { action: 'assigned', assignmentId: value.assignment.id } : { action: 'keep' });
+        return;
+      } catch (err) {
+        if (err instanceof GraphFailure && err.kind === 'unauthorized' && !ctx.refreshToken) {
+          // One fresh token, then a 401 is final.
+          ctx.refreshToken = true;
+          ctx.log.warn({ requestId: err.requestId }, 'Graph answered 401; retrying once with a fresh token');
+          continue;
+        }
+        if (err instanceof GraphFailure && err.httpStatus === 409) {
+          // A Graph that refuses duplicates: the group is assigned already.
+          const found = await this.findExisting(ctx);
+          await this.record(ctx, 'already-assigned', { assignmentId: found?.id ?? null, httpStatus: 409, requestId: err.requestId ?? null }, found ? { action: 'assigned', assignmentId: found.id } : { action: 'keep' });
+          return;
+        }
+        throw err;
+      }
+    }
+  }
+
+  /** The group's assignment in the configuration right now, reading every page. */
+  private async findExisting(ctx: RowContext): Promise<{ id: string; info: CallInfo } | null> {
+    const d = ctx.job.data;
+    const all = await listAll(this.deps.graph, ctx, d.configurationId);
+    const hit = all.find((a) => a.groupId === d.groupId);
+    return hit ? { id: hit.id, info: { httpStatus: 200, clientRequestId: ctx.clientRequestId } } : null;
+  }
+
+  /** A Graph failure: retry later (BullMQ's backoff) or end the row as failed. */
+  private async failed(ctx: RowContext, failure: GraphFailure): Promise<void> {
+    const job = ctx.job;
+    const attempt = job.attemptsMade + 1;
+    const decision = decideRetry(failure, attempt, Date.now() - job.timestamp, this.deps.policy);
+    const attemptsSent = Math.max(ctx.attempts, (failure as GraphFailure & { attempts?: number }).attempts ?? 0);
+    if (decision.retry) {
+      ctx.log.warn({ err: failure, attempt, retryInMs: decision.delayMs }, 'transient failure; will retry');
+      throw new RetryLater(decision.delayMs, failure);
+    }
+    const why = decision.reason === 'permanent' ? '' : decision.reason === 'attempts' ? ` (gave up after ${attempt} attempts)` : ' (gave up: RETRY_MAX_AGE_MS reached)';
+    ctx.attempts = attemptsSent;
+    await this.record(
+      ctx,
+      'failed',
+      {
+        httpStatus: failure.httpStatus ?? null,
+        requestId: failure.requestId ?? null,
+        code: failure.code,
+        errorCode: failure.graphCode ?? null,
+        errorMessage: failure.message + why,
+      },
+      failure.ambiguous ? { action: 'keep' } : { action: 'clear-own' },
+    );
+  }
+
+  private async record(ctx: RowContext, kind: OutcomeKind, fields: Partial<Outcome>, marker: MarkerUpdate): Promise<void> {
+    const d = ctx.job.data;
+    const outcome: Outcome = {
+      rolloutId: d.rolloutId,
+      row: d.row + 1,
+      tenantId: d.tenantId,
+      configurationId: d.configurationId,
+      groupId: d.groupId,
+      outcome: kind,
+      assignmentId: null,
+      httpStatus: null,
+      attempts: ctx.attempts,
+      requestId: null,
+      clientRequestId: ctx.clientRequestId,
+      code: null,
+      errorCode: null,
+      errorMessage: null,
+      ...fields,
+      finishedAt: new Date().toISOString(),
+    };
+    const written = await this.deps.store.record(outcome, ctx.rowKey, marker);
+    const level = kind === 'failed' ? 'warn' : 'info';
+    ctx.log[level]({ outcome: kind, assignmentId: outcome.assignmentId, httpStatus: outcome.httpStatus, requestId: outcome.requestId, code: outcome.code, attempts: outcome.attempts, duplicateRecord: !written }, `row ${kind}`);
+  }
+}

@@ -1,0 +1,33 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { TenantLanes, AdmitOptions } from './tenant-lanes.js';
+
+/**
+ * Thrown when a row must wait for its lane longer than is worth holding a worker slot: the
+ * processor parks the job in BullMQ's delayed set until `untilMs` (no attempt spent), and the slot
+ * goes to another tenant's row meanwhile.
+ */
+export class LaneWait extends Error {
+  constructor(readonly untilMs: number) {
+    super(`waiting for the tenant lane until ${new Date(untilMs).toISOString()}`);
+    this.name = 'LaneWait';
+  }
+}
+
+/** Every Graph request passes here first. Short waits are slept in place; long ones park the job. */
+export class LaneGate {
+  constructor(
+    private readonly lanes: TenantLanes,
+    private readonly maxInlineWaitMs = 250,
+  ) {}
+
+  /** Resolves with the send time once the lane grants a slot. */
+  async pass(tenantId: string, options: AdmitOptions): Promise<{ sentAt: number; count: number }> {
+    for (;;) {
+      const admission = await this.lanes.admit(tenantId, options);
+      if (admission.granted) return { sentAt: admission.at, count: admission.count };
+      const waitMs = admission.at - Date.now();
+      if (waitMs > this.maxInlineWaitMs) throw new LaneWait(admission.at);
+      if (waitMs > 0) await sleep(waitMs);
+    }
+  }
+}

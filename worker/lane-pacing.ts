@@ -1,0 +1,41 @@
+import type { RateLimit } from '../lib/rate-limit-spec.js';
+
+/** The numbers a tenant lane runs on, derived once from GRAPH_RATE_LIMIT (or its absence). */
+export interface LanePacing {
+  /** Sends allowed per window; 0 = no configured limit, learn from Graph. */
+  max: number;
+  /** The window we enforce, slightly longer than configured (see below). */
+  windowMs: number;
+  /** Spacing between slots; learned instead when max is 0. */
+  intervalMs: number;
+  /** A slot this close ahead counts as now (saves a pointless wait of a millisecond or two). */
+  toleranceMs: number;
+  /** Learning: interval growth per throttling burst, at least. */
+  slowdownFactor: number;
+  /** Learning: margin over the pace Graph accepted before it throttled. */
+  estimateMargin: number;
+  minLearnedIntervalMs: number;
+  /** Learning: no throttling for this long and the lane starts to speed up again... */
+  quietBeforeSpeedupMs: number;
+  /** ...by this factor on the interval per send. */
+  speedupFactor: number;
+}
+
+/**
+ * Graph counts requests when they arrive, we count them when we send. A request delayed on the
+ * way (a new TLS handshake, a busy event loop) arrives closer to the next one than it left, so the
+ * window we enforce is 2% + 10 ms longer than the configured one: the workers stay under the limit as
+ * Graph sees it, for about 2% of throughput.
+ */
+export function lanePacing(limit: RateLimit | undefined): LanePacing {
+  const learning = {
+    slowdownFactor: 1.25,
+    estimateMargin: 1.1,
+    minLearnedIntervalMs: 1,
+    quietBeforeSpeedupMs: 10_000,
+    speedupFactor: 0.998,
+  };
+  if (!limit) return { max: 0, windowMs: 0, intervalMs: 0, toleranceMs: 2, ...learning };
+  const windowMs = Math.ceil(limit.windowMs * 1.02 + 10);
+  return { max: limit.max, windowMs, intervalMs: windowMs / limit.max, toleranceMs: 2, ...learning };
+}

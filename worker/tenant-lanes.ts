@@ -1,0 +1,198 @@
+import type { Redis } from 'ioredis';
+import type { RedisKeys } from '../lib/redis-keys.js';
+import type { RateLimit } from '../lib/rate-limit-spec.js';
+import { lanePacing, type LanePacing } from './lane-pacing.js';
+
+/**
+ * Tenant lanes: the per-tenant request budget shared by every worker process, kept in Redis.
+ *
+ * Why not BullMQ's limiter: it is one counter per queue, and `queue.rateLimit` pauses every tenant;
+ * open-source BullMQ has no per-group limits. So each Graph request asks its tenant's lane first.
+ *
+ * A lane hands out send slots spaced `interval` apart (a virtual schedule, like GCRA). A request that
+ * cannot go now gets a reservation for a future slot and comes back then (its job waits in BullMQ's
+ * delayed set, holding no worker), so a backlog of thousands of rows spreads over time instead of
+ * stampeding each time a slot frees. With GRAPH_RATE_LIMIT set, a sliding log of send times is the
+ * hard bound: never more than `max` sends in any window. A 429/503 pauses the lane for Retry-After;
+ * without a configured limit the lane learns its interval from those answers.
+ */
+const ADMIT = `
+local now = tonumber(ARGV[1])
+local owner = ARGV[2]
+local max = tonumber(ARGV[3])
+local window = tonumber(ARGV[4])
+local interval = tonumber(ARGV[5])
+local tolerance = tonumber(ARGV[6])
+local markerTtl = tonumber(ARGV[8])
+local lane = redis.call('HMGET', KEYS[1], 'tat', 'pausedUntil', 'interval', 'lastThrottleAt')
+local tat = tonumber(lane[1]) or 0
+local paused = tonumber(lane[2]) or 0
+local adaptive = max <= 0
+if adaptive then interval = tonumber(lane[3]) or 0 end
+
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - 600000)
+local slot = tonumber(redis.call('ZSCORE', KEYS[2], owner))
+if slot and paused > now then
+  -- the lane was paused after this slot was promised: take a new place after the pause
+  redis.call('ZREM', KEYS[2], owner)
+  slot = nil
+end
+if not slot then
+  slot = math.max(now, tat, paused)
+  redis.call('HSET', KEYS[1], 'tat', slot + interval)
+end
+if slot > now + tolerance then
+  redis.call('ZADD', KEYS[2], slot, owner)
+  return {0, slot}
+end
+if not adaptive then
+  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - window)
+  local n = redis.call('ZCARD', KEYS[3])
+  if n >= max then
+    local oldest = redis.call('ZRANGE', KEYS[3], n - max, n - max, 'WITHSCORES')
+    local free = tonumber(oldest[2]) + window
+    redis.call('ZADD', KEYS[2], free, owner)
+    if free + interval > tat then redis.call('HSET', KEYS[1], 'tat', free + interval) end
+    return {0, free}
+  end
+  redis.call('ZADD', KEYS[3], now, owner .. '@' .. now)
+  redis.call('PEXPIRE', KEYS[3], window * 2)
+end
+redis.call('ZREM', KEYS[2], owner)
+if paused > 0 then
+  -- first send after a pause: start counting what the tenant accepts from here
+  redis.call('HSET', KEYS[1], 'pausedUntil', 0, 'resumedAt', now, 'sentSinceResume', 0)
+end
+redis.call('HINCRBY', KEYS[1], 'sentSinceResume', 1)
+if adaptive and interval > 0 then
+  local last = tonumber(lane[4]) or 0
+  if now - last > tonumber(ARGV[9]) then
+    -- quiet for a while: speed up a little (additive increase, in rate terms)
+    local faster = interval * tonumber(ARGV[10])
+    if faster < 1 then faster = 0 end
+    redis.call('HSET', KEYS[1], 'interval', faster)
+  end
+end
+if ARGV[7] ~= '' then redis.call('SET', KEYS[4], ARGV[7], 'PX', markerTtl) end
+local count = 0
+if ARGV[11] ~= '' then
+  count = redis.call('HINCRBY', KEYS[5], ARGV[11], 1)
+  redis.call('PEXPIRE', KEYS[5], ARGV[12])
+end
+redis.call('PEXPIRE', KEYS[1], 86400000)
+return {1, now, count}
+`;
+
+/**
+ * A 429 or 503: pause the lane until Retry-After and, when learning, slow it down. Several in-flight
+ * requests of the same burst come back throttled; only the first adapts the interval.
+ */
+const THROTTLED = `
+local now = tonumber(ARGV[1])
+local untilTs = now + tonumber(ARGV[2])
+local adaptive = ARGV[3] == '1'
+local sentAt = tonumber(ARGV[4])
+local lane = redis.call('HMGET', KEYS[1], 'pausedUntil', 'tat', 'interval', 'lastAdaptAt', 'resumedAt', 'sentSinceResume')
+local paused = tonumber(lane[1]) or 0
+if untilTs > paused then
+  redis.call('HSET', KEYS[1], 'pausedUntil', untilTs)
+  paused = untilTs
+end
+local tat = tonumber(lane[2]) or 0
+if tat < paused then redis.call('HSET', KEYS[1], 'tat', paused) end
+if adaptive then
+  local lastAdapt = tonumber(lane[4]) or 0
+  if sentAt >= lastAdapt then
+    local interval = tonumber(lane[3]) or 0
+    local resumedAt = tonumber(lane[5]) or sentAt
+    local sent = tonumber(lane[6]) or 0
+    local estimate = 0
+    if sent > 0 then estimate = ((now - resumedAt) + tonumber(ARGV[2])) / sent end
+    local slower = math.max(interval * tonumber(ARGV[5]), estimate * tonumber(ARGV[6]), tonumber(ARGV[7]))
+    redis.call('HSET', KEYS[1], 'interval', slower, 'lastAdaptAt', now)
+  end
+  redis.call('HSET', KEYS[1], 'lastThrottleAt', now)
+end
+redis.call('PEXPIRE', KEYS[1], 86400000)
+return paused
+`;
+
+export type Admission = { granted: true; at: number; count: number } | { granted: false; at: number; count: number };
+
+export interface AdmitOptions {
+  /** Who holds a reservation: the job id (a job re-asking for its lane finds its slot again). */
+  owner: string;
+  /** Set this marker atomically with the grant (the `sent` mark of a POST). */
+  marker?: { key: string; value: string; ttlMs: number };
+  /** Count the grant in this hash field (a row's requests, for its outcome's `attempts`). */
+  countIn?: { key: string; field: string; ttlMs: number };
+}
+
+export class TenantLanes {
+  private readonly pacing: LanePacing;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+    rateLimit: RateLimit | undefined,
+  ) {
+    this.pacing = lanePacing(rateLimit);
+    if (!('laneAdmit' in redis)) {
+      redis.defineCommand('laneAdmit', { numberOfKeys: 5, lua: ADMIT });
+      redis.defineCommand('laneThrottled', { numberOfKeys: 1, lua: THROTTLED });
+    }
+  }
+
+  /** Ask for a send slot now. `at` is when to come back when not granted. */
+  async admit(tenantId: string, options: AdmitOptions, nowMs = Date.now()): Promise<Admission> {
+    const p = this.pacing;
+    const k = this.keys;
+    const [granted, at, count] = await (this.redis as unknown as LaneCommands).laneAdmit(
+      k.lane(tenantId),
+      k.laneReservations(tenantId),
+      k.laneSends(tenantId),
+      options.marker?.key ?? k.lane(tenantId),
+      options.countIn?.key ?? k.lane(tenantId),
+      String(nowMs),
+      options.owner,
+      String(p.max),
+      String(p.windowMs),
+      String(p.intervalMs),
+      String(p.toleranceMs),
+      options.marker?.value ?? '',
+      String(options.marker?.ttlMs ?? 0),
+      String(p.quietBeforeSpeedupMs),
+      String(p.speedupFactor),
+      options.countIn?.field ?? '',
+      String(options.countIn?.ttlMs ?? 0),
+    );
+    return { granted: granted === 1, at: Number(at), count: Number(count ?? 0) };
+  }
+
+  /** Report a throttling answer; returns when the lane opens again. */
+  async throttled(tenantId: string, retryAfterMs: number, sentAtMs: number, nowMs = Date.now()): Promise<number> {
+    const p = this.pacing;
+    const until = await (this.redis as unknown as LaneCommands).laneThrottled(
+      this.keys.lane(tenantId),
+      String(nowMs),
+      String(Math.max(0, Math.round(retryAfterMs))),
+      p.max > 0 ? '0' : '1',
+      String(sentAtMs),
+      String(p.slowdownFactor),
+      String(p.estimateMargin),
+      String(p.minLearnedIntervalMs),
+    );
+    return Number(until);
+  }
+
+  /** The lane's state for status displays: paused until when, learned interval. */
+  async state(tenantId: string): Promise<{ pausedUntil: number; intervalMs: number }> {
+    const [paused, interval] = await this.redis.hmget(this.keys.lane(tenantId), 'pausedUntil', 'interval');
+    return { pausedUntil: Number(paused ?? 0) || 0, intervalMs: this.pacing.max > 0 ? this.pacing.intervalMs : Number(interval ?? 0) || 0 };
+  }
+}
+
+interface LaneCommands {
+  laneAdmit(...args: string[]): Promise<[number, number | string, number?]>;
+  laneThrottled(...args: string[]): Promise<number | string>;
+}

@@ -1,0 +1,96 @@
+import { Worker, type Job } from 'bullmq';
+import type { Config } from '../lib/config.js';
+import { requireGraphCredentials } from '../lib/config.js';
+import type { Logger } from '../lib/logger.js';
+import { connectRedis } from '../lib/redis-connection.js';
+import { QUEUE_NAME, type AssignmentJobData } from '../lib/queue.js';
+import { RedisKeys } from '../lib/redis-keys.js';
+import { RolloutStore } from '../lib/rollout/rollout-store.js';
+import { createHttpClient } from '../lib/graph/http-client.js';
+import { msalNetworkClient } from '../lib/graph/msal-network-client.js';
+import { TokenProvider } from '../lib/graph/token-provider.js';
+import { AssignmentsApi } from '../lib/graph/assignments-api.js';
+import { TenantLanes } from './tenant-lanes.js';
+import { LaneBoundGraph } from './lane-bound-graph.js';
+import { AssignmentProcessor, RetryLater } from './assignment-processor.js';
+import { backoffDelayMs } from './retry-policy.js';
+
+export interface RunningWorker {
+  /** Stop taking jobs, let in-flight ones finish (or hand them back at the deadline), disconnect. */
+  stop(): Promise<void>;
+}
+
+/**
+ * One worker process: a BullMQ Worker whose processor takes rows to outcomes. Any number of these,
+ * on any number of machines, share the queue, the lanes and the outcomes through Redis.
+ */
+export async function startWorker(config: Config, logger: Logger): Promise<RunningWorker> {
+  requireGraphCredentials(config);
+  const keys = new RedisKeys(config.queuePrefix);
+  const redis = connectRedis(config.redisUrl, 'worker');
+  const bullConnection = connectRedis(config.redisUrl, 'worker');
+  const http = createHttpClient({ timeoutMs: config.graphTimeoutMs, maxSockets: config.workerConcurrency + 8 });
+  const tokens = new TokenProvider(
+    {
+      clientId: config.clientId!,
+      clientSecret: config.clientSecret,
+      clientCertificatePath: config.clientCertificatePath,
+      authorityHost: config.authorityHost,
+    },
+    msalNetworkClient(http),
+  );
+  const api = new AssignmentsApi(http, tokens, config.graphBaseUrl);
+  const lanes = new TenantLanes(redis, keys, config.rateLimit);
+  const graph = new LaneBoundGraph(api, lanes, config.retryBaseDelayMs);
+  const store = new RolloutStore(redis, config.queuePrefix, config.outcomeRetentionMs);
+  const processor = new AssignmentProcessor({
+    redis,
+    keys,
+    store,
+    graph,
+    retentionMs: config.outcomeRetentionMs,
+    logger,
+    policy: {
+      maxAttempts: config.retryMaxAttempts,
+      maxAgeMs: config.retryMaxAgeMs,
+      baseDelayMs: config.retryBaseDelayMs,
+      settleMs: config.graphSettleMs,
+    },
+  });
+
+  const worker = new Worker<AssignmentJobData>(QUEUE_NAME, (job: Job<AssignmentJobData>, token?: string) => processor.process(job, token), {
+    connection: bullConnection,
+    prefix: config.queuePrefix,
+    concurrency: config.workerConcurrency,
+    lockDuration: config.workerLockMs,
+    stalledInterval: Math.min(30_000, config.workerLockMs),
+    // A row whose worker died is re-run, and the marker check makes that safe; failing it for
+    // stalling would end it without an outcome.
+    maxStalledCount: 20,
+    settings: {
+      backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) =>
+        err instanceof RetryLater ? err.retryDelayMs : backoffDelayMs(attemptsMade, config.retryBaseDelayMs),
+    },
+  });
+  worker.on('error', (err) => logger.error({ err }, 'worker error'));
+  worker.on('failed', (job, err) => {
+    if (!(err instanceof RetryLater)) logger.error({ err, jobId: job?.id }, 'unexpected error in a row; it will be retried');
+  });
+  await worker.waitUntilReady();
+  logger.info({ concurrency: config.workerConcurrency, queuePrefix: config.queuePrefix, rateLimit: config.rateLimit ?? 'learned' }, 'worker started');
+
+  return {
+    async stop() {
+      const deadline = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), config.shutdownTimeoutMs).unref());
+      const closed = worker.close().then(() => 'closed' as const);
+      if ((await Promise.race([closed, deadline])) === 'timeout') {
+        // In-flight rows keep their lock until it expires; another worker re-runs them then, and
+        // their markers make the re-run check before posting.
+        logger.warn('shutdown deadline reached; handing in-flight rows back');
+        await worker.close(true);
+      }
+      await Promise.allSettled([redis.quit(), bullConnection.quit()]);
+      logger.info('worker stopped');
+    },
+  };
+}
