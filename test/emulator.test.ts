@@ -485,8 +485,15 @@ describe('strict configurations', () => {
 
       const { id } = await strictControl.createConfiguration(TENANT, { displayName: 'Known' });
       expect((await call(url(id), { method: 'POST', headers, body })).status).toBe(201);
-      // A configuration belongs to its tenant: the same id is unknown elsewhere.
       expect((await strictControl.truth()).assignments).toBe(1);
+
+      // A configuration belongs to its tenant: the same id is unknown to another tenant's token.
+      const otherToken = await call(`${strict.origin}/${OTHER_TENANT}/oauth2/v2.0/token`, {
+        method: 'POST',
+        body: new URLSearchParams({ grant_type: 'client_credentials', client_id: CLIENT, client_secret: 'any', scope: 'https://graph.microsoft.com/.default' }).toString(),
+      });
+      const otherHeaders = { ...headers, authorization: `Bearer ${otherToken.json.access_token as string}` };
+      expect((await call(url(id), { method: 'POST', headers: otherHeaders, body })).status).toBe(404);
     } finally {
       await strict.close();
     }
@@ -611,7 +618,6 @@ describe('control API', () => {
   });
 
   it('answers 404 for an unknown control route', async () => {
-    await expect(control.setTokenOutage(true)).resolves.toEqual({ on: true });
     const answer = await call(`${emulator.origin}/_emulator/nope`);
     expect(answer.status).toBe(404);
   });

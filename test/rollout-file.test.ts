@@ -312,6 +312,14 @@ describe('stdin', () => {
     expect(err.details).toEqual(['stdin:2: groupId "nope" is not an object id (GUID)']);
   });
 
+  it('reads JSON fed one byte at a time, multi-byte characters included', async () => {
+    const text = `\uFEFF[\r\n {"note": "café ✓ 😀", "configurationId": "${C1}", "groupId": "${G1}"},\r\n {"configurationId": "${C2}", "groupId": "ü"}]`;
+    const bytes = Buffer.from(text);
+    const oneByOne = Readable.from(Array.from(bytes, (b) => Buffer.from([b])));
+    const err = await problemsOf('-', { stdin: oneByOne, defaultTenantId: T1 });
+    expect(err.details).toEqual(['stdin:3: item 2: groupId "ü" is not an object id (GUID)']);
+  });
+
   it('gives the same lines whatever the chunking', async () => {
     const text = `configurationId,groupId,n\r\n${C1},${G1},"a\r\nb"\r\n${C2},bad,x\r\n`;
     const err = await problemsOf('-', { stdin: Readable.from(text.split('').map((c) => Buffer.from(c))), defaultTenantId: T1 });
@@ -340,8 +348,17 @@ describe('hostile input', () => {
       `${csv}:2: groupId "bad" is not an object id (GUID)`,
       `${csv}:3: longer than 1048576 bytes`,
     ]);
-    const json = await file('long.json', `[\n{"configurationId": "${C1}", "groupId": "${'x'.repeat(2 * MiB)}"}\n]`);
-    expect((await problemsOf(json, { defaultTenantId: T1 })).details).toEqual([`${json}:2: longer than 1048576 bytes`]);
+  });
+
+  it('caps JSON items rather than JSON lines, since compact JSON puts every row on one line', async () => {
+    const huge = await file('long.json', `[\n{"configurationId": "${C1}", "groupId": "${'x'.repeat(2 * MiB)}"}\n]`);
+    expect((await problemsOf(huge, { defaultTenantId: T1 })).details).toEqual([`${huge}:2: item 1 is longer than 1048576 bytes`]);
+
+    const rows = Array.from({ length: 20_000 }, (_, i) => ({ configurationId: C1, groupId: id(i) }));
+    const compact = await file('compact-big.json', JSON.stringify(rows));
+    const input = await readRolloutFile(compact, { defaultTenantId: T1 });
+    expect(input.rows).toHaveLength(20_000);
+    expect(new Set(input.lines)).toEqual(new Set([1]));
   });
 
   it('honours maxLineBytes', async () => {

@@ -1,0 +1,170 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import { startLocalRedis, type LocalRedis } from '../../lib/local-redis.js';
+import { startEmulator, type EmulatorOptions, type RunningEmulator } from '../../lib/emulator/emulator-server.js';
+import { EmulatorControl } from '../../lib/emulator/control-client.js';
+import type { AssignmentRow } from '../../lib/assignment-row.js';
+
+export const BIN = resolve(import.meta.dirname, '../../bin/assignments.js');
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface WorkerHandle {
+  child: ChildProcess;
+  /** Everything the worker wrote to stderr (its JSON log lines). */
+  logs(): string;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/**
+ * A private stack for one test file: a redis-server of its own (or REDIS_URL when set, under a
+ * fresh QUEUE_PREFIX), the emulator in this process, and the real CLI and worker processes.
+ */
+export interface Stack {
+  redisUrl: string;
+  prefix: string;
+  redis: Redis;
+  emulator: RunningEmulator;
+  control: EmulatorControl;
+  tenantId: string;
+  dir: string;
+  env: NodeJS.ProcessEnv;
+  cli(args: string[], options?: { input?: string; env?: NodeJS.ProcessEnv }): Promise<CliResult>;
+  worker(env?: NodeJS.ProcessEnv): Promise<WorkerHandle>;
+  writeCsv(rows: AssignmentRow[], name?: string): string;
+  waitFinished(rolloutId: string, timeoutMs?: number): Promise<Record<string, unknown>>;
+  stop(): Promise<void>;
+}
+
+export async function startStack(options: { emulator?: EmulatorOptions; env?: NodeJS.ProcessEnv } = {}): Promise<Stack> {
+  let local: LocalRedis | undefined;
+  let redisUrl = process.env.REDIS_URL;
+  if (!redisUrl) {
+    local = await startLocalRedis();
+    redisUrl = local.url;
+  }
+  const prefix = `t${randomUUID().slice(0, 8)}`;
+  const dir = mkdtempSync(join(tmpdir(), 'assignments-test-'));
+  const emulator = await startEmulator({ port: 0, certDir: join(dir, 'emulator'), ...options.emulator });
+  const control = new EmulatorControl(emulator.origin, emulator.caCertPath);
+  const tenantId = randomUUID();
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    ...emulator.env(tenantId),
+    REDIS_URL: redisUrl,
+    QUEUE_PREFIX: prefix,
+    LOG_LEVEL: 'info',
+    GRAPH_TIMEOUT_MS: '3000',
+    GRAPH_SETTLE_MS: '1000',
+    RETRY_BASE_DELAY_MS: '200',
+    WORKER_LOCK_MS: '4000',
+    SHUTDOWN_TIMEOUT_MS: '10000',
+    WORKER_CONCURRENCY: '8',
+    ...options.env,
+  };
+  const workers: WorkerHandle[] = [];
+
+  const cli: Stack['cli'] = (args, o = {}) =>
+    new Promise((resolvePromise, reject) => {
+      const child = spawn(process.execPath, [BIN, ...args], { env: { ...env, ...o.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('error', reject);
+      child.on('close', (code) => resolvePromise({ code, stdout, stderr }));
+      child.stdin.end(o.input ?? '');
+    });
+
+  const worker: Stack['worker'] = async (extra = {}) => {
+    const child = spawn(process.execPath, [BIN, 'worker'], { env: { ...env, ...extra }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let logs = '';
+    child.stdout!.on('data', (d: Buffer) => (logs += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (logs += d.toString()));
+    // Ready when it says so: its first rows are not raced by the test.
+    for (let i = 0; i < 200 && !logs.includes('worker started'); i++) {
+      if (child.exitCode !== null) throw new Error(`worker exited at start: ${logs}`);
+      await sleep(50);
+    }
+    const handle: WorkerHandle = {
+      child,
+      logs: () => logs,
+      async stop(signal = 'SIGTERM') {
+        if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+        child.kill(signal);
+        const [code] = (await once(child, 'exit')) as [number | null];
+        return code;
+      },
+    };
+    workers.push(handle);
+    return handle;
+  };
+
+  return {
+    redisUrl,
+    prefix,
+    redis,
+    emulator,
+    control,
+    tenantId,
+    dir,
+    env,
+    cli,
+    worker,
+    writeCsv(rows, name = `rollout-${randomUUID().slice(0, 6)}.csv`) {
+      const path = join(dir, name);
+      writeFileSync(path, ['tenantId,configurationId,groupId', ...rows.map((r) => `${r.tenantId},${r.configurationId},${r.groupId}`)].join('\n') + '\n');
+      return path;
+    },
+    async waitFinished(rolloutId, timeoutMs = 90_000) {
+      const until = Date.now() + timeoutMs;
+      for (;;) {
+        const h = await redis.hgetall(`${prefix}:rollout:${rolloutId}`);
+        const done = Number(h.created ?? 0) + Number(h.alreadyAssigned ?? 0) + Number(h.failed ?? 0);
+        if (h.total && done >= Number(h.total)) return h;
+        if (Date.now() > until) throw new Error(`rollout ${rolloutId} not finished after ${timeoutMs} ms: ${JSON.stringify(h)}`);
+        await sleep(100);
+      }
+    },
+    async stop() {
+      await Promise.all(workers.map((w) => w.stop('SIGKILL')));
+      if (!local) {
+        const keys = await redis.keys(`${prefix}:*`);
+        if (keys.length) await redis.del(...keys);
+      }
+      redis.disconnect();
+      await emulator.close();
+      await local?.stop();
+    },
+  };
+}
+
+/** Rows for `tenants` tenants x `configurations` configurations x `groups` groups, fresh GUIDs. */
+export function makeRows(tenants: string[], configurations: number, groups: number): AssignmentRow[] {
+  const rows: AssignmentRow[] = [];
+  for (const tenantId of tenants) {
+    for (let c = 0; c < configurations; c++) {
+      const configurationId = randomUUID();
+      for (let g = 0; g < groups; g++) rows.push({ tenantId, configurationId, groupId: randomUUID() });
+    }
+  }
+  return rows;
+}
+
+/** Parses `enqueue --json` output. */
+export function rolloutIdOf(result: CliResult): string {
+  if (result.code !== 0) throw new Error(`enqueue failed (${result.code}): ${result.stderr}`);
+  return (JSON.parse(result.stdout) as { rolloutId: string }).rolloutId;
+}
