@@ -44,12 +44,11 @@ export class RedisKeys {
   rowMarker(rowKey: string): string {
     return `${this.prefix}:marker:${rowKey}`;
   }
-  /** Hash: the configuration's assignments as read once at the start of a rollout (groupId -> id). */
-  snapshot(rolloutId: string, tenantId: string, configurationId: string): string {
-    return `${this.prefix}:snapshot:${rolloutId}:${tenantId}:${configurationId}`;
-  }
-  /** String: which job is reading a snapshot (so the others wait instead of reading too). */
-  snapshotLock(rolloutId: string, tenantId: string, configurationId: string): string {
-    return `${this.prefix}:snapshot:${rolloutId}:${tenantId}:${configurationId}:lock`;
+  /**
+   * Hash: a configuration's assignments as last read from Graph (groupId -> assignmentId), with the
+   * time that read started; shared by rollouts and workers (see ConfigurationListings).
+   */
+  listing(tenantId: string, configurationId: string): string {
+    return `${this.prefix}:listing:${tenantId}:${configurationId}`;
   }
 }

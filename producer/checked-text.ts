@@ -10,8 +10,8 @@ export interface TextFault {
 }
 
 /**
- * Either the next piece of checked text, as UTF-8 bytes (whole lines, except possibly the file's
- * last, so it can be decoded on its own), or the fault that ends the input.
+ * Either the next piece of checked text, as valid UTF-8 bytes that decode on their own (never a
+ * split character), or the fault that ends the input.
  */
 export type CheckedText = { bytes: Buffer } | { fault: TextFault };
 
@@ -32,13 +32,13 @@ export interface CheckedTextOptions {
 }
 
 /**
- * Stops binary data and over-long lines before any parser sees them, at a known line, so a parser can
- * neither buffer megabytes nor misreport them.
+ * Stops binary data (NUL bytes, invalid UTF-8, UTF-16) and over-long lines before any parser sees
+ * them, at a known line, so a parser can neither buffer megabytes nor misreport them.
  *
- * Bytes are released one whole line at a time, so a fault never splits a row: everything before the
- * faulty line has been released, nothing of it or after it will be. Memory stays bounded by one chunk
- * plus `maxLineBytes`, whatever the file's size. Line breaks are CRLF, LF or a lone CR, as csv-parse
- * reads them; a UTF-8 BOM is dropped.
+ * In 'whole' mode bytes are released one whole line at a time, so a fault never splits a row:
+ * everything before the faulty line has been released, nothing of it or after it will be. Memory
+ * stays bounded by one chunk plus `maxLineBytes`, whatever the file's size. Line breaks are CRLF, LF
+ * or a lone CR, as csv-parse reads them; a UTF-8 BOM is dropped.
  */
 export async function* checkedText(
   source: AsyncIterable<Buffer | string>,

@@ -1,4 +1,3 @@
-import { Readable, pipeline } from 'node:stream';
 import { CsvError, parse } from 'csv-parse';
 import type { CheckedText, TextFault } from './checked-text.js';
 import { countLineBreaks } from './line-breaks.js';
@@ -25,7 +24,7 @@ interface ColumnPositions {
   tenantId: number | undefined;
 }
 
-/** What csv-parse yields with `raw` on. */
+/** What csv-parse hands `on_record` when `raw` is on: the fields and the record's text as written. */
 interface ParsedRecord {
   record: string[];
   raw: string;
@@ -39,18 +38,7 @@ interface ParsedRecord {
  * longer tell where records begin, so later "problems" would be noise.
  */
 export async function* csvRows(text: AsyncIterable<CheckedText>, options: CsvRowsOptions): AsyncGenerator<RolloutRowEvent> {
-  let fault: TextFault | undefined;
-  async function* plainText(): AsyncGenerator<Buffer> {
-    for await (const piece of text) {
-      if ('fault' in piece) {
-        // End the text cleanly at the last whole line so every record before the fault is still read.
-        fault = piece.fault;
-        return;
-      }
-      yield piece.bytes;
-    }
-  }
-
+  const parsed: ParsedRecord[] = [];
   const parser = parse({
     // The raw text is what line numbers are counted from (see below).
     raw: true,
@@ -61,19 +49,26 @@ export async function* csvRows(text: AsyncIterable<CheckedText>, options: CsvRow
     // Every common line ending, even mixed in one file (files concatenated from several sources).
     record_delimiter: ['\r\n', '\n', '\r'],
     max_record_size: options.maxRecordChars,
+    // Records are taken here, as each chunk is parsed, not read from the stream: a stream that fails
+    // discards what it has buffered, and with it the rows (and their problems) before the error.
+    on_record: (value: unknown) => {
+      parsed.push(asParsedRecord(value));
+      return null;
+    },
   });
-  // Errors reach this generator through the parser's iterator; the pipeline is here to tear both
-  // streams down together whichever side stops first.
-  pipeline(Readable.from(plainText()), parser, () => undefined);
+  // Parse errors arrive through the write and end callbacks; this listener only keeps the stream's
+  // 'error' event from counting as unhandled.
+  parser.on('error', () => undefined);
 
   const validate = rowValidator(options.defaultTenantId);
   let nextLine = 1;
   let columns: ColumnPositions | undefined;
   let headerLine = 1;
   let dataRows = 0;
-  try {
-    for await (const parsed of parser as AsyncIterable<ParsedRecord>) {
-      const { record, raw } = parsed;
+
+  /** Turns the records parsed so far into events; returns true when the header makes the rest unreadable. */
+  function* drain(): Generator<RolloutRowEvent, boolean> {
+    for (const { record, raw } of parsed.splice(0)) {
       const line = nextLine;
       // csv-parse's info.lines counts a CRLF inside quotes twice, so lines are counted from the raw text.
       nextLine += countLineBreaks(raw);
@@ -82,7 +77,7 @@ export async function* csvRows(text: AsyncIterable<CheckedText>, options: CsvRow
         const header = readHeader(record);
         if ('problem' in header) {
           yield { line, problem: header.problem };
-          return;
+          return true;
         }
         columns = header;
         headerLine = line;
@@ -97,48 +92,74 @@ export async function* csvRows(text: AsyncIterable<CheckedText>, options: CsvRow
       if ('row' in validation) yield { line, row: validation.row };
       else for (const problem of validation.problems) yield { line, problem };
     }
-  } catch (err) {
-    if (!(err instanceof CsvError)) throw err;
+    return false;
+  }
+
+  let fault: TextFault | undefined;
+  let error: Error | undefined;
+  try {
+    for await (const piece of text) {
+      if ('fault' in piece) {
+        fault = piece.fault;
+        break;
+      }
+      error = await new Promise<Error | undefined>((resolve) => parser.write(piece.bytes, (err) => resolve(err ?? undefined)));
+      if (yield* drain()) return;
+      if (error !== undefined) break;
+    }
+    // After a fault the text ends at the last whole line, so ending the parser still reads every record before it.
+    if (error === undefined) {
+      error = await new Promise<Error | undefined>((resolve) => parser.end((err?: Error | null) => resolve(err ?? undefined)));
+      if (yield* drain()) return;
+    }
+  } finally {
+    parser.destroy();
+  }
+
+  if (error !== undefined) {
+    if (!(error instanceof CsvError)) throw error;
     // Cut off at a faulty line, a quoted field may look unclosed; the fault is the real problem.
-    if (!(fault !== undefined && err.code === 'CSV_QUOTE_NOT_CLOSED')) {
-      yield { line: nextLine, problem: describeCsvError(err, options.maxRecordChars) };
+    if (!(fault !== undefined && error.code === 'CSV_QUOTE_NOT_CLOSED')) {
+      yield { line: nextLine, problem: describeCsvError(error, options.maxRecordChars) };
       return;
     }
   }
-  if (fault !== undefined) {
-    yield { line: fault.line, problem: fault.problem };
-    return;
-  }
-  if (columns === undefined) yield { line: 1, problem: EMPTY_FILE };
+  if (fault !== undefined) yield { line: fault.line, problem: fault.problem };
+  else if (columns === undefined) yield { line: 1, problem: EMPTY_FILE };
   else if (dataRows === 0) yield { line: headerLine, problem: 'no rows after the header' };
+}
+
+function asParsedRecord(value: unknown): ParsedRecord {
+  // csv-parse's types describe on_record without `raw`; check the shape rather than trust a cast.
+  if (typeof value === 'object' && value !== null && 'record' in value && 'raw' in value) {
+    const { record, raw } = value;
+    if (Array.isArray(record) && record.every((field): field is string => typeof field === 'string') && typeof raw === 'string') {
+      return { record, raw };
+    }
+  }
+  throw new TypeError('csv-parse returned a record without its raw text');
 }
 
 function readHeader(record: string[]): ColumnPositions | { problem: string } {
   const names = record.map((name) => name.trim());
-  const lower = names.map((name) => name.toLowerCase());
-  const find = (column: string): number | undefined | { problem: string } => {
-    const first = lower.indexOf(column.toLowerCase());
-    if (first === -1) return undefined;
-    // Two columns answering to one name: picking either would silently ignore the other.
-    if (lower.indexOf(column.toLowerCase(), first + 1) !== -1) return { problem: `column ${column} appears more than once in the header` };
-    return first;
-  };
-
-  const found = new Map<string, number>();
-  const missing: string[] = [];
+  const keys = names.map((name) => name.toLowerCase());
+  const positions = new Map<string, number>();
   for (const column of [...REQUIRED_COLUMNS, ...OPTIONAL_COLUMNS]) {
-    const position = find(column);
-    if (typeof position === 'object') return position;
-    if (position !== undefined) found.set(column, position);
-    else if ((REQUIRED_COLUMNS as readonly string[]).includes(column)) missing.push(column);
+    const key = column.toLowerCase();
+    const first = keys.indexOf(key);
+    if (first === -1) continue;
+    // Two columns answering to one name: using either would silently ignore the other.
+    if (keys.indexOf(key, first + 1) !== -1) return { problem: `column ${column} appears more than once in the header` };
+    positions.set(column, first);
   }
-  const configurationId = found.get('configurationId');
-  const groupId = found.get('groupId');
-  if (missing.length > 0 || configurationId === undefined || groupId === undefined) {
+  const configurationId = positions.get('configurationId');
+  const groupId = positions.get('groupId');
+  if (configurationId === undefined || groupId === undefined) {
+    const missing = REQUIRED_COLUMNS.filter((column) => !positions.has(column));
     const plural = missing.length > 1 ? 's' : '';
     return { problem: `missing column${plural} ${missing.join(', ')} (header has: ${showHeader(names)})` };
   }
-  return { configurationId, groupId, tenantId: found.get('tenantId') };
+  return { configurationId, groupId, tenantId: positions.get('tenantId') };
 }
 
 function showHeader(names: string[]): string {

@@ -18,7 +18,7 @@ export interface ScanError {
 
 export type ScanEvent = ScannedItem | ScanError;
 
-export const EXPECTED_SHAPE = 'expected a JSON array of {configurationId, groupId, tenantId?}';
+const EXPECTED_SHAPE = 'expected a JSON array of {configurationId, groupId, tenantId?}';
 
 type State = 'start' | 'first' | 'next' | 'item' | 'after-item' | 'done' | 'failed';
 

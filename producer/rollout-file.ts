@@ -11,7 +11,7 @@ export interface RolloutFileOptions {
   defaultTenantId?: string;
   /** Read for the path `-`; defaults to process.stdin. */
   stdin?: NodeJS.ReadableStream;
-  /** Longest accepted line, in bytes; default 1 MiB (1048576). */
+  /** Longest accepted CSV line, CSV record or JSON array item, in bytes; default 1 MiB (1048576). */
   maxLineBytes?: number;
 }
 

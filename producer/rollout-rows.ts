@@ -23,7 +23,8 @@ export interface RolloutRowsOptions {
  * here; that needs every key seen so far, which is the caller's memory to spend.
  *
  * Problems do not stop the read unless the rest of the file can no longer be understood (binary data,
- * an over-long line, a missing column, a CSV or JSON syntax error); the last event is then that problem.
+ * an over-long line, a missing column, a CSV syntax error, broken JSON array punctuation); the last
+ * event is then that problem.
  * I/O errors from `source` are thrown as they are.
  */
 export async function* rolloutRows(

@@ -6,6 +6,7 @@ import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { generate } from 'selfsigned';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { EmulatorControl } from '../lib/emulator/control-client.js';
 import { startEmulator, type RunningEmulator } from '../lib/emulator/emulator-server.js';
@@ -313,6 +314,36 @@ console.log(JSON.stringify({ first: { ok: first.ok, fromCache: first.fromCache }
     expect(result.body.target.groupId).toBe(groupId);
     expect(await countOf(TENANT, configurationId, groupId)).toBe(1);
     expect((await control.stats()).tenants[TENANT]).toMatchObject({ tokenRequests: 1, tokensIssued: 1, writesAccepted: 1 });
+  });
+
+  it('works when the authority is localhost instead of 127.0.0.1 (the issuer follows the Host)', async () => {
+    const localhost = emulator.origin.replace('127.0.0.1', 'localhost');
+    const env = { ...emulator.env(TENANT), AZURE_AUTHORITY_HOST: localhost };
+    const run = await runNode(`${MSAL_PRELUDE}\nconst { ok, errorCode } = await attempt();\nconsole.log(JSON.stringify({ ok, errorCode }));`, env);
+    expect(JSON.parse(run.stdout)).toEqual({ ok: true });
+  });
+
+  it('acquires a token with a certificate credential (client assertion)', async () => {
+    const pems = await generate([{ name: 'commonName', value: 'test app' }], { keySize: 2048, algorithm: 'sha256' });
+    const thumbprintSha256 = new X509Certificate(pems.cert).fingerprint256.replace(/:/g, '');
+    const script = `
+import { ConfidentialClientApplication } from '@azure/msal-node';
+const env = process.env;
+const app = new ConfidentialClientApplication({
+  auth: {
+    clientId: env.AZURE_CLIENT_ID,
+    clientCertificate: { thumbprintSha256: env.THUMBPRINT, privateKey: env.PRIVATE_KEY, x5c: env.CERTIFICATE },
+    authority: env.AZURE_AUTHORITY_HOST + '/' + env.AZURE_TENANT_ID,
+    knownAuthorities: [new URL(env.AZURE_AUTHORITY_HOST).host],
+  },
+});
+const result = await app.acquireTokenByClientCredential({ scopes: ['https://graph.microsoft.com/.default'] });
+console.log(JSON.stringify({ tokenType: result.tokenType }));
+`;
+    const run = await runNode(script, { ...emulator.env(TENANT), THUMBPRINT: thumbprintSha256, PRIVATE_KEY: pems.private, CERTIFICATE: pems.cert });
+    expect(run.stderr).toBe('');
+    expect(JSON.parse(run.stdout)).toEqual({ tokenType: 'Bearer' });
+    expect((await control.stats()).tenants[TENANT]?.tokensIssued).toBe(1);
   });
 
   it('surfaces a wrong secret as invalid_client', async () => {

@@ -172,6 +172,32 @@ describe('CSV input', () => {
     expect((await problemsOf(stray, { defaultTenantId: T1 })).details).toEqual([
       `${stray}:2: text after the closing quote of a field (inside quotes, write a quote as "")`,
     ]);
+    const inner = await file('inner-quote.csv', `configurationId,groupId\n${C1},ab"c\n`);
+    expect((await problemsOf(inner, { defaultTenantId: T1 })).details).toEqual([
+      `${inner}:2: a quote inside an unquoted field (quote the whole field and write the quote as "")`,
+    ]);
+  });
+
+  it('still reports the rows before a syntax error that arrive in the same chunk', async () => {
+    const lines = ['configurationId,groupId'];
+    for (let n = 2; n <= 400; n++) {
+      if (n === 100) lines.push(`${C1},bad`);
+      else if (n === 300) lines.push(`${C1},"${G1}"x`);
+      else lines.push(`${C1},${id(n)}`);
+    }
+    const path = await file('late-syntax.csv', lines.join('\n'));
+    expect((await problemsOf(path, { defaultTenantId: T1 })).details).toEqual([
+      `${path}:100: groupId "bad" is not an object id (GUID)`,
+      `${path}:300: text after the closing quote of a field (inside quotes, write a quote as "")`,
+    ]);
+  });
+
+  it('caps a record spanning several lines as well as each line', async () => {
+    // Line 2 is 95 bytes and line 3 is 21, but the record they make holds 113 characters.
+    const path = await file('long-record.csv', `configurationId,groupId,note\n${C1},${G1},"${'a'.repeat(20)}\n${'b'.repeat(20)}"\n`);
+    expect((await problemsOf(path, { defaultTenantId: T1, maxLineBytes: 100 })).details).toEqual([
+      `${path}:2: record longer than 100 characters`,
+    ]);
   });
 });
 

@@ -8,11 +8,11 @@ import type { RedisKeys } from '../lib/redis-keys.js';
 import type { Outcome, OutcomeKind } from '../lib/outcome.js';
 import type { RolloutStore, MarkerUpdate } from '../lib/rollout/rollout-store.js';
 import { GraphFailure } from '../lib/graph/graph-failure.js';
-import type { CallInfo } from '../lib/graph/assignments-api.js';
 import { LaneWait } from './lane-gate.js';
 import { ThrottledWait, type LaneBoundGraph, type CallerContext } from './lane-bound-graph.js';
-import { ConfigurationSnapshots, SNAPSHOT_STATUS_FIELD, listAll } from './configuration-snapshot.js';
+import { ConfigurationListings, LISTING_FIELDS } from './configuration-listing.js';
 import { decideRetry, type RetryPolicy } from './retry-policy.js';
+import { clearRowMarkerIfUnchanged, parseRowMarker } from './row-marker.js';
 
 export interface ProcessorDeps {
   redis: Redis;
@@ -35,17 +35,6 @@ export class RetryLater extends Error {
   }
 }
 
-/** What we know of a triple across rollouts (see RedisKeys.rowMarker). */
-type Marker = { kind: 'sent'; rolloutId: string; at: number } | { kind: 'assigned'; assignmentId: string } | null;
-
-function parseMarker(value: string | null): Marker {
-  if (!value) return null;
-  const [kind, a, b] = value.split('|');
-  if (kind === 'sent' && a && b) return { kind: 'sent', rolloutId: a, at: Number(b) };
-  if (kind === 'assigned' && a) return { kind: 'assigned', assignmentId: a };
-  return null;
-}
-
 interface RowContext extends CallerContext {
   job: Job<AssignmentJobData>;
   rowKey: string;
@@ -57,7 +46,7 @@ interface RowContext extends CallerContext {
  * The job processor: takes one row to exactly one outcome.
  *
  * Order of checks, cheapest first: an outcome already recorded (a re-run) ends the job; the
- * configuration's snapshot says whether the group was assigned before the rollout; a marker left by
+ * configuration's listing says whether the group was assigned before the rollout; a marker left by
  * an earlier POST for the same triple (this rollout's earlier attempt, a killed worker, or another
  * rollout) means look before posting again, after the settle delay; otherwise POST, with the `sent`
  * marker written atomically with the lane's grant.
@@ -106,48 +95,51 @@ export class AssignmentProcessor {
   private async run(ctx: RowContext): Promise<void> {
     const { redis, keys } = this.deps;
     const d = ctx.job.data;
-    const snapshotKey = keys.snapshot(d.rolloutId, d.tenantId, d.configurationId);
-    const [[, done], [, markerValue], [, snap], [, attempts]] = (await redis
+    const listings = new ConfigurationListings(redis, keys, this.deps.graph);
+    const [[, done], [, markerValue], [, listing], [, attempts]] = (await redis
       .pipeline()
       .hexists(keys.rolloutOutcomes(d.rolloutId), ctx.rowKey)
       .get(keys.rowMarker(ctx.rowKey))
-      .hmget(snapshotKey, SNAPSHOT_STATUS_FIELD, d.groupId)
+      .hmget(keys.listing(d.tenantId, d.configurationId), LISTING_FIELDS.status, LISTING_FIELDS.startedAt, d.groupId)
       .hget(keys.rolloutAttempts(d.rolloutId), ctx.rowKey)
       .exec()) as [[null, number], [null, string | null], [null, (string | null)[]], [null, string | null]];
     if (done === 1) return;
     ctx.attempts = Number(attempts ?? 0) || 0;
 
-    let snapshot = ConfigurationSnapshots.parse(snap[0] ?? null, snap[1] ?? null);
-    if (snapshot.status === 'absent') {
-      snapshot = await new ConfigurationSnapshots(redis, keys, this.deps.graph).take(d.rolloutId, d.configurationId, d.groupId, ctx);
-    }
-    if (snapshot.status === 'missing') {
-      const f = snapshot.failure;
+    // What the configuration held when this rollout began (read once per configuration).
+    const sinceEnqueued = ctx.job.timestamp;
+    let view = ConfigurationListings.view(listing[0] ?? null, listing[1] ?? null, listing[2] ?? null, sinceEnqueued);
+    if (view.state === 'stale') view = await listings.read(d.configurationId, d.groupId, sinceEnqueued, ctx);
+    if (view.state === 'missing') {
+      const f = view.failure;
       await this.record(ctx, 'failed', { httpStatus: f.httpStatus, requestId: f.requestId, code: f.code, errorCode: f.errorCode, errorMessage: f.message }, { action: 'keep' });
       return;
     }
-    if (snapshot.status === 'ok' && snapshot.assignmentId) {
-      await this.record(ctx, 'already-assigned', { assignmentId: snapshot.assignmentId }, { action: 'assigned', assignmentId: snapshot.assignmentId });
+    if (view.assignmentId) {
+      await this.record(ctx, 'already-assigned', { assignmentId: view.assignmentId }, { action: 'assigned', assignmentId: view.assignmentId });
       return;
     }
 
-    const marker = parseMarker(markerValue);
+    const marker = parseRowMarker(markerValue);
     if (marker?.kind === 'sent') {
+      // An earlier POST for this triple may have landed: look, once a slow commit would have.
       const lookAt = marker.at + this.deps.policy.settleMs;
       if (Date.now() < lookAt) throw new LaneWait(lookAt);
-      const found = await this.findExisting(ctx);
-      if (found) {
+      const after = await listings.read(d.configurationId, d.groupId, lookAt, ctx);
+      if (after.state === 'fresh' && after.assignmentId) {
         const kind: OutcomeKind = marker.rolloutId === d.rolloutId ? 'created' : 'already-assigned';
-        ctx.log.info({ assignmentId: found.id }, 'an earlier POST had landed; not posting again');
-        await this.record(ctx, kind, { assignmentId: found.id, httpStatus: found.info.httpStatus, requestId: found.info.requestId ?? null }, { action: 'assigned', assignmentId: found.id });
+        ctx.log.info({ assignmentId: after.assignmentId }, 'an earlier POST had landed; not posting again');
+        await this.record(ctx, kind, { assignmentId: after.assignmentId }, { action: 'assigned', assignmentId: after.assignmentId });
         return;
       }
+      await clearRowMarkerIfUnchanged(redis, keys.rowMarker(ctx.rowKey), marker.raw);
     } else if (marker?.kind === 'assigned') {
       const { value } = await this.deps.graph.call(ctx, (o) => this.deps.graph.api.get(d.tenantId, d.configurationId, marker.assignmentId, o));
       if (value.assignment && (!value.assignment.groupId || value.assignment.groupId === d.groupId)) {
         await this.record(ctx, 'already-assigned', { assignmentId: marker.assignmentId, httpStatus: value.httpStatus, requestId: value.requestId ?? null }, { action: 'keep' });
         return;
       }
+      await clearRowMarkerIfUnchanged(redis, keys.rowMarker(ctx.rowKey), marker.raw);
     }
     await this.post(ctx);
   }
@@ -171,21 +163,14 @@ export class AssignmentProcessor {
         }
         if (err instanceof GraphFailure && err.httpStatus === 409) {
           // A Graph that refuses duplicates: the group is assigned already.
-          const found = await this.findExisting(ctx);
-          await this.record(ctx, 'already-assigned', { assignmentId: found?.id ?? null, httpStatus: 409, requestId: err.requestId ?? null }, found ? { action: 'assigned', assignmentId: found.id } : { action: 'keep' });
+          const now = await new ConfigurationListings(this.deps.redis, this.deps.keys, graph).read(d.configurationId, d.groupId, Date.now(), ctx);
+          const id = now.state === 'fresh' ? now.assignmentId : null;
+          await this.record(ctx, 'already-assigned', { assignmentId: id, httpStatus: 409, requestId: err.requestId ?? null }, id ? { action: 'assigned', assignmentId: id } : { action: 'keep' });
           return;
         }
         throw err;
       }
     }
-  }
-
-  /** The group's assignment in the configuration right now, reading every page. */
-  private async findExisting(ctx: RowContext): Promise<{ id: string; info: CallInfo } | null> {
-    const d = ctx.job.data;
-    const all = await listAll(this.deps.graph, ctx, d.configurationId);
-    const hit = all.find((a) => a.groupId === d.groupId);
-    return hit ? { id: hit.id, info: { httpStatus: 200, clientRequestId: ctx.clientRequestId } } : null;
   }
 
   /** A Graph failure: retry later (BullMQ's backoff) or end the row as failed. */

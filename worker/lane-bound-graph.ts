@@ -34,9 +34,13 @@ export class LaneBoundGraph {
   /** Throttle count within this process, per tenant, to grow the backoff when Graph gives no Retry-After. */
   private readonly throttleStreak = new Map<string, number>();
 
-  async call<T>(ctx: CallerContext, run: (options: CallOptions) => Promise<T>, marker?: AdmitOptions['marker']): Promise<{ value: T; count: number }> {
+  /**
+   * `maxInlineWaitMs`: how long to wait for the slot in place before parking the row; a multi-page
+   * read waits longer, since parking would restart it from the first page.
+   */
+  async call<T>(ctx: CallerContext, run: (options: CallOptions) => Promise<T>, marker?: AdmitOptions['marker'], maxInlineWaitMs?: number): Promise<{ value: T; count: number }> {
     // Only POSTs count towards a row's attempts; the reads that check for an earlier POST do not.
-    const { sentAt, count } = await this.gate.pass(ctx.tenantId, { owner: ctx.owner, marker, countIn: marker ? ctx.countIn : undefined });
+    const { sentAt, count } = await this.gate.pass(ctx.tenantId, { owner: ctx.owner, marker, countIn: marker ? ctx.countIn : undefined }, maxInlineWaitMs);
     try {
       const value = await run({ clientRequestId: ctx.clientRequestId, refreshToken: ctx.refreshToken });
       this.throttleStreak.delete(ctx.tenantId);

@@ -21,12 +21,12 @@ export class LaneGate {
   ) {}
 
   /** Resolves with the send time once the lane grants a slot. */
-  async pass(tenantId: string, options: AdmitOptions): Promise<{ sentAt: number; count: number }> {
+  async pass(tenantId: string, options: AdmitOptions, maxInlineWaitMs = this.maxInlineWaitMs): Promise<{ sentAt: number; count: number }> {
     for (;;) {
       const admission = await this.lanes.admit(tenantId, options);
       if (admission.granted) return { sentAt: admission.at, count: admission.count };
       const waitMs = admission.at - Date.now();
-      if (waitMs > this.maxInlineWaitMs) throw new LaneWait(admission.at);
+      if (waitMs > maxInlineWaitMs) throw new LaneWait(admission.at);
       if (waitMs > 0) await sleep(waitMs);
     }
   }

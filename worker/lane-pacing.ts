@@ -15,6 +15,11 @@ export interface LanePacing {
   /** Learning: margin over the pace Graph accepted before it throttled. */
   estimateMargin: number;
   minLearnedIntervalMs: number;
+  maxLearnedIntervalMs: number;
+  /** Learning: a burst with fewer sends than this says nothing about the pace (only pauses). */
+  minSendsToLearn: number;
+  /** Learning: the interval after a throttle when too few sends were seen to estimate one. */
+  firstGuessIntervalMs: number;
   /** Learning: no throttling for this long and the lane starts to speed up again... */
   quietBeforeSpeedupMs: number;
   /** ...by this factor on the interval per send. */
@@ -32,8 +37,11 @@ export function lanePacing(limit: RateLimit | undefined): LanePacing {
     slowdownFactor: 1.25,
     estimateMargin: 1.1,
     minLearnedIntervalMs: 1,
-    quietBeforeSpeedupMs: 10_000,
-    speedupFactor: 0.998,
+    maxLearnedIntervalMs: 60_000,
+    minSendsToLearn: 3,
+    firstGuessIntervalMs: 100,
+    quietBeforeSpeedupMs: 20_000,
+    speedupFactor: 0.9995,
   };
   if (!limit) return { max: 0, windowMs: 0, intervalMs: 0, toleranceMs: 2, ...learning };
   const windowMs = Math.ceil(limit.windowMs * 1.02 + 10);

@@ -98,18 +98,37 @@ if untilTs > paused then
   redis.call('HSET', KEYS[1], 'pausedUntil', untilTs)
   paused = untilTs
 end
-local tat = tonumber(lane[2]) or 0
-if tat < paused then redis.call('HSET', KEYS[1], 'tat', paused) end
+local lastAdapt = tonumber(lane[4]) or 0
+-- Answers to requests sent before the last throttle are the same burst: they may lengthen the
+-- pause, but only the first answer of a burst replans the lane and (when learning) slows it down.
+local newBurst = sentAt >= lastAdapt
+if newBurst then
+  -- promised slots were planned at the old pace: every waiting row takes a new place after the pause
+  redis.call('DEL', KEYS[2])
+  redis.call('HSET', KEYS[1], 'tat', paused, 'lastAdaptAt', now)
+else
+  local tat = tonumber(lane[2]) or 0
+  if tat < paused then redis.call('HSET', KEYS[1], 'tat', paused) end
+end
 if adaptive then
-  local lastAdapt = tonumber(lane[4]) or 0
-  if sentAt >= lastAdapt then
-    local interval = tonumber(lane[3]) or 0
-    local resumedAt = tonumber(lane[5]) or sentAt
-    local sent = tonumber(lane[6]) or 0
-    local estimate = 0
-    if sent > 0 then estimate = ((now - resumedAt) + tonumber(ARGV[2])) / sent end
-    local slower = math.max(interval * tonumber(ARGV[5]), estimate * tonumber(ARGV[6]), tonumber(ARGV[7]))
-    redis.call('HSET', KEYS[1], 'interval', slower, 'lastAdaptAt', now)
+  local interval = tonumber(lane[3]) or 0
+  local sent = tonumber(lane[6]) or 0
+  if newBurst and (interval == 0 or sent >= tonumber(ARGV[8])) then
+    local slower
+    if interval == 0 then
+      if sent >= tonumber(ARGV[8]) then
+        -- first throttle: Graph took 'sent' requests over the time since the lane opened plus the
+        -- wait it asks for; start a little under that pace
+        local resumedAt = tonumber(lane[5]) or sentAt
+        slower = ((now - resumedAt) + tonumber(ARGV[2])) / sent * tonumber(ARGV[6])
+      else
+        slower = tonumber(ARGV[9])
+      end
+    else
+      slower = interval * tonumber(ARGV[5])
+    end
+    slower = math.min(math.max(slower, tonumber(ARGV[7])), tonumber(ARGV[10]))
+    redis.call('HSET', KEYS[1], 'interval', slower)
   end
   redis.call('HSET', KEYS[1], 'lastThrottleAt', now)
 end
@@ -139,7 +158,7 @@ export class TenantLanes {
     this.pacing = lanePacing(rateLimit);
     if (!('laneAdmit' in redis)) {
       redis.defineCommand('laneAdmit', { numberOfKeys: 5, lua: ADMIT });
-      redis.defineCommand('laneThrottled', { numberOfKeys: 1, lua: THROTTLED });
+      redis.defineCommand('laneThrottled', { numberOfKeys: 2, lua: THROTTLED });
     }
   }
 
@@ -174,6 +193,7 @@ export class TenantLanes {
     const p = this.pacing;
     const until = await (this.redis as unknown as LaneCommands).laneThrottled(
       this.keys.lane(tenantId),
+      this.keys.laneReservations(tenantId),
       String(nowMs),
       String(Math.max(0, Math.round(retryAfterMs))),
       p.max > 0 ? '0' : '1',
@@ -181,6 +201,9 @@ export class TenantLanes {
       String(p.slowdownFactor),
       String(p.estimateMargin),
       String(p.minLearnedIntervalMs),
+      String(p.minSendsToLearn),
+      String(p.firstGuessIntervalMs),
+      String(p.maxLearnedIntervalMs),
     );
     return Number(until);
   }

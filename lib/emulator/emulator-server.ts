@@ -74,7 +74,14 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   };
 
   const server = createServer({ cert: certificate.cert, key: certificate.key }, (req, res) => {
-    const exchange = new HttpExchange(req, res, context.origin);
+    let exchange: HttpExchange;
+    try {
+      exchange = new HttpExchange(req, res, context.origin);
+    } catch {
+      // A request line even the URL parser refuses; a throw here would take the process down.
+      res.writeHead(400, { 'content-type': 'text/plain' }).end('bad request target\n');
+      return;
+    }
     route(context, exchange, reset).catch((error: unknown) => {
       // A bug in a handler must still answer, or the client waits for its own timeout and the
       // failure looks like one of the emulator's deliberate faults.

@@ -26,11 +26,11 @@ export async function handleEntraRequest(context: EmulatorContext, exchange: Htt
         sendEntraError(exchange, 400, 'invalid_tenant', 90002, `Tenant '${tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.`);
         return true;
       }
-      exchange.sendJson(200, openIdConfiguration(context.origin, tenant));
+      exchange.sendJson(200, openIdConfiguration(exchange.publicOrigin(context.origin), tenant));
       return true;
     case 'discovery/instance':
       if (!allowMethod(exchange, 'GET')) return true;
-      exchange.sendJson(200, instanceDiscovery(context.origin, exchange.url.searchParams.get('authorization_endpoint')));
+      exchange.sendJson(200, instanceDiscovery(exchange.publicOrigin(context.origin), exchange.url.searchParams.get('authorization_endpoint')));
       return true;
     case 'discovery/v2.0/keys':
       if (!allowMethod(exchange, 'GET')) return true;

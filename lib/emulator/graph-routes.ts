@@ -352,13 +352,8 @@ function sendAssignmentNotFound(exchange: HttpExchange, assignmentId: string): v
   sendGraphError(exchange, 404, 'ResourceNotFound', `The officeClientConfigurationAssignment '${assignmentId}' was not found.`);
 }
 
-/**
- * The origin clients reached us by (the Host header when it looks like one), so nextLinks work
- * whether they called 127.0.0.1 or localhost; both are in the certificate.
- */
 function publicBase(context: EmulatorContext, exchange: HttpExchange): string {
-  const host = exchange.req.headers.host;
-  return host !== undefined && /^[A-Za-z0-9.\-:[\]]+$/.test(host) ? `https://${host}` : context.origin;
+  return exchange.publicOrigin(context.origin);
 }
 
 function formatSkipToken(seq: number): string {

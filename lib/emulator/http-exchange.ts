@@ -69,6 +69,16 @@ export class HttpExchange {
     this.req.socket.destroy();
   }
 
+  /**
+   * The origin the client dialled (from the Host header when it is a plain host[:port]), so the
+   * absolute URLs the emulator hands out (nextLinks, discovery endpoints, the issuer MSAL compares
+   * with its authority) match whether the client called 127.0.0.1, localhost or [::1].
+   */
+  publicOrigin(fallback: string): string {
+    const host = this.req.headers.host;
+    return host !== undefined && /^[A-Za-z0-9.-]+(:\d+)?$|^\[[0-9A-Fa-f:.]+\](:\d+)?$/.test(host) ? `https://${host}` : fallback;
+  }
+
   get answered(): boolean {
     return this.res.headersSent || this.req.socket.destroyed;
   }

@@ -1,0 +1,110 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { once } from 'node:events';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import { startLocalRedis } from '../lib/local-redis.js';
+import { startEmulator } from '../lib/emulator/emulator-server.js';
+import { EmulatorControl } from '../lib/emulator/control-client.js';
+import { openQueue } from '../lib/queue.js';
+import { RolloutStore } from '../lib/rollout/rollout-store.js';
+import { enqueueRollout } from '../producer/enqueue-rollout.js';
+
+const BIN = fileURLToPath(new URL('../../bin/assignments.js', import.meta.url));
+
+export interface PaceResult {
+  label: string;
+  rows: number;
+  seconds: number;
+  idealSeconds: number;
+  /** ideal / actual: 1.0 is the ideal pace. */
+  ratioToIdeal: number;
+  throttled: number;
+  maxWritesInWindow: number;
+  duplicates: number;
+  failed: number;
+}
+
+/**
+ * One tenant, `rows` rows, an emulator that allows `max` writes per `windowMs`, two worker processes:
+ * how long the rollout takes against the ideal (rows / rate), with and without GRAPH_RATE_LIMIT.
+ */
+export async function rolloutPace(options: { rows: number; max: number; windowMs: number; configured: boolean; workers?: number }): Promise<PaceResult> {
+  const redisServer = await startLocalRedis();
+  const dir = mkdtempSync(join(tmpdir(), 'assignments-bench-'));
+  const emulator = await startEmulator({ port: 0, certDir: join(dir, 'emulator'), rateLimit: { max: options.max, windowMs: options.windowMs } });
+  const control = new EmulatorControl(emulator.origin, emulator.caCertPath);
+  const tenantId = randomUUID();
+  const prefix = `bench${randomUUID().slice(0, 6)}`;
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    ...emulator.env(tenantId),
+    REDIS_URL: redisServer.url,
+    QUEUE_PREFIX: prefix,
+    LOG_LEVEL: 'info',
+    WORKER_CONCURRENCY: '16',
+    ...(options.configured ? { GRAPH_RATE_LIMIT: `${options.max}/${options.windowMs}ms` } : { GRAPH_RATE_LIMIT: '' }),
+  };
+  const workers: ChildProcess[] = [];
+  const redis = new Redis(redisServer.url);
+  try {
+    for (let i = 0; i < (options.workers ?? 2); i++) {
+      const child = spawn(process.execPath, [BIN, 'worker'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+      let log = '';
+      child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+      workers.push(child);
+      while (!log.includes('worker started') && child.exitCode === null) await sleep(20);
+    }
+    const configurationId = randomUUID();
+    const rows = Array.from({ length: options.rows }, () => ({ tenantId, configurationId, groupId: randomUUID() }));
+    const queue = openQueue(redis, prefix);
+    const store = new RolloutStore(redis, prefix, 3600_000);
+    const started = Date.now();
+    const { rolloutId } = await enqueueRollout({ rows, lines: [], inputRows: rows.length, duplicateRows: 0, format: 'csv' }, { queue, store }, { source: 'bench' });
+    let status = await store.status(rolloutId);
+    while (status && status.state !== 'finished') {
+      await sleep(25);
+      status = await store.status(rolloutId);
+      if (process.env.BENCH_TRACE && Date.now() % 1000 < 30) {
+        const lane = await redis.hgetall(`${prefix}:lane:${tenantId}`);
+        console.error(((Date.now() - started) / 1000).toFixed(1), status?.pending, JSON.stringify(lane));
+      }
+    }
+    const seconds = (Date.now() - started) / 1000;
+    await queue.close();
+    const stats = await control.stats(options.windowMs);
+    const t = stats.tenants[tenantId];
+    const truth = await control.truth();
+    // The ideal: the first window's worth goes at once, then `max` per window.
+    const idealSeconds = ((options.rows - options.max) / options.max) * (options.windowMs / 1000);
+    return {
+      label: options.configured ? `GRAPH_RATE_LIMIT=${options.max}/${options.windowMs}ms` : 'learned (no GRAPH_RATE_LIMIT)',
+      rows: options.rows,
+      seconds,
+      idealSeconds,
+      ratioToIdeal: idealSeconds / seconds,
+      throttled: t?.throttled ?? 0,
+      maxWritesInWindow: t?.maxWritesInWindow ?? 0,
+      duplicates: truth.duplicates,
+      failed: status?.failed ?? -1,
+    };
+  } finally {
+    for (const w of workers) w.kill('SIGTERM');
+    await Promise.all(workers.map((w) => (w.exitCode === null ? once(w, 'exit') : undefined)));
+    redis.disconnect();
+    await emulator.close();
+    await redisServer.stop();
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const rows = Number(process.argv[2] ?? 500);
+  for (const configured of [true, false]) {
+    const r = await rolloutPace({ rows, max: 25, windowMs: 1000, configured });
+    console.log(JSON.stringify(r));
+  }
+}

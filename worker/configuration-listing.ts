@@ -1,0 +1,122 @@
+import type { Redis } from 'ioredis';
+import type { RedisKeys } from '../lib/redis-keys.js';
+import type { Assignment } from '../lib/graph/assignments-api.js';
+import { GraphFailure } from '../lib/graph/graph-failure.js';
+import type { LaneBoundGraph, CallerContext } from './lane-bound-graph.js';
+import { LaneWait } from './lane-gate.js';
+
+/** A configuration's assignments as read from Graph at some moment, shared by every worker. */
+export type ListingView =
+  | { state: 'fresh'; assignmentId: string | null }
+  | { state: 'missing'; failure: ListingFailure }
+  /** No listing, or one that started before the moment the caller needs. */
+  | { state: 'stale' };
+
+export interface ListingFailure {
+  httpStatus: number | null;
+  errorCode: string | null;
+  message: string;
+  requestId: string | null;
+  code: string;
+}
+
+/** Hash fields beside the groupId -> assignmentId entries (no GUID can collide with them). */
+export const LISTING_FIELDS = { status: '_status', startedAt: '_startedAt' } as const;
+
+const LISTING_TTL_MS = 60 * 60 * 1000;
+const LOCK_TTL_MS = 120_000;
+/** A page read may wait this long in place for its lane slot rather than start over later. */
+const PAGE_WAIT_MS = 30_000;
+
+/**
+ * Reads of a configuration's assignments (every page), cached in Redis with the time the read
+ * started, and taken by one job at a time per configuration while the others wait.
+ *
+ * Two questions use them, each with its own "not before": a rollout asks once per configuration
+ * which groups were assigned before it began (the rows already assigned end as `already-assigned`
+ * without a write; a configuration that does not exist fails its rows with one read instead of one
+ * POST each); a row whose POST ended ambiguously asks, after the settle delay, whether that POST
+ * landed. Sharing one read among all the rows that need it is what keeps "never a duplicate" at
+ * about one request per row, even when a burst of POSTs was throttled or cut off.
+ */
+export class ConfigurationListings {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+    private readonly graph: LaneBoundGraph,
+  ) {}
+
+  /** Interprets the listing fields read in the row's pipeline: [status, startedAt, group's id]. */
+  static view(status: string | null, startedAt: string | null, assignmentId: string | null, notBefore: number): ListingView {
+    if (!status || Number(startedAt ?? 0) < notBefore) return { state: 'stale' };
+    if (status === 'ok') return { state: 'fresh', assignmentId: assignmentId || null };
+    return { state: 'missing', failure: JSON.parse(status.slice('missing|'.length)) as ListingFailure };
+  }
+
+  /**
+   * A view no older than `notBefore`: read from Redis, or from Graph by this job while the others
+   * wait (LaneWait). Transient Graph failures are thrown for the row's retry policy; "not found" is
+   * cached as the listing.
+   */
+  async read(configurationId: string, groupId: string, notBefore: number, ctx: CallerContext): Promise<Exclude<ListingView, { state: 'stale' }>> {
+    const key = this.keys.listing(ctx.tenantId, configurationId);
+    const current = await this.current(key, groupId, notBefore);
+    if (current) return current;
+    const lock = `${key}:lock`;
+    if ((await this.redis.set(lock, ctx.owner, 'PX', LOCK_TTL_MS, 'NX')) !== 'OK') {
+      throw new LaneWait(Date.now() + 200 + Math.floor(Math.random() * 300));
+    }
+    try {
+      // Someone may have finished a read between our look and our lock.
+      const again = await this.current(key, groupId, notBefore);
+      if (again) return again;
+      const startedAt = Date.now();
+      let assignments: Assignment[];
+      try {
+        assignments = await listAll(this.graph, ctx, configurationId, PAGE_WAIT_MS);
+      } catch (err) {
+        if (err instanceof GraphFailure && err.httpStatus === 404) {
+          const failure: ListingFailure = { httpStatus: 404, errorCode: err.graphCode ?? null, message: err.message, requestId: err.requestId ?? null, code: err.code };
+          await this.redis
+            .multi()
+            .del(key)
+            .hset(key, LISTING_FIELDS.status, `missing|${JSON.stringify(failure)}`, LISTING_FIELDS.startedAt, startedAt)
+            .pexpire(key, LISTING_TTL_MS)
+            .exec();
+          return { state: 'missing', failure };
+        }
+        throw err;
+      }
+      const byGroup = new Map<string, string>();
+      for (const a of assignments) if (a.groupId && !byGroup.has(a.groupId)) byGroup.set(a.groupId, a.id);
+      // Written aside and renamed into place, so a reader never sees half a listing.
+      const staging = `${key}:staging:${ctx.owner}`;
+      const entries = [...byGroup.entries()];
+      const tx = this.redis.multi().del(staging);
+      for (let i = 0; i < entries.length; i += 1000) tx.hset(staging, Object.fromEntries(entries.slice(i, i + 1000)));
+      tx.hset(staging, LISTING_FIELDS.status, 'ok', LISTING_FIELDS.startedAt, startedAt).pexpire(staging, LISTING_TTL_MS).rename(staging, key);
+      await tx.exec();
+      return { state: 'fresh', assignmentId: byGroup.get(groupId) ?? null };
+    } finally {
+      if ((await this.redis.get(lock)) === ctx.owner) await this.redis.del(lock);
+    }
+  }
+
+  private async current(key: string, groupId: string, notBefore: number): Promise<Exclude<ListingView, { state: 'stale' }> | null> {
+    const [status, startedAt, id] = await this.redis.hmget(key, LISTING_FIELDS.status, LISTING_FIELDS.startedAt, groupId);
+    const view = ConfigurationListings.view(status ?? null, startedAt ?? null, id ?? null, notBefore);
+    return view.state === 'stale' ? null : view;
+  }
+}
+
+/** Every assignment of a configuration, following @odata.nextLink, each page through the lane. */
+export async function listAll(graph: LaneBoundGraph, ctx: CallerContext, configurationId: string, maxInlineWaitMs?: number): Promise<Assignment[]> {
+  const all: Assignment[] = [];
+  let next: string | undefined;
+  do {
+    const { value: page } = await graph.call(ctx, (options) => graph.api.listPage(ctx.tenantId, configurationId, next, options), undefined, maxInlineWaitMs);
+    all.push(...page.assignments);
+    next = page.nextLink;
+  } while (next);
+  return all;
+}
