@@ -55,7 +55,7 @@ export async function startLocalRedis(binary = process.env.REDIS_SERVER_BIN ?? '
     } catch (err) {
       if (i > 100 || child.exitCode !== null) {
         child.kill('SIGKILL');
-        throw new Error(`redis-server did not start on port ${port}: ${(err as Error).message}`);
+        throw new Error(`redis-server did not start on port ${port}: ${(err as Error).message}`, { cause: err });
       }
       probe.disconnect();
       await sleep(50);

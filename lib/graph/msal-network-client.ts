@@ -13,7 +13,7 @@ export function msalNetworkClient(http: Got): INetworkModule {
       body: options?.body,
       ...(timeoutMs ? { timeout: { request: timeoutMs } } : {}),
     });
-    let body: unknown = {};
+    let body: unknown;
     try {
       body = response.body ? JSON.parse(response.body) : {};
     } catch {

@@ -71,7 +71,7 @@ function loadCertificate(path: string): { thumbprintSha256: string; privateKey: 
   try {
     pem = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new Error(`AZURE_CLIENT_CERTIFICATE_PATH: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    throw new Error(`AZURE_CLIENT_CERTIFICATE_PATH: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, { cause: err });
   }
   const key = /-----BEGIN (?:RSA |EC |ENCRYPTED )?PRIVATE KEY-----[\s\S]+?-----END (?:RSA |EC |ENCRYPTED )?PRIVATE KEY-----/.exec(pem)?.[0];
   const cert = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(pem)?.[0];
