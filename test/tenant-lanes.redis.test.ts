@@ -1,0 +1,140 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { randomUUID } from 'node:crypto';
+import { startLocalRedis, type LocalRedis } from '../lib/local-redis.js';
+import { RedisKeys } from '../lib/redis-keys.js';
+import { TenantLanes } from '../worker/tenant-lanes.js';
+import { lanePacing } from '../worker/lane-pacing.js';
+
+/**
+ * Lane arithmetic, on a real Redis (the lanes are Lua scripts) with a fake clock: every call is
+ * given its `now`, so these tests are exact and take no time.
+ */
+let server: LocalRedis;
+let redis: Redis;
+beforeAll(async () => {
+  server = await startLocalRedis();
+  redis = new Redis(server.url);
+});
+afterAll(async () => {
+  redis.disconnect();
+  await server.stop();
+});
+
+let keys: RedisKeys;
+beforeEach(() => {
+  keys = new RedisKeys(`lane${randomUUID().slice(0, 6)}`);
+});
+
+const T0 = 1_000_000;
+
+describe('a lane with GRAPH_RATE_LIMIT', () => {
+  const limit = { max: 5, windowMs: 1000 };
+  const pacing = lanePacing(limit);
+
+  it('enforces a slightly longer window than configured, spacing slots evenly across it', () => {
+    expect(pacing.windowMs).toBe(1030);
+    expect(pacing.intervalMs).toBeCloseTo(206, 5);
+  });
+
+  it('grants the first request at once and promises the next ones evenly spaced slots', async () => {
+    const lanes = new TenantLanes(redis, keys, limit);
+    const first = await lanes.admit('t', { owner: 'a' }, T0);
+    expect(first).toMatchObject({ granted: true, at: T0 });
+    const promised = [];
+    for (const owner of ['b', 'c', 'd']) promised.push((await lanes.admit('t', { owner }, T0)).at);
+    expect(promised.map((at) => Math.round(at - T0))).toEqual([206, 412, 618]);
+    // A row that comes back early keeps its place; on time, it goes.
+    expect(await lanes.admit('t', { owner: 'c' }, T0 + 100)).toMatchObject({ granted: false });
+    expect(await lanes.admit('t', { owner: 'c' }, T0 + 412)).toMatchObject({ granted: true });
+  });
+
+  it('never grants more than max in any window, however the rows arrive', async () => {
+    const lanes = new TenantLanes(redis, keys, limit);
+    const grants: number[] = [];
+    const next = new Map<string, number>();
+    for (let i = 0; i < 30; i++) next.set(`r${i}`, T0);
+    // Rows come back when told; the clock only moves forward.
+    for (let now = T0; now < T0 + 10_000 && next.size > 0; now += 7) {
+      for (const [owner, at] of [...next]) {
+        if (at > now) continue;
+        const a = await lanes.admit('t', { owner }, now);
+        if (a.granted) {
+          grants.push(now);
+          next.delete(owner);
+        } else next.set(owner, a.at);
+      }
+    }
+    expect(grants).toHaveLength(30);
+    for (let i = 0; i + limit.max < grants.length; i++) expect(grants[i + limit.max]! - grants[i]!).toBeGreaterThanOrEqual(limit.windowMs);
+  });
+
+  it('a 429 pauses the lane until Retry-After, and promised slots are replanned after the pause', async () => {
+    const lanes = new TenantLanes(redis, keys, limit);
+    await lanes.admit('t', { owner: 'a' }, T0);
+    const promised = await lanes.admit('t', { owner: 'b' }, T0);
+    expect(promised.granted).toBe(false);
+    const until = await lanes.throttled('t', 3000, T0, T0 + 10);
+    expect(until).toBe(T0 + 3010);
+    // b's slot fell inside the pause: it gets a new one after it.
+    const b = await lanes.admit('t', { owner: 'b' }, promised.at);
+    expect(b.granted).toBe(false);
+    expect(b.at).toBeGreaterThanOrEqual(until);
+    expect(await lanes.state('t')).toMatchObject({ pausedUntil: until });
+  });
+
+  it('a paused tenant holds back no other tenant', async () => {
+    const lanes = new TenantLanes(redis, keys, limit);
+    await lanes.throttled('slow', 60_000, T0, T0);
+    expect((await lanes.admit('slow', { owner: 'a' }, T0 + 1)).granted).toBe(false);
+    expect((await lanes.admit('quiet', { owner: 'b' }, T0 + 1)).granted).toBe(true);
+  });
+
+  it('writes the sent marker and counts the attempt atomically with the grant, and only then', async () => {
+    const lanes = new TenantLanes(redis, keys, limit);
+    const marker = { key: `${keys.prefix}:m`, value: 'sent|r|1', ttlMs: 60_000 };
+    const countIn = { key: `${keys.prefix}:attempts`, field: 'row', ttlMs: 60_000 };
+    expect(await lanes.admit('t', { owner: 'a', marker, countIn }, T0)).toMatchObject({ granted: true, count: 1 });
+    await redis.del(marker.key);
+    expect((await lanes.admit('t', { owner: 'b', marker, countIn }, T0)).granted).toBe(false);
+    expect(await redis.get(marker.key)).toBeNull();
+    expect(await redis.hget(countIn.key, 'row')).toBe('1');
+  });
+});
+
+describe('a lane that learns its pace from Graph (no GRAPH_RATE_LIMIT)', () => {
+  it('sends without pacing until Graph throttles', async () => {
+    const lanes = new TenantLanes(redis, keys, undefined);
+    for (let i = 0; i < 20; i++) expect((await lanes.admit('t', { owner: `r${i}` }, T0)).granted).toBe(true);
+  });
+
+  it('after a throttled burst, paces a little under what Graph accepted, and later bursts slow it further', async () => {
+    const lanes = new TenantLanes(redis, keys, undefined);
+    for (let i = 0; i < 50; i++) await lanes.admit('t', { owner: `r${i}` }, T0);
+    // 50 sent at T0; Graph says come back in 1 s: it took about 50 per second.
+    await lanes.throttled('t', 1000, T0, T0 + 100);
+    const learned = (await lanes.state('t')).intervalMs;
+    expect(learned).toBeCloseTo(((100 + 1000) / 50) * 1.1, 5);
+    // More answers from the same burst only lengthen the pause.
+    await lanes.throttled('t', 1200, T0, T0 + 120);
+    expect((await lanes.state('t')).intervalMs).toBe(learned);
+    // Paced sends after the pause; a new throttle slows the lane by a quarter.
+    let now = T0 + 1400;
+    for (let i = 0; i < 5; i++) {
+      let a = await lanes.admit('t', { owner: `s${i}` }, now);
+      while (!a.granted) {
+        now = a.at;
+        a = await lanes.admit('t', { owner: `s${i}` }, now);
+      }
+    }
+    await lanes.throttled('t', 500, now, now + 5);
+    expect((await lanes.state('t')).intervalMs).toBeCloseTo(learned * 1.25, 5);
+  });
+
+  it('a throttle after too few sends to learn from starts from a cautious guess', async () => {
+    const lanes = new TenantLanes(redis, keys, undefined);
+    await lanes.admit('t', { owner: 'a' }, T0);
+    await lanes.throttled('t', 1000, T0, T0 + 5);
+    expect((await lanes.state('t')).intervalMs).toBe(lanePacing(undefined).firstGuessIntervalMs);
+  });
+});
