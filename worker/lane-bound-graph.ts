@@ -27,8 +27,9 @@ export class LaneBoundGraph {
     readonly api: AssignmentsApi,
     private readonly lanes: TenantLanes,
     private readonly baseDelayMs: number,
+    shutdown?: AbortSignal,
   ) {
-    this.gate = new LaneGate(lanes);
+    this.gate = new LaneGate(lanes, 250, shutdown);
   }
 
   /** Throttle count within this process, per tenant, to grow the backoff when Graph gives no Retry-After. */

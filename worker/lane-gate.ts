@@ -18,16 +18,26 @@ export class LaneGate {
   constructor(
     private readonly lanes: TenantLanes,
     private readonly maxInlineWaitMs = 250,
+    /** Aborted at shutdown: rows waiting in place are handed back to the queue at once. */
+    private readonly shutdown?: AbortSignal,
   ) {}
 
   /** Resolves with the send time once the lane grants a slot. */
   async pass(tenantId: string, options: AdmitOptions, maxInlineWaitMs = this.maxInlineWaitMs): Promise<{ sentAt: number; count: number }> {
     for (;;) {
+      if (this.shutdown?.aborted) throw new LaneWait(Date.now());
       const admission = await this.lanes.admit(tenantId, options);
       if (admission.granted) return { sentAt: admission.at, count: admission.count };
       const waitMs = admission.at - Date.now();
       if (waitMs > maxInlineWaitMs) throw new LaneWait(admission.at);
-      if (waitMs > 0) await sleep(waitMs);
+      if (waitMs > 0) {
+        try {
+          await sleep(waitMs, undefined, { signal: this.shutdown });
+        } catch {
+          // Shutting down: the row goes back to the queue, keeping its place in the lane.
+          throw new LaneWait(admission.at);
+        }
+      }
     }
   }
 }

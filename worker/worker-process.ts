@@ -1,4 +1,8 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker, type Job } from 'bullmq';
+import { UserError } from '../lib/errors/user-error.js';
+import { ErrorCodes } from '../lib/errors/codes.js';
+import { redactedRedisUrl } from '../lib/cli/command-context.js';
 import type { Config } from '../lib/config.js';
 import { requireGraphCredentials } from '../lib/config.js';
 import type { Logger } from '../lib/logger.js';
@@ -29,6 +33,15 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
   const keys = new RedisKeys(config.queuePrefix);
   const redis = connectRedis(config.redisUrl, 'worker');
   const bullConnection = connectRedis(config.redisUrl, 'worker');
+  // ioredis reconnects by itself; say so once per failed try instead of an unhandled-error trace.
+  for (const connection of [redis, bullConnection]) connection.on('error', (err: Error) => logger.warn({ err }, 'Redis connection error; reconnecting'));
+  try {
+    await Promise.race([redis.ping(), sleep(10_000).then(() => Promise.reject(new Error('no answer in 10 s')))]);
+  } catch (err) {
+    redis.disconnect();
+    bullConnection.disconnect();
+    throw new UserError(ErrorCodes.REDIS_UNAVAILABLE, `cannot reach Redis at ${redactedRedisUrl(config.redisUrl)} (REDIS_URL): ${(err as Error).message}`);
+  }
   const http = createHttpClient({ timeoutMs: config.graphTimeoutMs, maxSockets: config.workerConcurrency + 8 });
   const tokens = new TokenProvider(
     {
@@ -41,7 +54,8 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
   );
   const api = new AssignmentsApi(http, tokens, config.graphBaseUrl);
   const lanes = new TenantLanes(redis, keys, config.rateLimit);
-  const graph = new LaneBoundGraph(api, lanes, config.retryBaseDelayMs);
+  const shutdown = new AbortController();
+  const graph = new LaneBoundGraph(api, lanes, config.retryBaseDelayMs, shutdown.signal);
   const store = new RolloutStore(redis, config.queuePrefix, config.outcomeRetentionMs);
   const processor = new AssignmentProcessor({
     redis,
@@ -81,6 +95,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
 
   return {
     async stop() {
+      shutdown.abort();
       const deadline = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), config.shutdownTimeoutMs).unref());
       const closed = worker.close().then(() => 'closed' as const);
       if ((await Promise.race([closed, deadline])) === 'timeout') {

@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { createHash, X509Certificate } from 'node:crypto';
 import { ConfidentialClientApplication, type Configuration, type INetworkModule } from '@azure/msal-node';
 import { classifyTokenError } from './failure-classification.js';
+import { UserError } from '../errors/user-error.js';
+import { ErrorCodes } from '../errors/codes.js';
 
 export interface AppCredentials {
   clientId: string;
@@ -71,11 +73,11 @@ function loadCertificate(path: string): { thumbprintSha256: string; privateKey: 
   try {
     pem = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new Error(`AZURE_CLIENT_CERTIFICATE_PATH: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, { cause: err });
+    throw new UserError(ErrorCodes.CONFIG_INVALID, `AZURE_CLIENT_CERTIFICATE_PATH: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
   }
   const key = /-----BEGIN (?:RSA |EC |ENCRYPTED )?PRIVATE KEY-----[\s\S]+?-----END (?:RSA |EC |ENCRYPTED )?PRIVATE KEY-----/.exec(pem)?.[0];
   const cert = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(pem)?.[0];
-  if (!key || !cert) throw new Error(`AZURE_CLIENT_CERTIFICATE_PATH: ${path} must hold a PEM private key and certificate`);
+  if (!key || !cert) throw new UserError(ErrorCodes.CONFIG_INVALID, `AZURE_CLIENT_CERTIFICATE_PATH: ${path} must hold a PEM private key and certificate`);
   const x509 = new X509Certificate(cert);
   return {
     thumbprintSha256: createHash('sha256').update(x509.raw).digest('hex'),
