@@ -84,7 +84,7 @@ describe('a worker killed while it reads a configuration for the rollout', () =>
     const rows = makeRows([stack.tenantId], 2, 10);
     const victim = await stack.worker();
     const rolloutId = await enqueueRows(stack, rows);
-    await waitUntil('the configuration reads in flight', async () => (await stack.redis.keys(`${stack.prefix}:snapshot:*:lock`)).length === 2, 20_000, 20);
+    await waitUntil('the configuration reads in flight', async () => (await stack.redis.keys(`${stack.prefix}:snapshot:*:lock`)).length >= 1, 20_000, 20);
     await victim.stop('SIGKILL');
     expect((await progressOf(stack, rolloutId)).done).toBe(0);
 

@@ -8,7 +8,7 @@ it('debug snapshot lock', async () => {
   const rows = makeRows([stack.tenantId], 2, 10);
   const victim = await stack.worker();
   const id = await enqueueRows(stack, rows);
-  await waitUntil('locks', async () => (await stack.redis.keys(`${stack.prefix}:snapshot:*:lock`)).length === 2, 20_000, 20);
+  await waitUntil('locks', async () => (await stack.redis.keys(`${stack.prefix}:snapshot:*:lock`)).length >= 1, 20_000, 20);
   await victim.stop('SIGKILL');
   writeFileSync('/tmp/dbg/victim.log', victim.logs());
   const w = await stack.worker();

@@ -10,9 +10,9 @@ import type { RolloutStore, MarkerUpdate } from '../lib/rollout/rollout-store.js
 import { GraphFailure } from '../lib/graph/graph-failure.js';
 import { LaneWait } from './lane-gate.js';
 import { ThrottledWait, type LaneBoundGraph, type CallerContext } from './lane-bound-graph.js';
-import { ConfigurationListings, LISTING_FIELDS } from './configuration-listing.js';
+import { ConfigurationListings, LISTING_FIELDS, type ListingFailure } from './configuration-listing.js';
 import { decideRetry, type RetryPolicy } from './retry-policy.js';
-import { clearRowMarkerIfUnchanged, parseRowMarker } from './row-marker.js';
+import { clearRowMarkerIfUnchanged, lookNotBefore, markRowPostEnded, parseRowMarker } from './row-marker.js';
 
 export interface ProcessorDeps {
   redis: Redis;
@@ -20,6 +20,8 @@ export interface ProcessorDeps {
   store: RolloutStore;
   graph: LaneBoundGraph;
   policy: RetryPolicy;
+  /** GRAPH_TIMEOUT_MS: a POST still on its way may commit until then. */
+  requestTimeoutMs: number;
   retentionMs: number;
   logger: Logger;
 }
@@ -106,24 +108,11 @@ export class AssignmentProcessor {
     if (done === 1) return;
     ctx.attempts = Number(attempts ?? 0) || 0;
 
-    // What the configuration held when this rollout began (read once per configuration).
-    const sinceEnqueued = ctx.job.timestamp;
-    let view = ConfigurationListings.view(listing[0] ?? null, listing[1] ?? null, listing[2] ?? null, sinceEnqueued);
-    if (view.state === 'stale') view = await listings.read(d.configurationId, d.groupId, sinceEnqueued, ctx);
-    if (view.state === 'missing') {
-      const f = view.failure;
-      await this.record(ctx, 'failed', { httpStatus: f.httpStatus, requestId: f.requestId, code: f.code, errorCode: f.errorCode, errorMessage: f.message }, { action: 'keep' });
-      return;
-    }
-    if (view.assignmentId) {
-      await this.record(ctx, 'already-assigned', { assignmentId: view.assignmentId }, { action: 'assigned', assignmentId: view.assignmentId });
-      return;
-    }
-
+    // A POST for this triple that may have landed (this row's earlier attempt, a worker that died,
+    // another rollout): look before posting again, once a slow commit would have landed.
     const marker = parseRowMarker(markerValue);
-    if (marker?.kind === 'sent') {
-      // An earlier POST for this triple may have landed: look, once a slow commit would have.
-      const lookAt = marker.at + this.deps.policy.settleMs;
+    if (marker?.kind === 'sent' || marker?.kind === 'ended') {
+      const lookAt = lookNotBefore(marker, this.deps.requestTimeoutMs, this.deps.policy.settleMs);
       if (Date.now() < lookAt) throw new LaneWait(lookAt);
       const after = await listings.read(d.configurationId, d.groupId, lookAt, ctx);
       if (after.state === 'fresh' && after.assignmentId) {
@@ -132,6 +121,7 @@ export class AssignmentProcessor {
         await this.record(ctx, kind, { assignmentId: after.assignmentId }, { action: 'assigned', assignmentId: after.assignmentId });
         return;
       }
+      if (after.state === 'missing') return this.configurationMissing(ctx, after.failure);
       await clearRowMarkerIfUnchanged(redis, keys.rowMarker(ctx.rowKey), marker.raw);
     } else if (marker?.kind === 'assigned') {
       const { value } = await this.deps.graph.call(ctx, (o) => this.deps.graph.api.get(d.tenantId, d.configurationId, marker.assignmentId, o));
@@ -140,14 +130,29 @@ export class AssignmentProcessor {
         return;
       }
       await clearRowMarkerIfUnchanged(redis, keys.rowMarker(ctx.rowKey), marker.raw);
+    } else {
+      // No POST of ours is known: what did the configuration hold when this rollout began? (One read
+      // per configuration, shared by its rows.) A group found there was assigned before us.
+      const sinceEnqueued = ctx.job.timestamp;
+      let view = ConfigurationListings.view(listing[0] ?? null, listing[1] ?? null, listing[2] ?? null, sinceEnqueued);
+      if (view.state === 'stale') view = await listings.read(d.configurationId, d.groupId, sinceEnqueued, ctx);
+      if (view.state === 'missing') return this.configurationMissing(ctx, view.failure);
+      if (view.assignmentId) {
+        await this.record(ctx, 'already-assigned', { assignmentId: view.assignmentId }, { action: 'assigned', assignmentId: view.assignmentId });
+        return;
+      }
     }
     await this.post(ctx);
+  }
+
+  private async configurationMissing(ctx: RowContext, f: ListingFailure): Promise<void> {
+    await this.record(ctx, 'failed', { httpStatus: f.httpStatus, requestId: f.requestId, code: f.code, errorCode: f.errorCode, errorMessage: f.message }, { action: 'keep' });
   }
 
   private async post(ctx: RowContext): Promise<void> {
     const d = ctx.job.data;
     const { graph, keys, retentionMs } = this.deps;
-    const sentMark = { key: keys.rowMarker(ctx.rowKey), value: `sent|${d.rolloutId}|${Date.now()}`, ttlMs: retentionMs };
+    const sentMark = { key: keys.rowMarker(ctx.rowKey), value: `sent|${d.rolloutId}|`, ttlMs: retentionMs };
     for (;;) {
       try {
         const { value, count } = await graph.call(ctx, (o) => graph.api.create(d.tenantId, d.configurationId, d.groupId, o), sentMark);
@@ -168,6 +173,11 @@ export class AssignmentProcessor {
           await this.record(ctx, 'already-assigned', { assignmentId: id, httpStatus: 409, requestId: err.requestId ?? null }, id ? { action: 'assigned', assignmentId: id } : { action: 'keep' });
           return;
         }
+        if (ctx.lastCount !== undefined) ctx.attempts = ctx.lastCount;
+        const failure = err instanceof ThrottledWait ? err.failure : err;
+        if (failure instanceof GraphFailure && failure.ambiguous && ctx.lastSentAt !== undefined) {
+          await markRowPostEnded(this.deps.redis, keys.rowMarker(ctx.rowKey), `${sentMark.value}${ctx.lastSentAt}`, d.rolloutId, Date.now());
+        }
         throw err;
       }
     }
@@ -178,7 +188,7 @@ export class AssignmentProcessor {
     const job = ctx.job;
     const attempt = job.attemptsMade + 1;
     const decision = decideRetry(failure, attempt, Date.now() - job.timestamp, this.deps.policy);
-    const attemptsSent = Math.max(ctx.attempts, (failure as GraphFailure & { attempts?: number }).attempts ?? 0);
+    const attemptsSent = Math.max(ctx.attempts, ctx.lastCount ?? 0);
     if (decision.retry) {
       ctx.log.warn({ err: failure, attempt, retryInMs: decision.delayMs }, 'transient failure; will retry');
       throw new RetryLater(decision.delayMs, failure);

@@ -13,6 +13,9 @@ export interface CallerContext {
   countIn?: AdmitOptions['countIn'];
   /** Set after a 401: the next token comes from Entra ID, not the cache. */
   refreshToken: boolean;
+  /** The last grant of this caller: when it was sent, and the row's POST count after it. */
+  lastSentAt?: number;
+  lastCount?: number;
 }
 
 /**
@@ -42,12 +45,13 @@ export class LaneBoundGraph {
   async call<T>(ctx: CallerContext, run: (options: CallOptions) => Promise<T>, marker?: AdmitOptions['marker'], maxInlineWaitMs?: number): Promise<{ value: T; count: number }> {
     // Only POSTs count towards a row's attempts; the reads that check for an earlier POST do not.
     const { sentAt, count } = await this.gate.pass(ctx.tenantId, { owner: ctx.owner, marker, countIn: marker ? ctx.countIn : undefined }, maxInlineWaitMs);
+    ctx.lastSentAt = sentAt;
+    if (marker) ctx.lastCount = count;
     try {
       const value = await run({ clientRequestId: ctx.clientRequestId, refreshToken: ctx.refreshToken });
       this.throttleStreak.delete(ctx.tenantId);
       return { value, count };
     } catch (err) {
-      if (err instanceof GraphFailure && marker) (err as GraphFailure & { attempts?: number }).attempts = count;
       if (err instanceof GraphFailure && (err.kind === 'throttled' || err.httpStatus === 503)) {
         const streak = (this.throttleStreak.get(ctx.tenantId) ?? 0) + 1;
         this.throttleStreak.set(ctx.tenantId, streak);

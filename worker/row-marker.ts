@@ -2,17 +2,38 @@ import type { Redis } from 'ioredis';
 
 /**
  * What we know of a (tenant, configuration, group) assignment across rollouts and attempts:
- * `sent|<rolloutId>|<ms>` — a POST may have reached Graph, look before posting again;
- * `assigned|<assignmentId>` — it existed when we last looked.
+ * - `sent|<rolloutId>|<ms>`: a POST left at <ms> and may still be on its way (or its worker died);
+ * - `ended|<rolloutId>|<ms>`: that POST ended at <ms> without a clear answer (timeout, reset, 5xx,
+ *   429): it may have been committed;
+ * - `assigned|<assignmentId>`: it existed when we last looked.
+ * Either of the first two means: look before posting again, once a slow commit would have landed.
  */
-export type RowMarker = { kind: 'sent'; rolloutId: string; at: number; raw: string } | { kind: 'assigned'; assignmentId: string; raw: string } | null;
+export type RowMarker =
+  | { kind: 'sent' | 'ended'; rolloutId: string; at: number; raw: string }
+  | { kind: 'assigned'; assignmentId: string; raw: string }
+  | null;
 
 export function parseRowMarker(value: string | null | undefined): RowMarker {
   if (!value) return null;
   const [kind, a, b] = value.split('|');
-  if (kind === 'sent' && a && b) return { kind: 'sent', rolloutId: a, at: Number(b), raw: value };
+  if ((kind === 'sent' || kind === 'ended') && a && b) return { kind, rolloutId: a, at: Number(b), raw: value };
   if (kind === 'assigned' && a) return { kind: 'assigned', assignmentId: a, raw: value };
   return null;
+}
+
+/**
+ * When to trust a read of the configuration: a POST still on its way could commit until our own
+ * timeout gives up on it, and a slow commit lands up to `settleMs` after that.
+ */
+export function lookNotBefore(marker: { kind: 'sent' | 'ended'; at: number }, timeoutMs: number, settleMs: number): number {
+  return marker.at + settleMs + (marker.kind === 'sent' ? timeoutMs : 0);
+}
+
+const REPLACE_IF_UNCHANGED = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL') end return 0`;
+
+/** The POST behind a `sent` marker ended without a clear answer: say when. */
+export async function markRowPostEnded(redis: Redis, key: string, sent: string, rolloutId: string, endedAt: number): Promise<void> {
+  await redis.eval(REPLACE_IF_UNCHANGED, 1, key, sent, `ended|${rolloutId}|${endedAt}`);
 }
 
 const CLEAR_IF_UNCHANGED = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;

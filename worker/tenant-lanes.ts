@@ -73,7 +73,7 @@ if adaptive and interval > 0 then
     redis.call('HSET', KEYS[1], 'interval', faster)
   end
 end
-if ARGV[7] ~= '' then redis.call('SET', KEYS[4], ARGV[7], 'PX', markerTtl) end
+if ARGV[7] ~= '' then redis.call('SET', KEYS[4], ARGV[7] .. now, 'PX', markerTtl) end
 local count = 0
 if ARGV[11] ~= '' then
   count = redis.call('HINCRBY', KEYS[5], ARGV[11], 1)
@@ -141,7 +141,7 @@ export type Admission = { granted: true; at: number; count: number } | { granted
 export interface AdmitOptions {
   /** Who holds a reservation: the job id (a job re-asking for its lane finds its slot again). */
   owner: string;
-  /** Set this marker atomically with the grant (the `sent` mark of a POST). */
+  /** Set this marker atomically with the grant (the `sent` mark of a POST); the grant time is appended to `value`. */
   marker?: { key: string; value: string; ttlMs: number };
   /** Count the grant in this hash field (a row's requests, for its outcome's `attempts`). */
   countIn?: { key: string; field: string; ttlMs: number };

@@ -63,6 +63,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
     store,
     graph,
     retentionMs: config.outcomeRetentionMs,
+    requestTimeoutMs: config.graphTimeoutMs,
     logger,
     policy: {
       maxAttempts: config.retryMaxAttempts,
