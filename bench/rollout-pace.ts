@@ -100,11 +100,3 @@ export async function rolloutPace(options: { rows: number; max: number; windowMs
     await redisServer.stop();
   }
 }
-
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const rows = Number(process.argv[2] ?? 500);
-  for (const configured of [true, false]) {
-    const r = await rolloutPace({ rows, max: 25, windowMs: 1000, configured });
-    console.log(JSON.stringify(r));
-  }
-}

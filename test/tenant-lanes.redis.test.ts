@@ -33,8 +33,8 @@ describe('a lane with GRAPH_RATE_LIMIT', () => {
   const pacing = lanePacing(limit);
 
   it('enforces a slightly longer window than configured, spacing slots evenly across it', () => {
-    expect(pacing.windowMs).toBe(1030);
-    expect(pacing.intervalMs).toBeCloseTo(206, 5);
+    expect(pacing.windowMs).toBe(1060);
+    expect(pacing.intervalMs).toBeCloseTo(212, 5);
   });
 
   it('grants the first request at once and promises the next ones evenly spaced slots', async () => {
@@ -43,10 +43,10 @@ describe('a lane with GRAPH_RATE_LIMIT', () => {
     expect(first).toMatchObject({ granted: true, at: T0 });
     const promised = [];
     for (const owner of ['b', 'c', 'd']) promised.push((await lanes.admit('t', { owner }, T0)).at);
-    expect(promised.map((at) => Math.round(at - T0))).toEqual([206, 412, 618]);
+    expect(promised.map((at) => Math.round(at - T0))).toEqual([212, 424, 636]);
     // A row that comes back early keeps its place; on time, it goes.
     expect(await lanes.admit('t', { owner: 'c' }, T0 + 100)).toMatchObject({ granted: false });
-    expect(await lanes.admit('t', { owner: 'c' }, T0 + 412)).toMatchObject({ granted: true });
+    expect(await lanes.admit('t', { owner: 'c' }, T0 + 424)).toMatchObject({ granted: true });
   });
 
   it('never grants more than max in any window, however the rows arrive', async () => {

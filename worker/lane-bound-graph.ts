@@ -44,6 +44,7 @@ export class LaneBoundGraph {
    */
   async call<T>(ctx: CallerContext, run: (options: CallOptions) => Promise<T>, marker?: AdmitOptions['marker'], maxInlineWaitMs?: number): Promise<{ value: T; count: number }> {
     // Only POSTs count towards a row's attempts; the reads that check for an earlier POST do not.
+    await this.api.prepare(ctx.tenantId, ctx.refreshToken);
     const { sentAt, count } = await this.gate.pass(ctx.tenantId, { owner: ctx.owner, marker, countIn: marker ? ctx.countIn : undefined }, maxInlineWaitMs);
     ctx.lastSentAt = sentAt;
     if (marker) ctx.lastCount = count;

@@ -43,6 +43,15 @@ export class AssignmentsApi {
     this.origin = new URL(graphBaseUrl).origin;
   }
 
+  /**
+   * Makes sure a token for the tenant is at hand (from MSAL's cache, or fetched now), so the
+   * request that follows a lane's grant leaves at once: a token fetch between grant and send would
+   * let it arrive after requests granted later, and Graph would see them bunched. Throws GraphFailure.
+   */
+  async prepare(tenantId: string, refreshToken = false): Promise<void> {
+    await this.tokens.token(tenantId, refreshToken);
+  }
+
   /** POST …/clientConfigurations/{configurationId}/assignments with a group target. */
   async create(tenantId: string, configurationId: string, groupId: string, options: CallOptions = {}): Promise<{ assignment: Assignment } & CallInfo> {
     const body = { '@odata.type': ASSIGNMENT_TYPE, target: { '@odata.type': GROUP_TARGET_TYPE, groupId } };
@@ -89,7 +98,8 @@ export class AssignmentsApi {
 
   private async send(method: 'GET' | 'POST' | 'DELETE', tenantId: string, url: string, options: CallOptions, json?: unknown): Promise<{ body: unknown; info: CallInfo }> {
     const clientRequestId = options.clientRequestId ?? randomUUID();
-    const token = await this.tokens.token(tenantId, options.refreshToken ?? false);
+    // After prepare(), this is a cache hit (a refresh was done there, so it is not repeated here).
+    const token = await this.tokens.token(tenantId, false);
     const isWrite = method !== 'GET';
     let response;
     try {
