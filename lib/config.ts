@@ -30,7 +30,7 @@ export interface Config {
   retryMaxAttempts: number;
   /** A row older than this stops retrying and fails with its last reason. */
   retryMaxAgeMs: number;
-  /** First backoff step; doubles per attempt, with full jitter. */
+  /** First backoff step; doubles per attempt, times a random factor in [0.5, 1). */
   retryBaseDelayMs: number;
   /** How long after an ambiguous POST before we trust a read of the configuration's assignments. */
   graphSettleMs: number;
@@ -136,7 +136,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const lines = parsed.error.issues.map((issue) => {
       const name = String(issue.path[0]);
       // Never echo a secret back, even a malformed one.
-      const shown = name.includes('SECRET') ? '' : ` (got ${JSON.stringify(raw[name] ?? '')})`;
+      const value = raw[name] ?? '';
+      const shown = name.includes('SECRET') || issue.message.includes(value) ? '' : ` (got ${JSON.stringify(value)})`;
       return `${name}: ${issue.message}${shown}`;
     });
     throw new UserError(ErrorCodes.CONFIG_INVALID, lines[0] ?? 'invalid configuration', 2, lines.slice(1));

@@ -12,6 +12,21 @@ export interface AssignmentJobData {
   tenantId: string;
   configurationId: string;
   groupId: string;
+  /** Set by the worker at the row's first transient failure: RETRY_MAX_AGE_MS counts from here. */
+  firstFailedAt?: number;
+  /**
+   * Set by the worker when the row ran out of attempts after a POST that may have landed: one last
+   * look decides between the outcome of that POST and `failed` with this reason; no new POST.
+   */
+  gaveUp?: GaveUp;
+}
+
+export interface GaveUp {
+  httpStatus: number | null;
+  requestId: string | null;
+  code: string;
+  errorCode: string | null;
+  errorMessage: string;
 }
 
 /** BullMQ job ids must not contain ':' nor be all digits. */

@@ -39,7 +39,8 @@ export class RedisKeys {
   }
   /**
    * String: what we know of a (tenant, configuration, group) assignment across rollouts:
-   * `sent|<rolloutId>|<ms>` (a POST may have reached Graph) or `assigned|<assignmentId>`.
+   * `sent|<rolloutId>|<ms>` (a POST left and may be on its way), `ended|<rolloutId>|<ms>` (it ended
+   * without a clear answer) or `assigned|<assignmentId>` (see worker/row-marker.ts).
    */
   rowMarker(rowKey: string): string {
     return `${this.prefix}:marker:${rowKey}`;
@@ -50,5 +51,13 @@ export class RedisKeys {
    */
   listing(tenantId: string, configurationId: string): string {
     return `${this.prefix}:listing:${tenantId}:${configurationId}`;
+  }
+  /** String: the job reading that listing now (the others wait for it). */
+  listingLock(tenantId: string, configurationId: string): string {
+    return `${this.listing(tenantId, configurationId)}:lock`;
+  }
+  /** Hash: a listing being written, renamed into place when complete. */
+  listingStaging(tenantId: string, configurationId: string, owner: string): string {
+    return `${this.listing(tenantId, configurationId)}:staging:${owner}`;
   }
 }

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { makeRows, startStack, type Stack } from './support/stack.js';
+import { startGraphTap, type GraphTap } from './support/graph-tap.js';
 import {
   enqueueRows,
   expectAllSucceeded,
@@ -69,27 +71,31 @@ describe('a worker killed mid-rollout', () => {
 
 describe('a worker killed while it reads a configuration for the rollout', () => {
   let stack: Stack;
+  let tap: GraphTap;
   beforeEach(async () => {
     stack = await startStack({
-      // Slow answers: the first read of each configuration is on the wire when the worker dies.
+      // Slow answers: the first read of the configuration is on the wire when the worker dies.
       emulator: { latencyMs: 1500 },
       env: { WORKER_LOCK_MS: '3000', GRAPH_SETTLE_MS: '800', RETRY_BASE_DELAY_MS: '100', GRAPH_TIMEOUT_MS: '5000' },
     });
+    tap = await startGraphTap(stack.emulator, join(stack.dir, 'emulator'));
   });
   afterEach(async () => {
     await stack?.stop();
+    await tap?.close();
   });
 
   it('does not hold the configuration’s other rows back: a worker started after it finishes them all', async () => {
-    const rows = makeRows([stack.tenantId], 2, 10);
-    const victim = await stack.worker();
+    const rows = makeRows([stack.tenantId], 1, 12);
+    const victim = await stack.worker({ GRAPH_BASE_URL: tap.graphBaseUrl });
     const rolloutId = await enqueueRows(stack, rows);
-    await waitUntil('the configuration reads in flight', async () => (await stack.redis.keys(`${stack.prefix}:snapshot:*:lock`)).length >= 1, 20_000, 20);
+    await waitUntil('a read of the configuration on the wire', async () => tap.requests.some((r) => r.method === 'GET' && r.status === undefined), 20_000, 20);
     await victim.stop('SIGKILL');
     expect((await progressOf(stack, rolloutId)).done).toBe(0);
 
-    await stack.worker();
-    // Well within the lock's own expiry (minutes): a dead reader's claim must not outlive WORKER_LOCK_MS by much.
+    await stack.worker({ GRAPH_BASE_URL: tap.graphBaseUrl });
+    // Well within any claim's own expiry (minutes): a dead reader must not hold the rows back much
+    // longer than WORKER_LOCK_MS.
     await stack.waitFinished(rolloutId, 40_000);
     expectAllSucceeded(await reportOf(stack, rolloutId), rows);
     await expectFinished(stack, rolloutId, rows.length, 0);

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { DelayedError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../lib/logger.js';
-import type { AssignmentJobData } from '../lib/queue.js';
+import type { AssignmentJobData, GaveUp } from '../lib/queue.js';
 import { rowKey as rowKeyOf } from '../lib/assignment-row.js';
 import type { RedisKeys } from '../lib/redis-keys.js';
 import type { Outcome, OutcomeKind } from '../lib/outcome.js';
@@ -66,7 +66,6 @@ export class AssignmentProcessor {
       tenantId: d.tenantId,
       owner: job.id ?? rowKey,
       clientRequestId,
-      refreshToken: false,
       attempts: 0,
       countIn: { key: this.deps.keys.rolloutAttempts(d.rolloutId), field: rowKey, ttlMs: this.deps.retentionMs },
       log: this.deps.logger.child({
@@ -122,6 +121,10 @@ export class AssignmentProcessor {
         return;
       }
       if (after.state === 'missing') return this.configurationMissing(ctx, after.failure);
+      if (d.gaveUp) {
+        await this.record(ctx, 'failed', d.gaveUp, { action: 'keep' });
+        return;
+      }
       await clearRowMarkerIfUnchanged(redis, keys.rowMarker(ctx.rowKey), marker.raw);
     } else if (marker?.kind === 'assigned') {
       const { value } = await this.deps.graph.call(ctx, (o) => this.deps.graph.api.get(d.tenantId, d.configurationId, marker.assignmentId, o));
@@ -142,6 +145,11 @@ export class AssignmentProcessor {
         return;
       }
     }
+    if (d.gaveUp) {
+      // Out of attempts and nothing of ours can have landed: no new POST.
+      await this.record(ctx, 'failed', d.gaveUp, { action: 'keep' });
+      return;
+    }
     await this.post(ctx);
   }
 
@@ -152,61 +160,58 @@ export class AssignmentProcessor {
   private async post(ctx: RowContext): Promise<void> {
     const d = ctx.job.data;
     const { graph, keys, retentionMs } = this.deps;
+    // The lane writes `sent|<rolloutId>|<grant time>` with the grant, before the request leaves.
     const sentMark = { key: keys.rowMarker(ctx.rowKey), value: `sent|${d.rolloutId}|`, ttlMs: retentionMs };
-    for (;;) {
-      try {
-        const { value, count } = await graph.call(ctx, (o) => graph.api.create(d.tenantId, d.configurationId, d.groupId, o), sentMark);
-        ctx.attempts = count;
-        await this.record(ctx, 'created', { assignmentId: value.assignment.id || null, httpStatus: value.httpStatus, requestId: value.requestId ?? null }, value.assignment.id ? { action: 'assigned', assignmentId: value.assignment.id } : { action: 'keep' });
+    try {
+      const { value, count } = await graph.call(ctx, (o) => graph.api.create(d.tenantId, d.configurationId, d.groupId, o), sentMark);
+      ctx.attempts = count;
+      const id = value.assignment.id || null;
+      await this.record(ctx, 'created', { assignmentId: id, httpStatus: value.httpStatus, requestId: value.requestId ?? null }, id ? { action: 'assigned', assignmentId: id } : { action: 'keep' });
+    } catch (err) {
+      if (ctx.lastCount !== undefined) ctx.attempts = ctx.lastCount;
+      if (err instanceof GraphFailure && err.httpStatus === 409) {
+        // A Graph that refuses duplicates: the group is assigned already.
+        const now = await new ConfigurationListings(this.deps.redis, keys, graph).read(d.configurationId, d.groupId, Date.now(), ctx);
+        const id = now.state === 'fresh' ? now.assignmentId : null;
+        await this.record(ctx, 'already-assigned', { assignmentId: id, httpStatus: 409, requestId: err.requestId ?? null }, id ? { action: 'assigned', assignmentId: id } : { action: 'keep' });
         return;
-      } catch (err) {
-        if (err instanceof GraphFailure && err.kind === 'unauthorized' && !ctx.refreshToken) {
-          // One fresh token, then a 401 is final.
-          ctx.refreshToken = true;
-          ctx.log.warn({ requestId: err.requestId }, 'Graph answered 401; retrying once with a fresh token');
-          continue;
-        }
-        if (err instanceof GraphFailure && err.httpStatus === 409) {
-          // A Graph that refuses duplicates: the group is assigned already.
-          const now = await new ConfigurationListings(this.deps.redis, this.deps.keys, graph).read(d.configurationId, d.groupId, Date.now(), ctx);
-          const id = now.state === 'fresh' ? now.assignmentId : null;
-          await this.record(ctx, 'already-assigned', { assignmentId: id, httpStatus: 409, requestId: err.requestId ?? null }, id ? { action: 'assigned', assignmentId: id } : { action: 'keep' });
-          return;
-        }
-        if (ctx.lastCount !== undefined) ctx.attempts = ctx.lastCount;
-        const failure = err instanceof ThrottledWait ? err.failure : err;
-        if (failure instanceof GraphFailure && failure.ambiguous && ctx.lastSentAt !== undefined) {
-          await markRowPostEnded(this.deps.redis, keys.rowMarker(ctx.rowKey), `${sentMark.value}${ctx.lastSentAt}`, d.rolloutId, Date.now());
-        }
-        throw err;
       }
+      const failure = err instanceof ThrottledWait ? err.failure : err;
+      if (failure instanceof GraphFailure && failure.ambiguous && ctx.lastSentAt !== undefined) {
+        await markRowPostEnded(this.deps.redis, keys.rowMarker(ctx.rowKey), `${sentMark.value}${ctx.lastSentAt}`, d.rolloutId, Date.now());
+      }
+      throw err;
     }
   }
 
   /** A Graph failure: retry later (BullMQ's backoff) or end the row as failed. */
   private async failed(ctx: RowContext, failure: GraphFailure): Promise<void> {
     const job = ctx.job;
+    const now = Date.now();
     const attempt = job.attemptsMade + 1;
-    const decision = decideRetry(failure, attempt, Date.now() - job.timestamp, this.deps.policy);
-    const attemptsSent = Math.max(ctx.attempts, ctx.lastCount ?? 0);
+    const decision = decideRetry(failure, attempt, now - (job.data.firstFailedAt ?? now), this.deps.policy);
+    ctx.attempts = Math.max(ctx.attempts, ctx.lastCount ?? 0);
     if (decision.retry) {
+      if (job.data.firstFailedAt === undefined) await job.updateData({ ...job.data, firstFailedAt: now });
       ctx.log.warn({ err: failure, attempt, retryInMs: decision.delayMs }, 'transient failure; will retry');
       throw new RetryLater(decision.delayMs, failure);
     }
     const why = decision.reason === 'permanent' ? '' : decision.reason === 'attempts' ? ` (gave up after ${attempt} attempts)` : ' (gave up: RETRY_MAX_AGE_MS reached)';
-    ctx.attempts = attemptsSent;
-    await this.record(
-      ctx,
-      'failed',
-      {
-        httpStatus: failure.httpStatus ?? null,
-        requestId: failure.requestId ?? null,
-        code: failure.code,
-        errorCode: failure.graphCode ?? null,
-        errorMessage: failure.message + why,
-      },
-      failure.ambiguous ? { action: 'keep' } : { action: 'clear-own' },
-    );
+    const gaveUp: GaveUp = {
+      httpStatus: failure.httpStatus ?? null,
+      requestId: failure.requestId ?? null,
+      code: failure.code,
+      errorCode: failure.graphCode ?? null,
+      errorMessage: failure.message + why,
+    };
+    if (failure.ambiguous) {
+      // The last POST may have landed: `failed` could be a lie. Look once more after the settle
+      // delay (no new POST), then record what is true.
+      await job.updateData({ ...job.data, gaveUp });
+      ctx.log.warn({ err: failure, attempt }, 'out of attempts after an ambiguous POST; one last look before recording');
+      throw new RetryLater(this.deps.policy.settleMs, failure);
+    }
+    await this.record(ctx, 'failed', gaveUp, { action: 'clear-own' });
   }
 
   private async record(ctx: RowContext, kind: OutcomeKind, fields: Partial<Outcome>, marker: MarkerUpdate): Promise<void> {

@@ -24,7 +24,8 @@ export interface ListingFailure {
 export const LISTING_FIELDS = { status: '_status', startedAt: '_startedAt' } as const;
 
 const LISTING_TTL_MS = 60 * 60 * 1000;
-const LOCK_TTL_MS = 120_000;
+/** Short, and renewed after every page: a reader that dies holds the others back only briefly. */
+const LOCK_TTL_MS = 10_000;
 /** A page read may wait this long in place for its lane slot rather than start over later. */
 const PAGE_WAIT_MS = 30_000;
 
@@ -62,7 +63,7 @@ export class ConfigurationListings {
     const key = this.keys.listing(ctx.tenantId, configurationId);
     const current = await this.current(key, groupId, notBefore);
     if (current) return current;
-    const lock = `${key}:lock`;
+    const lock = this.keys.listingLock(ctx.tenantId, configurationId);
     if ((await this.redis.set(lock, ctx.owner, 'PX', LOCK_TTL_MS, 'NX')) !== 'OK') {
       throw new LaneWait(Date.now() + 200 + Math.floor(Math.random() * 300));
     }
@@ -73,7 +74,7 @@ export class ConfigurationListings {
       const startedAt = Date.now();
       let assignments: Assignment[];
       try {
-        assignments = await listAll(this.graph, ctx, configurationId, PAGE_WAIT_MS);
+        assignments = await listAll(this.graph, ctx, configurationId, PAGE_WAIT_MS, () => this.redis.pexpire(lock, LOCK_TTL_MS));
       } catch (err) {
         if (err instanceof GraphFailure && err.httpStatus === 404) {
           const failure: ListingFailure = { httpStatus: 404, errorCode: err.graphCode ?? null, message: err.message, requestId: err.requestId ?? null, code: err.code };
@@ -90,7 +91,7 @@ export class ConfigurationListings {
       const byGroup = new Map<string, string>();
       for (const a of assignments) if (a.groupId && !byGroup.has(a.groupId)) byGroup.set(a.groupId, a.id);
       // Written aside and renamed into place, so a reader never sees half a listing.
-      const staging = `${key}:staging:${ctx.owner}`;
+      const staging = this.keys.listingStaging(ctx.tenantId, configurationId, ctx.owner);
       const entries = [...byGroup.entries()];
       const tx = this.redis.multi().del(staging);
       for (let i = 0; i < entries.length; i += 1000) tx.hset(staging, Object.fromEntries(entries.slice(i, i + 1000)));
@@ -110,13 +111,14 @@ export class ConfigurationListings {
 }
 
 /** Every assignment of a configuration, following @odata.nextLink, each page through the lane. */
-export async function listAll(graph: LaneBoundGraph, ctx: CallerContext, configurationId: string, maxInlineWaitMs?: number): Promise<Assignment[]> {
+export async function listAll(graph: LaneBoundGraph, ctx: CallerContext, configurationId: string, maxInlineWaitMs?: number, onPage?: () => Promise<unknown>): Promise<Assignment[]> {
   const all: Assignment[] = [];
   let next: string | undefined;
   do {
     const { value: page } = await graph.call(ctx, (options) => graph.api.listPage(ctx.tenantId, configurationId, next, options), undefined, maxInlineWaitMs);
     all.push(...page.assignments);
     next = page.nextLink;
+    await onPage?.();
   } while (next);
   return all;
 }

@@ -1,4 +1,4 @@
-import type { AssignmentsApi, CallOptions } from '../lib/graph/assignments-api.js';
+import type { AssignmentsApi, CallInfo, CallOptions } from '../lib/graph/assignments-api.js';
 import { GraphFailure } from '../lib/graph/graph-failure.js';
 import type { TenantLanes, AdmitOptions } from './tenant-lanes.js';
 import { LaneGate, LaneWait } from './lane-gate.js';
@@ -11,8 +11,6 @@ export interface CallerContext {
   clientRequestId: string;
   /** Where this row's requests are counted (its outcome's `attempts`). */
   countIn?: AdmitOptions['countIn'];
-  /** Set after a 401: the next token comes from Entra ID, not the cache. */
-  refreshToken: boolean;
   /** The last grant of this caller: when it was sent, and the row's POST count after it. */
   lastSentAt?: number;
   lastCount?: number;
@@ -42,17 +40,40 @@ export class LaneBoundGraph {
    * `maxInlineWaitMs`: how long to wait for the slot in place before parking the row; a multi-page
    * read waits longer, since parking would restart it from the first page.
    */
-  async call<T>(ctx: CallerContext, run: (options: CallOptions) => Promise<T>, marker?: AdmitOptions['marker'], maxInlineWaitMs?: number): Promise<{ value: T; count: number }> {
-    // Only POSTs count towards a row's attempts; the reads that check for an earlier POST do not.
-    await this.api.prepare(ctx.tenantId, ctx.refreshToken);
+  async call<T extends CallInfo>(ctx: CallerContext, run: (options: CallOptions) => Promise<T>, marker?: AdmitOptions['marker'], maxInlineWaitMs?: number): Promise<{ value: T; count: number }> {
+    try {
+      return await this.once(ctx, run, false, marker, maxInlineWaitMs);
+    } catch (err) {
+      if (!(err instanceof GraphFailure && err.kind === 'unauthorized')) throw err;
+      // A 401: the cached token may have been revoked or expired early. The same request once more
+      // with a token fresh from Entra ID; a second 401 is final.
+      return this.once(ctx, run, true, marker, maxInlineWaitMs);
+    }
+  }
+
+  /**
+   * A request that left well after its grant (a busy event loop, a new TLS connection) is counted in
+   * the lane's window at the time it really left, so the rows granted after it keep their distance
+   * as Graph sees it. Costs a Redis call only for such late sends.
+   */
+  private async noteLateSend(ctx: CallerContext, grantedAt: number, uploadedAt: number | undefined): Promise<void> {
+    if (uploadedAt !== undefined && uploadedAt - grantedAt > LATE_SEND_MS) {
+      await this.lanes.sentLate(ctx.tenantId, ctx.owner, grantedAt, uploadedAt);
+    }
+  }
+
+  private async once<T extends CallInfo>(ctx: CallerContext, run: (options: CallOptions) => Promise<T>, freshToken: boolean, marker?: AdmitOptions['marker'], maxInlineWaitMs?: number): Promise<{ value: T; count: number }> {
+    await this.api.prepare(ctx.tenantId, freshToken);
     const { sentAt, count } = await this.gate.pass(ctx.tenantId, { owner: ctx.owner, marker, countIn: marker ? ctx.countIn : undefined }, maxInlineWaitMs);
     ctx.lastSentAt = sentAt;
     if (marker) ctx.lastCount = count;
     try {
-      const value = await run({ clientRequestId: ctx.clientRequestId, refreshToken: ctx.refreshToken });
+      const value = await run({ clientRequestId: ctx.clientRequestId });
       this.throttleStreak.delete(ctx.tenantId);
+      await this.noteLateSend(ctx, sentAt, value.uploadedAt);
       return { value, count };
     } catch (err) {
+      if (err instanceof GraphFailure) await this.noteLateSend(ctx, sentAt, err.uploadedAt);
       if (err instanceof GraphFailure && (err.kind === 'throttled' || err.httpStatus === 503)) {
         const streak = (this.throttleStreak.get(ctx.tenantId) ?? 0) + 1;
         this.throttleStreak.set(ctx.tenantId, streak);
@@ -64,6 +85,9 @@ export class LaneBoundGraph {
     }
   }
 }
+
+/** Sends that left this much after their grant are re-dated in the lane's window. */
+const LATE_SEND_MS = 10;
 
 /** A 429: the row waits for its lane to reopen; the answer is kept for the log and the marker. */
 export class ThrottledWait extends LaneWait {

@@ -29,7 +29,7 @@ export interface LanePacing {
 /**
  * Graph counts requests when they arrive, we count them when we send. A request delayed on the
  * way (a new TLS handshake, a busy event loop) arrives closer to the next one than it left, so the
- * window we enforce is 3% + 30 ms longer than the configured one: the workers stay under the limit as
+ * window we enforce is 5% + 50 ms longer than the configured one: the workers stay under the limit as
  * Graph sees it, for a few percent of throughput.
  */
 export function lanePacing(limit: RateLimit | undefined): LanePacing {
@@ -44,6 +44,6 @@ export function lanePacing(limit: RateLimit | undefined): LanePacing {
     speedupFactor: 0.9995,
   };
   if (!limit) return { max: 0, windowMs: 0, intervalMs: 0, toleranceMs: 2, ...learning };
-  const windowMs = Math.ceil(limit.windowMs * 1.03 + 30);
+  const windowMs = Math.ceil(limit.windowMs * 1.05 + 50);
   return { max: limit.max, windowMs, intervalMs: windowMs / limit.max, toleranceMs: 2, ...learning };
 }

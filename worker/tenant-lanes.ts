@@ -208,6 +208,12 @@ export class TenantLanes {
     return Number(until);
   }
 
+  /** Re-date a send in the window log to when it really left (see LaneBoundGraph). */
+  async sentLate(tenantId: string, owner: string, grantedAt: number, leftAt: number): Promise<void> {
+    if (this.pacing.max <= 0) return;
+    await this.redis.zadd(this.keys.laneSends(tenantId), 'XX', leftAt, `${owner}@${grantedAt}`);
+  }
+
   /** The lane's state for status displays: paused until when, learned interval. */
   async state(tenantId: string): Promise<{ pausedUntil: number; intervalMs: number }> {
     const [paused, interval] = await this.redis.hmget(this.keys.lane(tenantId), 'pausedUntil', 'interval');

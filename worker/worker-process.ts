@@ -12,7 +12,7 @@ import { RedisKeys } from '../lib/redis-keys.js';
 import { RolloutStore } from '../lib/rollout/rollout-store.js';
 import { createHttpClient } from '../lib/graph/http-client.js';
 import { msalNetworkClient } from '../lib/graph/msal-network-client.js';
-import { TokenProvider } from '../lib/graph/token-provider.js';
+import { TokenProvider, graphScopeFor } from '../lib/graph/token-provider.js';
 import { AssignmentsApi } from '../lib/graph/assignments-api.js';
 import { TenantLanes } from './tenant-lanes.js';
 import { LaneBoundGraph } from './lane-bound-graph.js';
@@ -49,6 +49,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
       clientSecret: config.clientSecret,
       clientCertificatePath: config.clientCertificatePath,
       authorityHost: config.authorityHost,
+      scope: graphScopeFor(config.graphBaseUrl),
     },
     msalNetworkClient(http),
   );

@@ -109,7 +109,7 @@ async function runDemo(perConfiguration: number, cleanup: (() => Promise<unknown
     cleanup.push(async () => {
       if (child.exitCode !== null) return;
       child.kill('SIGTERM');
-      await Promise.race([once(child, 'exit'), sleep(30_000)]);
+      await Promise.race([once(child, 'exit'), sleep(30_000, undefined, { ref: false })]);
     });
   }
   say(`workers   2 processes (logs in ${workDir})`);

@@ -25,8 +25,8 @@ export function enqueueCommand(): Command {
           process.stdout.write(`${JSON.stringify(result)}\n`);
         } else {
           process.stdout.write(
-            `rollout ${result.rolloutId}: ${result.total} rows enqueued` +
-              (result.duplicateRows ? ` (${result.duplicateRows} duplicate rows dropped)` : '') +
+            `rollout ${result.rolloutId}: ${result.total} row${result.total === 1 ? '' : 's'} enqueued` +
+              (result.duplicateRows ? ` (${result.duplicateRows} duplicate row${result.duplicateRows === 1 ? '' : 's'} dropped)` : '') +
               ` across ${result.tenants.length} tenant(s)\n` +
               `watch it:  assignments status ${result.rolloutId}\n`,
           );

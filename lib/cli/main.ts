@@ -31,6 +31,12 @@ function fail(err: unknown): never {
   process.exit(1);
 }
 
+// `assignments report … | head` closes the pipe early: that is the reader's choice, not a failure.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
+
 try {
   await program.parseAsync(process.argv);
 } catch (err) {

@@ -15,13 +15,13 @@ export interface CallInfo {
   httpStatus: number;
   requestId?: string;
   clientRequestId: string;
+  /** When the request had been handed to the network (got's timings.upload). */
+  uploadedAt?: number;
 }
 
 export interface CallOptions {
   /** Sent as `client-request-id`; a fresh GUID if absent. */
   clientRequestId?: string;
-  /** Skip the token cache (after a 401). */
-  refreshToken?: boolean;
 }
 
 const ASSIGNMENT_TYPE = '#microsoft.graph.officeClientConfigurationAssignment';
@@ -80,7 +80,7 @@ export class AssignmentsApi {
       return { assignment: toAssignment(res.body), ...res.info };
     } catch (err) {
       if (err instanceof GraphFailure && err.httpStatus === 404) {
-        return { assignment: null, httpStatus: 404, requestId: err.requestId, clientRequestId: options.clientRequestId ?? '' };
+        return { assignment: null, httpStatus: 404, requestId: err.requestId, clientRequestId: options.clientRequestId ?? '', uploadedAt: err.uploadedAt };
       }
       throw err;
     }
@@ -115,8 +115,11 @@ export class AssignmentsApi {
         body: json !== undefined ? JSON.stringify(json) : undefined,
       });
     } catch (err) {
-      throw classifyTransportError(err, isWrite);
+      const failure = classifyTransportError(err, isWrite);
+      failure.uploadedAt = (err as { timings?: { upload?: number } }).timings?.upload;
+      throw failure;
     }
+    const uploadedAt = response.timings.upload ?? response.timings.start;
     let body: unknown;
     try {
       body = response.body ? JSON.parse(response.body) : undefined;
@@ -125,9 +128,11 @@ export class AssignmentsApi {
     }
     const requestId = header(response.headers['request-id']);
     if (response.statusCode >= 200 && response.statusCode < 300) {
-      return { body, info: { httpStatus: response.statusCode, requestId, clientRequestId } };
+      return { body, info: { httpStatus: response.statusCode, requestId, clientRequestId, uploadedAt } };
     }
-    throw classifyResponse(response.statusCode, body, response.headers, isWrite, Date.now());
+    const failure = classifyResponse(response.statusCode, body, response.headers, isWrite, Date.now());
+    failure.uploadedAt = uploadedAt;
+    throw failure;
   }
 }
 

@@ -49,6 +49,8 @@ export class GraphFailure extends Error {
   readonly graphCode?: string;
   readonly requestId?: string;
   readonly retryAfterMs?: number;
+  /** When the request had been handed to the network, if it got that far (set by the caller). */
+  uploadedAt?: number;
 
   constructor(details: GraphFailureDetails) {
     super(details.message);

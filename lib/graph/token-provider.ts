@@ -11,9 +11,22 @@ export interface AppCredentials {
   /** PEM file holding the private key and its certificate (the Azure SDK's convention). */
   clientCertificatePath?: string;
   authorityHost: string;
+  /** The token's audience, from GRAPH_BASE_URL (see graphScopeFor). */
+  scope: string;
 }
 
 export const GRAPH_SCOPE = 'https://graph.microsoft.com/.default';
+
+/** National clouds have their own Graph resource; everything else asks for the global one. */
+const NATIONAL_GRAPH_SCOPES: Record<string, string> = {
+  'graph.microsoft.us': 'https://graph.microsoft.us/.default',
+  'dod-graph.microsoft.us': 'https://dod-graph.microsoft.us/.default',
+  'microsoftgraph.chinacloudapi.cn': 'https://microsoftgraph.chinacloudapi.cn/.default',
+};
+
+export function graphScopeFor(graphBaseUrl: string): string {
+  return NATIONAL_GRAPH_SCOPES[new URL(graphBaseUrl).hostname] ?? GRAPH_SCOPE;
+}
 
 const MICROSOFT_HOSTS = new Set(['login.microsoftonline.com', 'login.microsoftonline.us', 'login.chinacloudapi.cn', 'login.partner.microsoftonline.cn']);
 
@@ -38,7 +51,7 @@ export class TokenProvider {
   /** A bearer token for the tenant; `refresh` skips MSAL's cache (after a 401). Throws GraphFailure. */
   async token(tenantId: string, refresh = false): Promise<string> {
     try {
-      const result = await this.client(tenantId).acquireTokenByClientCredential({ scopes: [GRAPH_SCOPE], skipCache: refresh });
+      const result = await this.client(tenantId).acquireTokenByClientCredential({ scopes: [this.credentials.scope], skipCache: refresh });
       if (!result?.accessToken) throw Object.assign(new Error('empty token response'), { errorCode: 'empty_response' });
       return result.accessToken;
     } catch (err) {

@@ -44,6 +44,8 @@ const COUNTER: Record<OutcomeKind, string> = { created: 'created', 'already-assi
  */
 const RECORD_OUTCOME = `
 if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+-- outcomes of a rollout that never finishes still expire
+if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[6]) end
 redis.call('HINCRBY', KEYS[2], ARGV[3], 1)
 if ARGV[4] == 'assigned' then
   redis.call('SET', KEYS[3], ARGV[5], 'PX', ARGV[6])
