@@ -166,11 +166,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   };
 }
 
-/** The worker talks to Graph: it needs an app identity. Checked at worker start, not for enqueue. */
-export function requireGraphCredentials(config: Config): void {
+/**
+ * Whatever talks to Graph (the worker, `enqueue --dry-run`) needs an app identity. Checked where it
+ * is needed, not for a plain enqueue. `purpose` ends the message: `to run a worker`.
+ */
+export function requireGraphCredentials(config: Config, purpose = 'to run a worker'): void {
   const missing = (name: string, why: string) => new UserError(ErrorCodes.CONFIG_INVALID, `${name}: ${why}`);
-  if (!config.clientId) throw missing('AZURE_CLIENT_ID', 'is required to run a worker');
+  if (!config.clientId) throw missing('AZURE_CLIENT_ID', `is required ${purpose}`);
   if (!config.clientSecret && !config.clientCertificatePath) {
-    throw missing('AZURE_CLIENT_SECRET', 'or AZURE_CLIENT_CERTIFICATE_PATH is required to run a worker');
+    throw missing('AZURE_CLIENT_SECRET', `or AZURE_CLIENT_CERTIFICATE_PATH is required ${purpose}`);
   }
 }

@@ -1,8 +1,11 @@
 /**
- * The end of a row. `created` and `already-assigned` count as succeeded; a rollout is finished when
- * succeeded + failed == total.
+ * The end of a row. `created` and `already-assigned` count as succeeded; `cancelled` rows were
+ * stopped by `assignments cancel` before any request of theirs. A rollout is finished when
+ * succeeded + failed + cancelled == total.
  */
-export type OutcomeKind = 'created' | 'already-assigned' | 'failed';
+export type OutcomeKind = 'created' | 'already-assigned' | 'failed' | 'cancelled';
+
+export const OUTCOME_KINDS: readonly OutcomeKind[] = ['created', 'already-assigned', 'failed', 'cancelled'];
 
 export interface Outcome {
   rolloutId: string;
@@ -26,6 +29,8 @@ export interface Outcome {
   errorCode: string | null;
   errorMessage: string | null;
   finishedAt: string;
+  /** How many times `assignments retry` re-ran this row (its earlier outcomes are kept as history). */
+  retries?: number;
 }
 
 export const OUTCOME_FIELDS: readonly (keyof Outcome)[] = [
@@ -44,4 +49,5 @@ export const OUTCOME_FIELDS: readonly (keyof Outcome)[] = [
   'errorCode',
   'errorMessage',
   'finishedAt',
+  'retries',
 ];

@@ -17,6 +17,10 @@ export class RedisKeys {
   rolloutOutcomes(rolloutId: string): string {
     return `${this.prefix}:rollout:${rolloutId}:outcomes`;
   }
+  /** Hash: row key -> JSON array of the row's earlier outcomes (before each `retry`). */
+  rolloutHistory(rolloutId: string): string {
+    return `${this.prefix}:rollout:${rolloutId}:history`;
+  }
   /** Hash: row key -> requests sent to Graph for that row so far. */
   rolloutAttempts(rolloutId: string): string {
     return `${this.prefix}:rollout:${rolloutId}:attempts`;

@@ -92,6 +92,15 @@ describe('a lane with GRAPH_RATE_LIMIT', () => {
     expect(await lanes.state('t')).toMatchObject({ pausedUntil: until });
   });
 
+  it('slots promised to cancelled rows are given back, so the next row does not wait behind them', async () => {
+    const lanes = new TenantLanes(redis, keys, limit);
+    await lanes.admit('t', { owner: 'a' }, T0);
+    for (const owner of ['b', 'c', 'd']) await lanes.admit('t', { owner }, T0);
+    await lanes.release('t', ['c', 'd']);
+    const next = await lanes.admit('t', { owner: 'e' }, T0 + 1);
+    expect(Math.round(next.at - T0)).toBe(440);
+  });
+
   it('a paused tenant holds back no other tenant', async () => {
     const lanes = new TenantLanes(redis, keys, limit);
     await lanes.throttled('slow', 60_000, T0, T0);

@@ -97,14 +97,18 @@ export class AssignmentProcessor {
     const { redis, keys } = this.deps;
     const d = ctx.job.data;
     const listings = new ConfigurationListings(redis, keys, this.deps.graph);
-    const [[, done], [, markerValue], [, listing], [, attempts]] = (await redis
+    const [[, done], [, markerValue], [, listing], [, attempts], [, cancelledAt]] = (await redis
       .pipeline()
       .hexists(keys.rolloutOutcomes(d.rolloutId), ctx.rowKey)
       .get(keys.rowMarker(ctx.rowKey))
       .hmget(keys.listing(d.tenantId, d.configurationId), LISTING_FIELDS.status, LISTING_FIELDS.startedAt, d.groupId)
       .hget(keys.rolloutAttempts(d.rolloutId), ctx.rowKey)
-      .exec()) as [[null, number], [null, string | null], [null, (string | null)[]], [null, string | null]];
+      .hget(keys.rollout(d.rolloutId), 'cancelledAt')
+      .exec()) as [[null, number], [null, string | null], [null, (string | null)[]], [null, string | null], [null, string | null]];
     if (done === 1) return;
+    // Cancelled: no new request for this row. A POST of ours that may have landed is still looked
+    // for below, so the row ends with what is true, not with `cancelled` over a created assignment.
+    const cancelled = cancelledAt !== null;
     ctx.attempts = Number(attempts ?? 0) || 0;
 
     // A POST for this triple that may have landed (this row's earlier attempt, a worker that died,
@@ -134,6 +138,7 @@ export class AssignmentProcessor {
       }
       await clearRowMarkerIfUnchanged(redis, keys.rowMarker(ctx.rowKey), marker.raw);
     } else {
+      if (cancelled) return this.cancelled(ctx);
       // No POST of ours is known: what did the configuration hold when this rollout began? (One read
       // per configuration, shared by its rows.) A group found there was assigned before us.
       const sinceEnqueued = ctx.job.timestamp;
@@ -150,7 +155,12 @@ export class AssignmentProcessor {
       await this.record(ctx, 'failed', d.gaveUp, { action: 'keep' });
       return;
     }
+    if (cancelled) return this.cancelled(ctx);
     await this.post(ctx);
+  }
+
+  private async cancelled(ctx: RowContext): Promise<void> {
+    await this.record(ctx, 'cancelled', {}, { action: 'keep' });
   }
 
   private async configurationMissing(ctx: RowContext, f: ListingFailure): Promise<void> {

@@ -136,6 +136,24 @@ redis.call('PEXPIRE', KEYS[1], 86400000)
 return paused
 `;
 
+/**
+ * Rows that will never come back (cancelled) give their promised slots back: the schedule closes up
+ * behind the last slot still promised, so the next rows of the tenant do not wait for ghosts.
+ */
+const RELEASE = `
+for i = 2, #ARGV do redis.call('ZREM', KEYS[2], ARGV[i]) end
+local lane = redis.call('HMGET', KEYS[1], 'tat', 'pausedUntil', 'interval')
+local tat = tonumber(lane[1]) or 0
+local paused = tonumber(lane[2]) or 0
+local interval = tonumber(ARGV[1])
+if interval < 0 then interval = tonumber(lane[3]) or 0 end
+local last = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
+local closed = paused
+if last[2] then closed = math.max(closed, tonumber(last[2]) + interval) end
+if closed < tat then redis.call('HSET', KEYS[1], 'tat', closed) end
+return 1
+`;
+
 export type Admission = { granted: true; at: number; count: number } | { granted: false; at: number; count: number };
 
 export interface AdmitOptions {
@@ -159,6 +177,7 @@ export class TenantLanes {
     if (!('laneAdmit' in redis)) {
       redis.defineCommand('laneAdmit', { numberOfKeys: 5, lua: ADMIT });
       redis.defineCommand('laneThrottled', { numberOfKeys: 2, lua: THROTTLED });
+      redis.defineCommand('laneRelease', { numberOfKeys: 2, lua: RELEASE });
     }
   }
 
@@ -208,6 +227,13 @@ export class TenantLanes {
     return Number(until);
   }
 
+  /** Give back the slots promised to these owners (jobs removed by a cancel). */
+  async release(tenantId: string, owners: readonly string[]): Promise<void> {
+    if (owners.length === 0) return;
+    const interval = this.pacing.max > 0 ? this.pacing.intervalMs : -1;
+    await (this.redis as unknown as LaneCommands).laneRelease(this.keys.lane(tenantId), this.keys.laneReservations(tenantId), String(interval), ...owners);
+  }
+
   /** Re-date a send in the window log to when it really left (see LaneBoundGraph). */
   async sentLate(tenantId: string, owner: string, grantedAt: number, leftAt: number): Promise<void> {
     if (this.pacing.max <= 0) return;
@@ -224,4 +250,5 @@ export class TenantLanes {
 interface LaneCommands {
   laneAdmit(...args: string[]): Promise<[number, number | string, number?]>;
   laneThrottled(...args: string[]): Promise<number | string>;
+  laneRelease(...args: string[]): Promise<number>;
 }

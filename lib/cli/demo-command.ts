@@ -7,18 +7,18 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command } from 'commander';
-import cliProgress from 'cli-progress';
 import { loadConfig } from '../config.js';
 import { connectRedis } from '../redis-connection.js';
 import { redisAnswers, startLocalRedis, type LocalRedis } from '../local-redis.js';
 import { startEmulator, type RunningEmulator } from '../emulator/emulator-server.js';
 import { EmulatorControl } from '../emulator/control-client.js';
 import { openQueue } from '../queue.js';
-import { RolloutStore, type RolloutStatus } from '../rollout/rollout-store.js';
+import { RolloutStore } from '../rollout/rollout-store.js';
 import { enqueueRollout } from '../../producer/enqueue-rollout.js';
 import type { AssignmentRow } from '../assignment-row.js';
 import { writeReport } from './report-command.js';
 import { redactedRedisUrl } from './command-context.js';
+import { INTERRUPTED_EXIT_CODE, watchRollout } from './rollout-watch.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/assignments.js', import.meta.url));
 
@@ -131,7 +131,17 @@ async function runDemo(perConfiguration: number, cleanup: (() => Promise<unknown
   );
   say(`rollout   ${result.rolloutId}: ${result.total} rows over ${tenants.length} tenants (${preexisting} groups already assigned in Intune)`);
 
-  const status = await watch(store, result.rolloutId, workers);
+  const watched = await watchRollout(store, result.rolloutId, {
+    resumeCommand: null, // the demo's Redis keys go away with it: there is nothing to watch again
+    onPoll: () => {
+      if (workers.every((w) => w.exitCode !== null)) throw new Error('both workers exited; see their logs');
+    },
+  });
+  if (watched.interrupted) {
+    process.exitCode = INTERRUPTED_EXIT_CODE;
+    return;
+  }
+  const status = watched.status;
   const seconds = (Date.now() - started) / 1000;
 
   mkdirSync('reports', { recursive: true });
@@ -154,40 +164,4 @@ async function runDemo(perConfiguration: number, cleanup: (() => Promise<unknown
   say(`report    ${reportPath}`);
   say('');
   say('next: `assignments emulator --print-env` prints the environment to point your own workers at the emulator.');
-}
-
-async function watch(store: RolloutStore, rolloutId: string, workers: ChildProcess[]): Promise<RolloutStatus> {
-  const tty = process.stdout.isTTY === true;
-  const bar = new cliProgress.SingleBar(
-    {
-      format: 'progress  {bar} {value}/{total} rows | {rate}/s | ETA {eta_formatted} | created {created} already {already} failed {failed}',
-      hideCursor: true,
-      noTTYOutput: false,
-    },
-    cliProgress.Presets.shades_classic,
-  );
-  let status = (await store.status(rolloutId))!;
-  const started = Date.now();
-  const payload = (s: RolloutStatus) => ({
-    created: s.created,
-    already: s.alreadyAssigned,
-    failed: s.failed,
-    rate: ((s.succeeded + s.failed) / Math.max(0.001, (Date.now() - started) / 1000)).toFixed(1),
-  });
-  if (tty) bar.start(status.total, 0, payload(status));
-  let lastLine = 0;
-  while (status.state !== 'finished') {
-    await sleep(200);
-    status = (await store.status(rolloutId))!;
-    const done = status.succeeded + status.failed;
-    if (tty) bar.update(done, payload(status));
-    else if (Date.now() - lastLine > 2000) {
-      lastLine = Date.now();
-      const p = payload(status);
-      process.stdout.write(`progress  ${done}/${status.total} rows | ${p.rate}/s | created ${p.created} already ${p.already} failed ${p.failed}\n`);
-    }
-    if (workers.every((w) => w.exitCode !== null)) throw new Error('both workers exited; see their logs');
-  }
-  if (tty) bar.stop();
-  return status;
 }

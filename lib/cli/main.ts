@@ -3,16 +3,19 @@ import { UserError } from '../errors/user-error.js';
 import { enqueueCommand } from './enqueue-command.js';
 import { statusCommand } from './status-command.js';
 import { reportCommand } from './report-command.js';
+import { listCommand } from './list-command.js';
 import { workerCommand } from './worker-command.js';
 import { emulatorCommand } from './emulator-command.js';
 import { demoCommand } from './demo-command.js';
+import { cancelCommand } from './cancel-command.js';
+import { retryCommand } from './retry-command.js';
 
 const program = new Command('assignments')
   .description('Roll Microsoft Intune policy assignments out at scale through Microsoft Graph')
   .showHelpAfterError()
   .exitOverride();
 
-for (const command of [workerCommand(), enqueueCommand(), statusCommand(), reportCommand(), emulatorCommand(), demoCommand()]) {
+for (const command of [workerCommand(), enqueueCommand(), statusCommand(), listCommand(), reportCommand(), cancelCommand(), retryCommand(), emulatorCommand(), demoCommand()]) {
   program.addCommand(command.exitOverride());
 }
 

@@ -2,37 +2,49 @@ import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { Command, Option } from 'commander';
-import { stringify } from 'csv-stringify';
+import { stringify } from 'csv-stringify/sync';
 import { RolloutStore } from '../rollout/rollout-store.js';
-import { OUTCOME_FIELDS, type Outcome } from '../outcome.js';
+import { OUTCOME_FIELDS, OUTCOME_KINDS, type Outcome } from '../outcome.js';
 import { UserError } from '../errors/user-error.js';
 import { ErrorCodes } from '../errors/codes.js';
 import { openClient } from './command-context.js';
-import type { Redis } from 'ioredis';
+import { FixedWidthTable } from './text-table.js';
 
-export type ReportFormat = 'json' | 'csv';
+export type ReportFormat = 'json' | 'csv' | 'table';
 
-/** A report row: the outcome, or the row's ids with outcome `pending` while it runs. */
-type ReportRow = Omit<Outcome, 'outcome'> & { outcome: Outcome['outcome'] | 'pending' };
+/** A row's outcome in a report: one of the outcomes, or `pending` while the row has none yet. */
+export type ReportOutcome = Outcome['outcome'] | 'pending';
+
+export const REPORT_OUTCOMES: readonly ReportOutcome[] = [...OUTCOME_KINDS, 'pending'];
+
+/** A report row: every field of the outcome (`retries` always set), or the row's ids with outcome `pending`. */
+export type ReportRow = Omit<Outcome, 'outcome' | 'retries'> & { outcome: ReportOutcome; retries: number };
+
+export interface ReportOptions {
+  /** Only rows with this outcome (default: every row). */
+  outcome?: ReportOutcome;
+}
 
 export function reportCommand(): Command {
   return new Command('report')
     .description('one line per row of the rollout, in input order, with its outcome')
     .argument('<rolloutId>')
-    .addOption(new Option('--format <format>', 'json (an array) or csv').choices(['json', 'csv']).default('json'))
+    .addOption(new Option('--format <format>', 'json (an array), csv, or table (aligned columns for a terminal)').choices(['json', 'csv', 'table']).default('json'))
+    .addOption(new Option('--outcome <outcome>', 'only rows with this outcome').choices(REPORT_OUTCOMES as string[]))
     .option('--output <file>', 'write to a file instead of stdout')
-    .action(async (rolloutId: string, options: { format: ReportFormat; output?: string }) => {
+    .action(async (rolloutId: string, options: { format: ReportFormat; outcome?: ReportOutcome; output?: string }) => {
       const { config, redis } = await openClient();
       try {
         const store = new RolloutStore(redis, config.queuePrefix, config.outcomeRetentionMs);
         if (!(await store.status(rolloutId))) {
           throw new UserError(ErrorCodes.ROLLOUT_NOT_FOUND, `no rollout ${JSON.stringify(rolloutId)} (QUEUE_PREFIX=${config.queuePrefix})`);
         }
-        const out = options.output ? createWriteStream(options.output) : process.stdout;
-        await writeReport(store, rolloutId, options.format, out);
-        if (options.output) {
-          out.end();
-          await once(out, 'finish');
+        const file = options.output ? createWriteStream(options.output) : undefined;
+        if (file) await once(file, 'open'); // an unwritable path fails here, before any row is read
+        await writeReport(store, rolloutId, options.format, file ?? process.stdout, { outcome: options.outcome });
+        if (file) {
+          file.end();
+          await once(file, 'finish');
         }
       } finally {
         await redis.quit();
@@ -40,34 +52,97 @@ export function reportCommand(): Command {
     });
 }
 
-/** Streams the report: rows are read from Redis a chunk at a time, never all at once. */
-export async function writeReport(store: RolloutStore, rolloutId: string, format: ReportFormat, out: Writable): Promise<number> {
+/**
+ * Streams the report: rows come from Redis a chunk at a time (RolloutStore.outcomes) and leave in
+ * blocks of about 64 KiB, waiting for `out` to drain, so memory stays flat whatever the rollout's size.
+ * Returns the number of rows written.
+ */
+export async function writeReport(store: RolloutStore, rolloutId: string, format: ReportFormat, out: Writable, options: ReportOptions = {}): Promise<number> {
+  const sink = new BlockWriter(out);
+  const encoder = ENCODERS[format]();
   let count = 0;
-  const write = async (text: string) => {
-    if (!out.write(text)) await once(out, 'drain');
-  };
-  if (format === 'json') {
-    await write('[');
-    for await (const item of store.outcomes(rolloutId)) {
-      await write(`${count === 0 ? '\n' : ',\n'}${JSON.stringify(toReportRow(rolloutId, item))}`);
-      count++;
-    }
-    await write(count === 0 ? ']\n' : '\n]\n');
-    return count;
-  }
-  const csv = stringify({ header: true, columns: OUTCOME_FIELDS as string[], cast: { boolean: String } });
-  csv.on('data', (chunk: Buffer) => out.write(chunk));
+  await sink.push(encoder.start());
   for await (const item of store.outcomes(rolloutId)) {
-    if (!csv.write(toReportRow(rolloutId, item))) await once(csv, 'drain');
+    const row = toReportRow(rolloutId, item);
+    if (options.outcome && row.outcome !== options.outcome) continue;
+    await sink.push(encoder.row(row, count));
     count++;
   }
-  csv.end();
-  await once(csv, 'end');
+  await sink.push(encoder.end(count));
+  await sink.flush();
   return count;
 }
 
-function toReportRow(rolloutId: string, item: { rowKey: string; row: number; outcome: Outcome | null }): ReportRow {
-  if (item.outcome) return item.outcome;
+interface ReportEncoder {
+  start(): string;
+  row(row: ReportRow, index: number): string;
+  end(count: number): string;
+}
+
+/** The fields of a row in OUTCOME_FIELDS order (the same for every row, stored or pending). */
+function ordered(row: ReportRow): Record<string, unknown> {
+  const record = row as unknown as Record<string, unknown>;
+  return Object.fromEntries(OUTCOME_FIELDS.map((f) => [f, record[f] ?? null]));
+}
+
+const ENCODERS: Record<ReportFormat, () => ReportEncoder> = {
+  json: () => ({
+    start: () => '[',
+    row: (row, index) => `${index === 0 ? '\n' : ',\n'}${JSON.stringify(ordered(row))}`,
+    end: (count) => (count === 0 ? ']\n' : '\n]\n'),
+  }),
+  csv: () => ({
+    start: () => stringify([OUTCOME_FIELDS as string[]]),
+    row: (row) => stringify([Object.values(ordered(row))]),
+    end: () => '',
+  }),
+  table: () => {
+    const table = new FixedWidthTable(TABLE_COLUMNS);
+    return { start: () => table.header(), row: (row) => table.row(row), end: () => '' };
+  },
+};
+
+const text = (v: string | number | null | undefined) => (v === null || v === undefined ? '' : String(v));
+
+/** A terminal's subset of the fields, at fixed widths so the table streams (GUIDs are 36 wide). */
+const TABLE_COLUMNS = [
+  { header: 'row', width: 7, align: 'right' as const, value: (r: ReportRow) => text(r.row) },
+  { header: 'tenantId', width: 36, value: (r: ReportRow) => r.tenantId },
+  { header: 'configurationId', width: 36, value: (r: ReportRow) => r.configurationId },
+  { header: 'groupId', width: 36, value: (r: ReportRow) => r.groupId },
+  { header: 'outcome', width: 16, value: (r: ReportRow) => r.outcome },
+  { header: 'http', width: 4, align: 'right' as const, value: (r: ReportRow) => text(r.httpStatus) },
+  { header: 'attempts', width: 8, align: 'right' as const, value: (r: ReportRow) => text(r.attempts) },
+  { header: 'retries', width: 7, align: 'right' as const, value: (r: ReportRow) => text(r.retries) },
+  { header: 'code', width: 24, value: (r: ReportRow) => text(r.code) },
+  { header: 'errorCode', width: 20, value: (r: ReportRow) => text(r.errorCode) },
+  { header: 'errorMessage', width: 60, value: (r: ReportRow) => text(r.errorMessage) },
+];
+
+/** Collects small strings into blocks and writes each block honouring backpressure. */
+class BlockWriter {
+  private block = '';
+
+  constructor(
+    private readonly out: Writable,
+    private readonly blockChars = 64 * 1024,
+  ) {}
+
+  async push(text: string): Promise<void> {
+    this.block += text;
+    if (this.block.length >= this.blockChars) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    if (!this.block) return;
+    const text = this.block;
+    this.block = '';
+    if (!this.out.write(text)) await once(this.out, 'drain');
+  }
+}
+
+function toReportRow(rolloutId: string, item: { rowKey: string; row: number; outcome: Outcome | null; retries: number }): ReportRow {
+  if (item.outcome) return { ...item.outcome, retries: item.retries };
   const [tenantId = '', configurationId = '', groupId = ''] = item.rowKey.split('/');
   return {
     rolloutId,
@@ -85,7 +160,6 @@ function toReportRow(rolloutId: string, item: { rowKey: string; row: number; out
     errorCode: null,
     errorMessage: null,
     finishedAt: '',
+    retries: item.retries,
   };
 }
-
-export type { Redis };

@@ -11,6 +11,8 @@ export const ErrorCodes = {
   INPUT_INVALID: 'E_INPUT_INVALID',
   /** The rollout id is unknown. */
   ROLLOUT_NOT_FOUND: 'E_ROLLOUT_NOT_FOUND',
+  /** The rollout's state does not allow the operation (cancel a finished rollout, nothing to retry). */
+  ROLLOUT_STATE: 'E_ROLLOUT_STATE',
   /** Redis did not answer. */
   REDIS_UNAVAILABLE: 'E_REDIS_UNAVAILABLE',
   /** A bad command-line argument. */

@@ -13,19 +13,39 @@ export interface RolloutMeta {
   tenants: string[];
 }
 
-export interface RolloutStatus {
-  rolloutId: string;
-  name: string | null;
-  source: string;
-  createdAt: string;
-  state: 'running' | 'finished';
+export type RolloutState = 'running' | 'finished' | 'cancelled';
+
+export interface TenantProgress {
+  tenantId: string;
   total: number;
   pending: number;
   succeeded: number;
   failed: number;
   created: number;
   alreadyAssigned: number;
+  cancelled: number;
+  /** When the tenant's lane reopens after a 429/503, or null when it is open. */
+  pausedUntil: string | null;
+}
+
+export interface RolloutStatus {
+  rolloutId: string;
+  name: string | null;
+  source: string;
+  createdAt: string;
+  state: RolloutState;
+  total: number;
+  pending: number;
+  succeeded: number;
+  failed: number;
+  created: number;
+  alreadyAssigned: number;
+  cancelled: number;
   finishedAt: string | null;
+  cancelledAt: string | null;
+  /** How many times `retry` re-enqueued rows of this rollout. */
+  retries: number;
+  tenants: TenantProgress[];
 }
 
 /** What happens to the row's cross-rollout marker when its outcome is recorded. */
@@ -35,18 +55,25 @@ export type MarkerUpdate =
   | { action: 'clear-own' }
   | { action: 'keep' };
 
-const COUNTER: Record<OutcomeKind, string> = { created: 'created', 'already-assigned': 'alreadyAssigned', failed: 'failed' };
+/** Counter field per outcome, in the rollout hash; `t:<tenantId>:<counter>` per tenant. */
+export const COUNTER: Record<OutcomeKind, string> = {
+  created: 'created',
+  'already-assigned': 'alreadyAssigned',
+  failed: 'failed',
+  cancelled: 'cancelled',
+};
 
 /**
  * Records a row's outcome exactly once (HSETNX: a job re-run after its outcome was written changes
- * nothing), bumps the counter, updates the marker, and starts the retention clock when the rollout is
- * finished. One round trip.
+ * nothing), bumps the rollout's and the tenant's counter, updates the marker, and starts the
+ * retention clock when the rollout is finished. One round trip.
  */
 const RECORD_OUTCOME = `
 if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
 -- outcomes of a rollout that never finishes still expire
 if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[6]) end
 redis.call('HINCRBY', KEYS[2], ARGV[3], 1)
+redis.call('HINCRBY', KEYS[2], 't:' .. ARGV[9] .. ':' .. ARGV[3], 1)
 if ARGV[4] == 'assigned' then
   redis.call('SET', KEYS[3], ARGV[5], 'PX', ARGV[6])
 elseif ARGV[4] == 'clear-own' then
@@ -54,8 +81,8 @@ elseif ARGV[4] == 'clear-own' then
   local own = 'sent|' .. ARGV[7] .. '|'
   if m and string.sub(m, 1, #own) == own then redis.call('DEL', KEYS[3]) end
 end
-local h = redis.call('HMGET', KEYS[2], 'total', 'created', 'alreadyAssigned', 'failed')
-local done = (tonumber(h[2]) or 0) + (tonumber(h[3]) or 0) + (tonumber(h[4]) or 0)
+local h = redis.call('HMGET', KEYS[2], 'total', 'created', 'alreadyAssigned', 'failed', 'cancelled')
+local done = (tonumber(h[2]) or 0) + (tonumber(h[3]) or 0) + (tonumber(h[4]) or 0) + (tonumber(h[5]) or 0)
 if done >= (tonumber(h[1]) or 0) then
   redis.call('HSETNX', KEYS[2], 'finishedAt', ARGV[8])
   redis.call('PEXPIRE', KEYS[1], ARGV[6])
@@ -63,6 +90,40 @@ if done >= (tonumber(h[1]) or 0) then
   redis.call('PEXPIRE', KEYS[4], ARGV[6])
 end
 return 1
+`;
+
+/**
+ * Takes rows of the given outcome back for `retry`, atomically per chunk: each row's outcome moves to
+ * its history and the counters go down, so two concurrent retries never take the same row twice.
+ * Returns the row numbers (0-based) taken.
+ */
+const TAKE_FOR_RETRY = `
+local taken = {}
+local kind = ARGV[1]
+local counter = ARGV[2]
+for i = 3, #ARGV, 2 do
+  local rowKey = ARGV[i]
+  local value = redis.call('HGET', KEYS[1], rowKey)
+  if value then
+    local outcome = cjson.decode(value)
+    if outcome['outcome'] == kind then
+      local history = redis.call('HGET', KEYS[3], rowKey)
+      local list = history and cjson.decode(history) or {}
+      table.insert(list, outcome)
+      redis.call('HSET', KEYS[3], rowKey, cjson.encode(list))
+      redis.call('HDEL', KEYS[1], rowKey)
+      redis.call('HINCRBY', KEYS[2], counter, -1)
+      redis.call('HINCRBY', KEYS[2], 't:' .. outcome['tenantId'] .. ':' .. counter, -1)
+      table.insert(taken, ARGV[i + 1])
+    end
+  end
+end
+if #taken > 0 then
+  redis.call('HDEL', KEYS[2], 'finishedAt')
+  local ttl = redis.call('PTTL', KEYS[2])
+  if ttl > 0 then redis.call('PEXPIRE', KEYS[3], ttl) end
+end
+return taken
 `;
 
 export class RolloutStore {
@@ -76,11 +137,12 @@ export class RolloutStore {
     this.keys = new RedisKeys(prefix);
     if (!('recordOutcome' in redis)) {
       redis.defineCommand('recordOutcome', { numberOfKeys: 4, lua: RECORD_OUTCOME });
+      redis.defineCommand('takeForRetry', { numberOfKeys: 3, lua: TAKE_FOR_RETRY });
     }
   }
 
-  /** Writes the rollout and its rows (in order) before any job exists, so `total` is known first. */
-  async create(meta: RolloutMeta, rowKeys: Iterable<string>): Promise<void> {
+  /** Writes the rollout record before any row or job exists, so `total` is known first. */
+  async createRecord(meta: RolloutMeta): Promise<void> {
     const k = this.keys;
     const id = meta.rolloutId;
     const createdMs = Date.parse(meta.createdAt);
@@ -98,29 +160,47 @@ export class RolloutStore {
         created: 0,
         alreadyAssigned: 0,
         failed: 0,
+        cancelled: 0,
       })
       .pexpire(k.rollout(id), this.retentionMs)
       .zadd(k.rollouts(), createdMs, id)
       .zremrangebyscore(k.rollouts(), '-inf', createdMs - this.retentionMs)
       .exec();
+  }
+
+  /** Appends row keys (input order) and counts them per tenant. */
+  async appendRows(rolloutId: string, rowKeys: readonly string[]): Promise<void> {
+    if (rowKeys.length === 0) return;
+    const k = this.keys;
+    const perTenant = new Map<string, number>();
+    for (const key of rowKeys) {
+      const tenant = key.slice(0, key.indexOf('/'));
+      perTenant.set(tenant, (perTenant.get(tenant) ?? 0) + 1);
+    }
+    const tx = this.redis.multi().rpush(k.rolloutRows(rolloutId), ...rowKeys).pexpire(k.rolloutRows(rolloutId), this.retentionMs);
+    for (const [tenant, n] of perTenant) tx.hincrby(k.rollout(rolloutId), `t:${tenant}:total`, n);
+    await tx.exec();
+  }
+
+  /** The rollout record and all its rows, in order (chunks of 1000). */
+  async create(meta: RolloutMeta, rowKeys: Iterable<string>): Promise<void> {
+    await this.createRecord(meta);
     let chunk: string[] = [];
-    const flush = async () => {
-      if (chunk.length === 0) return;
-      await this.redis.multi().rpush(k.rolloutRows(id), ...chunk).pexpire(k.rolloutRows(id), this.retentionMs).exec();
-      chunk = [];
-    };
     for (const key of rowKeys) {
       chunk.push(key);
-      if (chunk.length >= 1000) await flush();
+      if (chunk.length >= 1000) {
+        await this.appendRows(meta.rolloutId, chunk);
+        chunk = [];
+      }
     }
-    await flush();
+    await this.appendRows(meta.rolloutId, chunk);
   }
 
   /** Returns false when the row already had an outcome (nothing changed). */
   async record(outcome: Outcome, rowKey: string, marker: MarkerUpdate): Promise<boolean> {
     const k = this.keys;
     const markerValue = marker.action === 'assigned' ? `assigned|${marker.assignmentId}` : '';
-    const written = await (this.redis as unknown as RecordCommand).recordOutcome(
+    const written = await (this.redis as unknown as StoreCommands).recordOutcome(
       k.rolloutOutcomes(outcome.rolloutId),
       k.rollout(outcome.rolloutId),
       k.rowMarker(rowKey),
@@ -133,55 +213,136 @@ export class RolloutStore {
       String(this.retentionMs),
       outcome.rolloutId,
       outcome.finishedAt,
+      outcome.tenantId,
     );
     return written === 1;
+  }
+
+  /** Marks the rollout cancelled (idempotent); rows still queued end as `cancelled`. */
+  async markCancelled(rolloutId: string, at: string): Promise<void> {
+    await this.redis.hsetnx(this.keys.rollout(rolloutId), 'cancelledAt', at);
+  }
+
+  /**
+   * Takes the rows whose outcome is `kind` back for a retry (their outcomes move to history), a chunk
+   * at a time. Returns the retry's number and the rows taken, as [row number, row key].
+   */
+  async takeForRetry(rolloutId: string, kind: OutcomeKind, chunkSize = 1000): Promise<{ retryNumber: number; rows: [number, string][] }> {
+    const k = this.keys;
+    const rows: [number, string][] = [];
+    for (let start = 0; ; start += chunkSize) {
+      const rowKeys = await this.redis.lrange(k.rolloutRows(rolloutId), start, start + chunkSize - 1);
+      if (rowKeys.length === 0) break;
+      const args: string[] = [];
+      rowKeys.forEach((key, i) => args.push(key, String(start + i)));
+      const taken = await (this.redis as unknown as StoreCommands).takeForRetry(k.rolloutOutcomes(rolloutId), k.rollout(rolloutId), k.rolloutHistory(rolloutId), kind, COUNTER[kind], ...args);
+      for (const row of taken) rows.push([Number(row), rowKeys[Number(row) - start]!]);
+      if (rowKeys.length < chunkSize) break;
+    }
+    if (rows.length === 0) return { retryNumber: 0, rows };
+    const retryNumber = await this.redis.hincrby(k.rollout(rolloutId), 'retries', 1);
+    if (kind === 'cancelled') await this.redis.hdel(k.rollout(rolloutId), 'cancelledAt');
+    return { retryNumber, rows };
   }
 
   async status(rolloutId: string): Promise<RolloutStatus | null> {
     const h = await this.redis.hgetall(this.keys.rollout(rolloutId));
     if (!h.rolloutId) return null;
-    return toStatus(h);
+    const tenants = tenantIdsOf(h);
+    const paused = tenants.length ? await this.redis.pipeline(tenants.map((t) => ['hget', this.keys.lane(t), 'pausedUntil'])).exec() : [];
+    const pausedUntil = new Map(tenants.map((t, i) => [t, Number(paused?.[i]?.[1] ?? 0) || 0]));
+    return toStatus(h, pausedUntil, Date.now());
+  }
+
+  /** Rollouts within retention, newest first. */
+  async list(limit = 1000): Promise<RolloutStatus[]> {
+    const ids = await this.redis.zrevrange(this.keys.rollouts(), 0, limit - 1);
+    if (ids.length === 0) return [];
+    const hashes = await this.redis.pipeline(ids.map((id) => ['hgetall', this.keys.rollout(id)])).exec();
+    const now = Date.now();
+    return (hashes ?? [])
+      .map(([, h]) => h as Record<string, string>)
+      .filter((h) => h && h.rolloutId)
+      .map((h) => toStatus(h, new Map(), now));
   }
 
   /** Outcomes of rows in input order, a chunk at a time; rows still running come back as null. */
-  async *outcomes(rolloutId: string, chunkSize = 1000): AsyncGenerator<{ rowKey: string; row: number; outcome: Outcome | null }> {
+  async *outcomes(rolloutId: string, chunkSize = 1000): AsyncGenerator<{ rowKey: string; row: number; outcome: Outcome | null; retries: number }> {
     const k = this.keys;
+    const retried = (await this.redis.hget(k.rollout(rolloutId), 'retries')) !== null;
     for (let start = 0; ; start += chunkSize) {
       const rowKeys = await this.redis.lrange(k.rolloutRows(rolloutId), start, start + chunkSize - 1);
       if (rowKeys.length === 0) return;
       const values = await this.redis.hmget(k.rolloutOutcomes(rolloutId), ...rowKeys);
+      const history = retried ? await this.redis.hmget(k.rolloutHistory(rolloutId), ...rowKeys) : [];
       for (let i = 0; i < rowKeys.length; i++) {
         const v = values[i];
-        yield { rowKey: rowKeys[i]!, row: start + i + 1, outcome: v ? (JSON.parse(v) as Outcome) : null };
+        const h = history[i];
+        const retries = h ? (JSON.parse(h) as unknown[]).length : 0;
+        yield { rowKey: rowKeys[i]!, row: start + i + 1, outcome: v ? (JSON.parse(v) as Outcome) : null, retries };
       }
       if (rowKeys.length < chunkSize) return;
     }
   }
 }
 
-interface RecordCommand {
+interface StoreCommands {
   recordOutcome(...args: string[]): Promise<number>;
+  takeForRetry(...args: string[]): Promise<string[]>;
 }
 
-export function toStatus(h: Record<string, string>): RolloutStatus {
+function tenantIdsOf(h: Record<string, string>): string[] {
+  const ids = new Set<string>();
+  for (const field of Object.keys(h)) {
+    if (field.startsWith('t:')) ids.add(field.slice(2, field.lastIndexOf(':')));
+  }
+  return [...ids];
+}
+
+export function toStatus(h: Record<string, string>, pausedUntil: Map<string, number>, nowMs: number): RolloutStatus {
   const n = (name: string) => Number(h[name] ?? 0) || 0;
   const total = n('total');
   const created = n('created');
   const alreadyAssigned = n('alreadyAssigned');
   const failed = n('failed');
+  const cancelled = n('cancelled');
   const succeeded = created + alreadyAssigned;
+  const done = succeeded + failed + cancelled >= total;
+  const tenants: TenantProgress[] = tenantIdsOf(h)
+    .sort()
+    .map((tenantId) => {
+      const t = (c: string) => n(`t:${tenantId}:${c}`);
+      const tTotal = t('total');
+      const tSucceeded = t('created') + t('alreadyAssigned');
+      const until = pausedUntil.get(tenantId) ?? 0;
+      return {
+        tenantId,
+        total: tTotal,
+        pending: Math.max(0, tTotal - tSucceeded - t('failed') - t('cancelled')),
+        succeeded: tSucceeded,
+        failed: t('failed'),
+        created: t('created'),
+        alreadyAssigned: t('alreadyAssigned'),
+        cancelled: t('cancelled'),
+        pausedUntil: until > nowMs ? new Date(until).toISOString() : null,
+      };
+    });
   return {
     rolloutId: h.rolloutId ?? '',
     name: h.name ? h.name : null,
     source: h.source ?? '',
     createdAt: h.createdAt ?? '',
-    state: succeeded + failed >= total ? 'finished' : 'running',
+    state: h.cancelledAt ? 'cancelled' : done ? 'finished' : 'running',
     total,
-    pending: Math.max(0, total - succeeded - failed),
+    pending: Math.max(0, total - succeeded - failed - cancelled),
     succeeded,
     failed,
     created,
     alreadyAssigned,
-    finishedAt: h.finishedAt ?? null,
+    cancelled,
+    finishedAt: done ? (h.finishedAt ?? null) : null,
+    cancelledAt: h.cancelledAt ?? null,
+    retries: n('retries'),
+    tenants,
   };
 }

@@ -87,7 +87,7 @@ export async function waitUntil<T>(what: string, check: () => Promise<T | undefi
 export async function progressOf(stack: Stack, rolloutId: string): Promise<{ total: number; done: number; pending: number }> {
   const h = await stack.redis.hgetall(`${stack.prefix}:rollout:${rolloutId}`);
   const total = Number(h.total ?? 0);
-  const done = Number(h.created ?? 0) + Number(h.alreadyAssigned ?? 0) + Number(h.failed ?? 0);
+  const done = Number(h.created ?? 0) + Number(h.alreadyAssigned ?? 0) + Number(h.failed ?? 0) + Number(h.cancelled ?? 0);
   return { total, done, pending: total - done };
 }
 

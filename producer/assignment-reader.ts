@@ -1,0 +1,111 @@
+import type { Assignment, AssignmentsApi } from '../lib/graph/assignments-api.js';
+import { GraphFailure } from '../lib/graph/graph-failure.js';
+import type { RateLimit } from '../lib/rate-limit-spec.js';
+import { backoffDelayMs } from '../worker/retry-policy.js';
+import { ReadPace, realClock, type PaceClock } from './read-pace.js';
+
+/** Reads per second per tenant when GRAPH_RATE_LIMIT is not set. */
+export const DEFAULT_READS_PER_SECOND = 5;
+
+export interface AssignmentReaderOptions {
+  /** Most requests per second per tenant (each page is one). Default DEFAULT_READS_PER_SECOND. */
+  maxRequestsPerSecond?: number;
+  /** Tries per page request, the first included, across every failure kind. Default 4. */
+  maxAttempts?: number;
+  /** First backoff step in milliseconds, doubled per attempt (RETRY_BASE_DELAY_MS). Default 1000. */
+  baseDelayMs?: number;
+  clock?: PaceClock;
+  /** Backoff jitter; tests pass a fixed one. */
+  random?: () => number;
+}
+
+/** GRAPH_RATE_LIMIT as requests per second, or the default when it is not set. */
+export function readsPerSecondFor(rateLimit: RateLimit | undefined): number {
+  return rateLimit ? (rateLimit.max * 1000) / rateLimit.windowMs : DEFAULT_READS_PER_SECOND;
+}
+
+/**
+ * Whole listings of a configuration's assignments (every page, following @odata.nextLink), for a
+ * client that has no tenant lanes: the dry run. Each page request takes a slot of its tenant's
+ * ReadPace. A page that fails in a way worth retrying is retried in place (a retry on page 7 does not
+ * start over from page 1): throttling and 503 pause the tenant for Retry-After, or exponential
+ * backoff when Graph gives none; 5xx, timeouts and network errors back off; a 401 is retried once
+ * with a fresh token. Anything else, or the last attempt's failure, is thrown as a GraphFailure.
+ */
+export class AssignmentReader {
+  private readonly pace: ReadPace;
+  private readonly maxAttempts: number;
+  private readonly baseDelayMs: number;
+  private readonly clock: PaceClock;
+  private readonly random: () => number;
+
+  constructor(
+    private readonly api: Pick<AssignmentsApi, 'listPage' | 'prepare'>,
+    options: AssignmentReaderOptions = {},
+  ) {
+    const perSecond = options.maxRequestsPerSecond ?? DEFAULT_READS_PER_SECOND;
+    if (!(perSecond > 0)) throw new RangeError(`maxRequestsPerSecond must be more than 0, got ${String(perSecond)}`);
+    this.clock = options.clock ?? realClock;
+    this.pace = new ReadPace(1000 / perSecond, this.clock);
+    this.maxAttempts = options.maxAttempts ?? 4;
+    this.baseDelayMs = options.baseDelayMs ?? 1000;
+    this.random = options.random ?? Math.random;
+  }
+
+  async listAll(tenantId: string, configurationId: string): Promise<Assignment[]> {
+    const all: Assignment[] = [];
+    let next: string | undefined;
+    do {
+      const page = await this.page(tenantId, configurationId, next);
+      all.push(...page.assignments);
+      next = page.nextLink;
+    } while (next);
+    return all;
+  }
+
+  private async page(tenantId: string, configurationId: string, nextLink: string | undefined): Promise<{ assignments: Assignment[]; nextLink?: string }> {
+    let freshToken = false;
+    let refreshed = false;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        if (freshToken) await this.api.prepare(tenantId, true);
+        freshToken = false;
+        await this.pace.take(tenantId);
+        return await this.api.listPage(tenantId, configurationId, nextLink);
+      } catch (err) {
+        if (!(err instanceof GraphFailure)) throw err;
+        if (err.kind === 'permanent') throw err;
+        if (err.kind === 'unauthorized') {
+          // Once with a token fresh from Entra ID; a second 401 is final.
+          if (refreshed) throw err;
+          refreshed = freshToken = true;
+        }
+        if (attempt >= this.maxAttempts) throw gaveUp(err, attempt);
+        if (err.kind === 'unauthorized') continue;
+        const delayMs = Math.max(backoffDelayMs(attempt, this.baseDelayMs, this.random), err.retryAfterMs ?? 0);
+        if (err.kind === 'throttled' || err.httpStatus === 503) {
+          // The tenant as a whole was told to wait, so every read of it waits.
+          this.pace.pause(tenantId, this.clock.now() + delayMs);
+        } else {
+          await this.clock.sleep(delayMs);
+        }
+      }
+    }
+  }
+}
+
+/** The last failure, its message saying that retries ran out (as a failed row's errorMessage does). */
+function gaveUp(err: GraphFailure, attempts: number): GraphFailure {
+  const failure = new GraphFailure({
+    kind: err.kind,
+    code: err.code,
+    ambiguous: err.ambiguous,
+    message: `${err.message} (gave up after ${attempts} attempts)`,
+    httpStatus: err.httpStatus,
+    graphCode: err.graphCode,
+    requestId: err.requestId,
+    retryAfterMs: err.retryAfterMs,
+  });
+  failure.uploadedAt = err.uploadedAt;
+  return failure;
+}
