@@ -38,6 +38,13 @@ const MICROSOFT_HOSTS = new Set(['login.microsoftonline.com', 'login.microsofton
 export class TokenProvider {
   private readonly clients = new Map<string, ConfidentialClientApplication>();
   private readonly certificate?: { thumbprintSha256: string; privateKey: string; x5c: string };
+  /**
+   * The last token per tenant and when to stop using it. MSAL's own cache is right but costs a
+   * cache walk per call; at hundreds of requests per second that shows, so the hot path reads this.
+   */
+  private readonly recent = new Map<string, { token: string; useUntil: number }>();
+  /** In-flight fetches per tenant: a burst of rows shares one token request. */
+  private readonly fetching = new Map<string, Promise<string>>();
 
   constructor(
     private readonly credentials: AppCredentials,
@@ -50,11 +57,28 @@ export class TokenProvider {
 
   /** A bearer token for the tenant; `refresh` skips MSAL's cache (after a 401). Throws GraphFailure. */
   async token(tenantId: string, refresh = false): Promise<string> {
+    const recent = this.recent.get(tenantId);
+    if (!refresh && recent && recent.useUntil > Date.now()) return recent.token;
+    const shared = refresh ? undefined : this.fetching.get(tenantId);
+    if (shared) return shared;
+    const fetch = this.acquire(tenantId, refresh).finally(() => {
+      if (this.fetching.get(tenantId) === fetch) this.fetching.delete(tenantId);
+    });
+    if (!refresh) this.fetching.set(tenantId, fetch);
+    return fetch;
+  }
+
+  private async acquire(tenantId: string, refresh: boolean): Promise<string> {
     try {
       const result = await this.client(tenantId).acquireTokenByClientCredential({ scopes: [this.credentials.scope], skipCache: refresh });
       if (!result?.accessToken) throw Object.assign(new Error('empty token response'), { errorCode: 'empty_response' });
+      // Stop using it five minutes before it expires, as MSAL does, so a request never leaves with a
+      // token that dies on the way.
+      const expiresAt = result.expiresOn ? result.expiresOn.getTime() : Date.now() + 10 * 60_000;
+      this.recent.set(tenantId, { token: result.accessToken, useUntil: Math.min(expiresAt - 5 * 60_000, Date.now() + 30 * 60_000) });
       return result.accessToken;
     } catch (err) {
+      this.recent.delete(tenantId);
       throw classifyTokenError(err);
     }
   }
