@@ -30,18 +30,7 @@ export interface RunningWorker {
  */
 export async function startWorker(config: Config, logger: Logger): Promise<RunningWorker> {
   requireGraphCredentials(config);
-  const keys = new RedisKeys(config.queuePrefix);
-  const redis = connectRedis(config.redisUrl, 'worker');
-  const bullConnection = connectRedis(config.redisUrl, 'worker');
-  // ioredis reconnects by itself; say so once per failed try instead of an unhandled-error trace.
-  for (const connection of [redis, bullConnection]) connection.on('error', (err: Error) => logger.warn({ err }, 'Redis connection error; reconnecting'));
-  try {
-    await Promise.race([redis.ping(), sleep(10_000).then(() => Promise.reject(new Error('no answer in 10 s')))]);
-  } catch (err) {
-    redis.disconnect();
-    bullConnection.disconnect();
-    throw new UserError(ErrorCodes.REDIS_UNAVAILABLE, `cannot reach Redis at ${redactedRedisUrl(config.redisUrl)} (REDIS_URL): ${(err as Error).message}`);
-  }
+  // Credentials first: a bad certificate path is a configuration error whether Redis answers or not.
   const http = createHttpClient({ timeoutMs: config.graphTimeoutMs, maxSockets: config.workerConcurrency + 8 });
   const tokens = new TokenProvider(
     {
@@ -53,6 +42,18 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
     },
     msalNetworkClient(http),
   );
+  const keys = new RedisKeys(config.queuePrefix);
+  const redis = connectRedis(config.redisUrl, 'worker');
+  const bullConnection = connectRedis(config.redisUrl, 'worker');
+  // ioredis reconnects by itself; say so once per failed try instead of an unhandled-error trace.
+  for (const connection of [redis, bullConnection]) connection.on('error', (err: Error) => logger.warn({ err }, 'Redis connection error; reconnecting'));
+  try {
+    await Promise.race([redis.ping(), sleep(10_000, undefined, { ref: false }).then(() => Promise.reject(new Error('no answer in 10 s')))]);
+  } catch (err) {
+    redis.disconnect();
+    bullConnection.disconnect();
+    throw new UserError(ErrorCodes.REDIS_UNAVAILABLE, `cannot reach Redis at ${redactedRedisUrl(config.redisUrl)} (REDIS_URL): ${(err as Error).message}`);
+  }
   const api = new AssignmentsApi(http, tokens, config.graphBaseUrl);
   const lanes = new TenantLanes(redis, keys, config.rateLimit);
   const shutdown = new AbortController();
