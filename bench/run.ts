@@ -1,23 +1,138 @@
 import { rolloutPace, type PaceResult } from './rollout-pace.js';
+import { enqueueThroughput } from './enqueue-throughput.js';
+import { redisFootprint } from './redis-footprint.js';
+import { workerOverhead, type OverheadRun } from './worker-overhead.js';
+import { summarizeCpuProfiles } from './cpu-profile-summary.js';
+import { peakRssProbe } from './peak-rss.js';
 
 /**
- * `npm run bench`: every benchmark, each printed against its baseline from the same run.
+ * `npm run bench`: every benchmark, each printed as a markdown table against its baseline measured in
+ * the same run, on the same machine, so the ratios hold on any machine even where the seconds do not.
  *
- * Pace: 500 rows for one tenant against an emulator that allows 25 writes/s, two workers. The
- * baseline is the ideal: the first window's 25 rows at once, then 25 per second (19 s); the ratio
- * is ideal / measured (1.00 = as fast as the limit allows).
+ * - pace: 500 rows for one tenant against an emulator that allows 25 writes/s, two workers. The
+ *   baseline is the ideal: the first window's 25 rows at once, then 25 per second (19 s); the ratio
+ *   is ideal / measured (1.00 = as fast as the limit allows).
+ * - enqueue: a 100,000-row CSV through `assignments enqueue` against raw `queue.addBulk` of the same
+ *   jobs; time ratio (target ≤ 2) and the CLI's peak RSS (target < 300 MB).
+ * - footprint: Redis bytes per row that a finished 100,000-row rollout leaves behind.
+ * - overhead: real worker processes against bare BullMQ workers making the same POSTs to an emulator
+ *   that answers at once; jobs/s ratio (target ≥ 0.7).
+ *
+ * Environment (all optional):
+ *   BENCH_ONLY           comma-separated subset of pace,enqueue,footprint,overhead (default: all)
+ *   BENCH_PACE_ROWS      rows of the pace benchmark (default 500)
+ *   BENCH_ROWS           rows of the enqueue and footprint benchmarks (default 100000)
+ *   BENCH_OVERHEAD_ROWS  rows of each worker-overhead run (default 20000)
+ *   BENCH_REPEATS        runs of each side of the enqueue and overhead benchmarks; medians are compared (default 3)
+ *   BENCH_CPU_PROF       a directory: the overhead benchmark's workers run under --cpu-prof and a summary is printed
+ *   BENCH_RSS_PROBE      `preload` to read the CLI's peak RSS from inside the process even where GNU time exists
  */
-const rows = Number(process.env.BENCH_ROWS ?? 500);
-const results: PaceResult[] = [];
-for (const configured of [true, false]) {
-  const r = await rolloutPace({ rows, max: 25, windowMs: 1000, configured });
-  results.push(r);
+const only = new Set((process.env.BENCH_ONLY ?? 'pace,enqueue,footprint,overhead').split(',').map((s) => s.trim()));
+const scaleRows = Number(process.env.BENCH_ROWS ?? 100_000);
+const repeats = Number(process.env.BENCH_REPEATS ?? 3);
+
+if (only.has('pace')) {
+  const rows = Number(process.env.BENCH_PACE_ROWS ?? 500);
+  const results: PaceResult[] = [];
+  for (const configured of [true, false]) {
+    const r = await rolloutPace({ rows, max: 25, windowMs: 1000, configured });
+    results.push(r);
+  }
+  console.log(`\nrollout pace: ${rows} rows, one tenant, emulator limit 25 writes/s, 2 workers`);
+  console.log('| mode | time (s) | ideal (s) | ideal/time | rows/s | 429s | max writes in any 1 s | duplicates | failed |');
+  console.log('|---|---|---|---|---|---|---|---|---|');
+  for (const r of results) {
+    console.log(
+      `| ${r.label} | ${r.seconds.toFixed(1)} | ${r.idealSeconds.toFixed(1)} | ${r.ratioToIdeal.toFixed(2)} | ${(r.rows / r.seconds).toFixed(1)} | ${r.throttled} | ${r.maxWritesInWindow} | ${r.duplicates} | ${r.failed} |`,
+    );
+  }
 }
-console.log(`\nrollout pace: ${rows} rows, one tenant, emulator limit 25 writes/s, 2 workers`);
-console.log('| mode | time (s) | ideal (s) | ideal/time | rows/s | 429s | max writes in any 1 s | duplicates | failed |');
-console.log('|---|---|---|---|---|---|---|---|---|');
-for (const r of results) {
+
+if (only.has('enqueue')) {
+  const probe = peakRssProbe(process.env.BENCH_RSS_PROBE === 'preload' ? 'preload' : 'time');
+  const r = await enqueueThroughput({ rows: scaleRows, repeats, rssProbe: probe });
+  const base = median(r.baselineSeconds);
+  const cli = median(r.cliSeconds);
+  const startup = median(r.startupSeconds);
+  console.log(`\nenqueue throughput: ${fmt(r.rows)} rows (2 tenants x 10 configurations), private redis-server, median of ${repeats} alternating runs; peak RSS from ${r.rssSource}`);
+  console.log('| what | time (s) | runs (s) | rows/s | time / baseline | peak RSS (MB), max of runs |');
+  console.log('|---|---|---|---|---|---|');
+  console.log(`| baseline: raw \`queue.addBulk\` of the same jobs, 1000 per call, in process | ${base.toFixed(2)} | ${list(r.baselineSeconds)} | ${fmt(r.rows / base)} | 1.00 | — |`);
   console.log(
-    `| ${r.label} | ${r.seconds.toFixed(1)} | ${r.idealSeconds.toFixed(1)} | ${r.ratioToIdeal.toFixed(2)} | ${(r.rows / r.seconds).toFixed(1)} | ${r.throttled} | ${r.maxWritesInWindow} | ${r.duplicates} | ${r.failed} |`,
+    `| \`assignments enqueue rollout.csv --json\` (child process; target ≤ 2.00, < 300 MB) | ${cli.toFixed(2)} | ${list(r.cliSeconds)} | ${fmt(r.rows / cli)} | ${(cli / base).toFixed(2)} | ${mb(Math.max(...r.cliPeakRssBytes))} (runs: ${r.cliPeakRssBytes.map(mb).join(', ')}) |`,
   );
+  console.log(`| of which start-up: \`assignments enqueue --help\` | ${startup.toFixed(2)} | ${list(r.startupSeconds)} | — | ${(startup / base).toFixed(2)} | — |`);
+}
+
+if (only.has('footprint')) {
+  const r = await redisFootprint({ rows: scaleRows, processes: 2, concurrency: 64 });
+  const delta = r.usedMemoryFinished - r.usedMemoryEmpty;
+  const perRow = (bytes: number) => (bytes / r.rows).toFixed(0);
+  console.log(
+    `\nRedis footprint of a finished rollout: ${fmt(r.rows)} rows (2 tenants x 10 configurations), ${r.processes} workers x ${r.concurrency}, emulator without limit or latency; ` +
+      `ran in ${r.seconds.toFixed(1)} s (${fmt(r.rows / r.seconds)} rows/s), created ${r.status.created}, failed ${r.status.failed}, duplicates ${r.duplicates}, jobs left ${r.jobsLeft}`,
+  );
+  console.log('| what | keys | bytes | bytes/row |');
+  console.log('|---|---|---|---|');
+  console.log(`| INFO used_memory, finished − before (baseline: the same Redis, workers connected, queue empty) | — | ${fmt(delta)} | ${perRow(delta)} |`);
+  for (const g of r.groups) console.log(`| MEMORY USAGE: ${g.group} | ${fmt(g.keys)} | ${fmt(g.bytes)} | ${perRow(g.bytes)} |`);
+  const sum = r.groups.reduce((a, g) => a + g.bytes, 0);
+  console.log(`| MEMORY USAGE: all keys under the prefix | ${fmt(r.groups.reduce((a, g) => a + g.keys, 0))} | ${fmt(sum)} | ${perRow(sum)} |`);
+}
+
+if (only.has('overhead')) {
+  const rows = Number(process.env.BENCH_OVERHEAD_ROWS ?? 20_000);
+  const r = await workerOverhead({ rows, processes: 2, concurrency: 64, tenants: 1, repeats, logLevel: 'info', cpuProfileDir: process.env.BENCH_CPU_PROF });
+  const bare = median(r.bare.map((x) => x.seconds));
+  const pipeline = median(r.pipeline.map((x) => x.seconds));
+  const perRow = (runs: OverheadRun[], pick: (x: OverheadRun) => number | undefined, scale: number, digits: number) => {
+    const values = runs.map(pick);
+    return values.some((v) => v === undefined) ? 'n/a' : ((median(values as number[]) * scale) / rows).toFixed(digits);
+  };
+  console.log(
+    `\nworker overhead: ${fmt(rows)} rows, one tenant, ${r.processes} processes x WORKER_CONCURRENCY ${r.concurrency}, emulator without limit or latency, ` +
+      `real workers at LOG_LEVEL=${r.logLevel}; median of ${repeats} alternating runs; CPU per row is also a median`,
+  );
+  console.log('| workers | time (s) | runs (s) | jobs/s | jobs/s / baseline | worker CPU ms/row | Redis CPU ms/row | Redis commands/row | emulator CPU ms/row |');
+  console.log('|---|---|---|---|---|---|---|---|---|');
+  for (const [label, runs, seconds] of [
+    ['baseline: bare BullMQ Worker + got POST, token fetched once', r.bare, bare],
+    ['`assignments worker` (target ≥ 0.70)', r.pipeline, pipeline],
+  ] as const) {
+    console.log(
+      `| ${label} | ${seconds.toFixed(2)} | ${list(runs.map((x) => x.seconds))} | ${fmt(rows / seconds)} | ${(bare / seconds).toFixed(2)} | ` +
+        `${perRow(runs, (x) => x.workerCpuSeconds, 1000, 3)} | ${perRow(runs, (x) => x.redisCpuSeconds, 1000, 3)} | ${perRow(runs, (x) => x.redisCommands, 1, 1)} | ${perRow(runs, (x) => x.emulatorCpuSeconds, 1000, 3)} |`,
+    );
+  }
+  for (const w of r.warnings) console.log(`warning: ${w}`);
+  if (process.env.BENCH_CPU_PROF) {
+    for (const kind of ['pipeline', 'bare'] as const) {
+      for (const dir of r.profileDirs[kind]) {
+        const s = summarizeCpuProfiles(dir);
+        const busy = s.totalMs - (s.byPlace.find((p) => p.place === '(idle)')?.ms ?? 0);
+        console.log(`\nCPU profile, ${kind} workers (${dir}): ${fmt(busy)} ms busy; self time by place`);
+        console.log('| place | ms | share of busy |');
+        console.log('|---|---|---|');
+        for (const p of s.byPlace.filter((p) => p.place !== '(idle)').slice(0, 15)) console.log(`| ${p.place} | ${fmt(p.ms)} | ${((100 * p.ms) / busy).toFixed(1)}% |`);
+      }
+    }
+  }
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+function list(values: number[]): string {
+  return values.map((v) => v.toFixed(2)).join(', ');
+}
+
+function fmt(n: number): string {
+  return Math.round(n).toLocaleString('en-US');
+}
+
+function mb(bytes: number): string {
+  return (bytes / 1024 / 1024).toFixed(0);
 }

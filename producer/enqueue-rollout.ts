@@ -1,9 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { RolloutInput } from './rollout-file.js';
 import type { ScannedRollout } from './rollout-scan.js';
-import { appendRolloutRows } from './rollout-row-list.js';
 import { rowJobs } from './row-jobs.js';
 import { rowKey, type AssignmentRow } from '../lib/assignment-row.js';
 import type { AssignmentJobData } from '../lib/queue.js';
@@ -23,6 +21,17 @@ export interface EnqueueResult {
 
 /** addBulk is a pipeline, not a transaction; a thousand jobs a call keeps each step small. */
 const CHUNK = 1000;
+
+/**
+ * Rows per chunk when streaming, and chunks in flight at once. Building a chunk's jobs costs the
+ * producer more CPU than Redis spends adding them, so the next chunk is built while Redis adds the
+ * previous one (about a third faster than one chunk at a time). Jobs in flight cost about 4 KB each
+ * until Redis answers, and V8 lets the heap grow to about four times what is live before it
+ * collects, so 2 x 250 jobs rather than 2 x 1,000 keeps a 100,000-row enqueue near 250 MB of RSS
+ * instead of 300 (measured with `npm run bench`).
+ */
+const STREAM_CHUNK = 250;
+const CHUNKS_IN_FLIGHT = 2;
 
 /**
  * Turns a validated input held in memory into a rollout: the rollout record and all its rows first
@@ -46,34 +55,71 @@ export async function enqueueRollout(
 
 /**
  * Enqueues a scanned input (see scanRolloutFile) a chunk at a time, so memory holds the packed rows
- * and one chunk of jobs, never every job or every row key at once. The rollout record, with its
- * `total`, is written before the first job, as `status` and the workers' "finished" check rely on;
- * each chunk's row keys are appended to the row list before that chunk's jobs are added, so a row
- * with a job is always in the list (the report's order) and a worker never sees a row the list lacks.
+ * and two chunks of jobs, never every job or every row key at once (see STREAM_CHUNK).
  *
- * `redis` must be the connection the queue uses or one as fresh: the list is written with it.
+ * Order, which `status`, the report and the workers rely on: the rollout record, with its `total`,
+ * is written before any row; a chunk's row keys are in the row list (the report's order) before any
+ * of that chunk's jobs is added, so a worker never holds a row the list lacks. The list runs one
+ * chunk ahead of the jobs: chunk N+1's keys are appended just before chunk N's jobs are added, so the
+ * append has finished by the time chunk N+1's addBulk may start, and building chunk N+1's jobs
+ * overlaps Redis adding chunk N's. This holds through awaits alone, whichever connections the store
+ * and the queue use.
  */
 export async function enqueueScannedRollout(
   scan: ScannedRollout,
-  deps: { queue: Queue<AssignmentJobData>; store: RolloutStore; redis: Redis; retentionMs: number },
+  deps: { queue: Queue<AssignmentJobData>; store: RolloutStore },
   options: { name?: string; source: string },
 ): Promise<EnqueueResult> {
   const result = newResult({ total: scan.rows.size, inputRows: scan.inputRows, duplicateRows: scan.duplicateRows, tenants: scan.tenants, configurations: scan.configurations }, options);
-  await deps.store.create(metaOf(result), []);
-  let chunk: AssignmentRow[] = [];
-  let start = 0;
-  const flush = async (): Promise<void> => {
-    await appendRolloutRows(deps.redis, deps.store.keys, result.rolloutId, chunk.map(rowKey), deps.retentionMs);
-    await deps.queue.addBulk(rowJobs(result.rolloutId, start, chunk));
-    start += chunk.length;
-    chunk = [];
-  };
-  for (const row of scan.rows) {
-    chunk.push(row);
-    if (chunk.length === CHUNK) await flush();
+  const { rolloutId } = result;
+  await deps.store.createRecord(metaOf(result));
+
+  const append = (rows: AssignmentRow[]): Promise<void> =>
+    settledLater(deps.store.appendRows(rolloutId, rows.map(rowKey)));
+  const chunks = chunksOf(scan.rows, STREAM_CHUNK);
+  let next = chunks.next();
+  let listed = next.done === true ? undefined : append(next.value);
+  const adding: Promise<unknown>[] = [];
+  let firstRow = 0;
+  try {
+    while (next.done !== true) {
+      const chunk = next.value;
+      await listed;
+      next = chunks.next();
+      listed = next.done === true ? undefined : append(next.value);
+      adding.push(settledLater(deps.queue.addBulk(rowJobs(rolloutId, firstRow, chunk))));
+      firstRow += chunk.length;
+      if (adding.length >= CHUNKS_IN_FLIGHT) await adding.shift();
+    }
+    await Promise.all(adding);
+  } catch (err) {
+    // Nothing may still be writing when the caller closes the connection and reports the error.
+    await Promise.allSettled([listed, ...adding]);
+    throw err;
   }
-  if (chunk.length > 0) await flush();
   return result;
+}
+
+/** Consecutive slices of `size` items (the last may be shorter). */
+function* chunksOf<T>(items: Iterable<T>, size: number): Generator<T[]> {
+  let chunk: T[] = [];
+  for (const item of items) {
+    chunk.push(item);
+    if (chunk.length === size) {
+      yield chunk;
+      chunk = [];
+    }
+  }
+  if (chunk.length > 0) yield chunk;
+}
+
+/**
+ * The same promise, marked as handled: it is awaited later, possibly after it rejects, and a
+ * rejection nobody listens to yet would otherwise end the process as unhandled.
+ */
+function settledLater<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => undefined);
+  return promise;
 }
 
 function newResult(

@@ -29,7 +29,7 @@ export function enqueueCommand(): Command {
         const store = new RolloutStore(redis, config.queuePrefix, config.outcomeRetentionMs);
         const result = await enqueueScannedRollout(
           scan,
-          { queue, store, redis, retentionMs: config.outcomeRetentionMs },
+          { queue, store },
           { name: options.name, source: file === '-' ? 'stdin' : file },
         );
         if (options.json) {

@@ -8,7 +8,7 @@ import { formatTable, type TableColumn } from './text-table.js';
 
 export function statusCommand(): Command {
   return new Command('status')
-    .description("a rollout's progress: total, pending, succeeded (created + already-assigned), failed, cancelled, per tenant")
+    .description("a rollout's progress per outcome and per tenant; --watch follows it to the end")
     .argument('<rolloutId>')
     .option('--json', 'print as JSON (with --watch: progress on stderr, the final status as JSON on stdout)')
     .option('--watch', 'follow the rollout until it ends; exit 0 if no row failed, 1 if some did, 130 on Ctrl-C (the rollout goes on)')

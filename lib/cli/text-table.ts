@@ -8,7 +8,7 @@ export interface TableColumn<R> {
   value: (row: R) => string;
   /** Numbers read best right-aligned. Default left. */
   align?: 'left' | 'right';
-  /** Fixed width in characters (FixedWidthTable: required; longer values are cut with `…`). */
+  /** Width in characters: at most (formatTable), or fixed (FixedWidthTable); longer text is cut with `…`, numbers (right-aligned) never are. */
   width?: number;
 }
 
@@ -55,7 +55,8 @@ export class FixedWidthTable<R> {
 
   row(row: R): string {
     return `${line(
-      this.columns.map((c, i) => fitCell(c.value(row), this.widths[i]!)),
+      // a number is never cut: a misaligned row reads better than a wrong count
+      this.columns.map((c, i) => (c.align === 'right' ? c.value(row) : fitCell(c.value(row), this.widths[i]!))),
       this.widths,
       this.aligns,
     )}\n`;
