@@ -6,6 +6,7 @@ import { openQueue } from '../queue.js';
 import { RolloutStore } from '../rollout/rollout-store.js';
 import { openClient } from './command-context.js';
 import { runDryRun } from './dry-run-output.js';
+import { watchRollout, watchExitCode } from './rollout-watch.js';
 
 export function enqueueCommand(): Command {
   return new Command('enqueue')
@@ -14,7 +15,8 @@ export function enqueueCommand(): Command {
     .option('--name <name>', 'a label for the rollout')
     .option('--json', 'print the result as JSON')
     .option('--dry-run', 'validate and show what would happen; write nothing')
-    .action(async (file: string, options: { name?: string; json?: boolean; dryRun?: boolean }) => {
+    .option('--wait', 'watch the rollout until it ends; exit 0 if no row failed, 1 if some did')
+    .action(async (file: string, options: { name?: string; json?: boolean; dryRun?: boolean; wait?: boolean }) => {
       if (options.dryRun) {
         process.exitCode = await runDryRun(file, { json: options.json });
         return;
@@ -39,8 +41,13 @@ export function enqueueCommand(): Command {
             `rollout ${result.rolloutId}: ${result.total} row${result.total === 1 ? '' : 's'} enqueued` +
               (result.duplicateRows ? ` (${result.duplicateRows} duplicate row${result.duplicateRows === 1 ? '' : 's'} dropped)` : '') +
               ` across ${result.tenants.length} tenant(s)\n` +
-              `watch it:  assignments status ${result.rolloutId}\n`,
+              (options.wait ? '' : `watch it:  assignments status ${result.rolloutId} --watch\n`),
           );
+        }
+        if (options.wait) {
+          // With --json, stdout keeps only the result line; the progress goes to stderr.
+          const watched = await watchRollout(store, result.rolloutId, { out: options.json ? process.stderr : process.stdout });
+          process.exitCode = watchExitCode(watched);
         }
       } finally {
         await queue.close();
