@@ -14,6 +14,7 @@ export interface CpuProfileSummary {
 interface ProfileNode {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
 }
 
 interface Profile {
@@ -45,6 +46,44 @@ export function summarizeCpuProfiles(dir: string): CpuProfileSummary {
   const sorted = <K extends string>(m: Map<string, number>, key: K) =>
     [...m].sort((a, b) => b[1] - a[1]).map(([name, us]) => ({ [key]: name, ms: us / 1000 }) as Record<K, string> & { ms: number });
   return { totalMs: totalUs / 1000, byPlace: sorted(byPlace, 'place'), byFunction: sorted(byFunction, 'fn') };
+}
+
+/**
+ * Busy time (idle excluded) by concern: each sample goes to the first of `concerns` whose pattern
+ * matches any frame of its stack (`functionName url:line`), or to `other`. Stacks end at the last
+ * await, so work resumed after one counts where it resumed, not where it was started.
+ */
+export function cpuByConcern(dir: string, concerns: [label: string, frame: RegExp][]): { busyMs: number; concerns: { concern: string; ms: number }[] } {
+  const totals = new Map<string, number>([...concerns.map(([label]) => [label, 0] as [string, number]), ['other', 0]]);
+  let busyUs = 0;
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'))) {
+    const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as Profile;
+    const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
+    const parents = new Map<number, number>();
+    for (const n of profile.nodes) for (const c of n.children ?? []) parents.set(c, n.id);
+    const concernOf = new Map<number, string>();
+    const classify = (id: number): string => {
+      const known = concernOf.get(id);
+      if (known !== undefined) return known;
+      const frames: string[] = [];
+      for (let at: number | undefined = id; at !== undefined; at = parents.get(at)) {
+        const { functionName, url, lineNumber } = nodes.get(at)!.callFrame;
+        frames.push(`${functionName} ${shortUrl(url)}:${lineNumber + 1}`);
+      }
+      const concern = concerns.find(([, frame]) => frames.some((f) => frame.test(f)))?.[0] ?? 'other';
+      concernOf.set(id, concern);
+      return concern;
+    };
+    for (let i = 0; i < profile.samples.length; i++) {
+      const id = profile.samples[i]!;
+      if (nodes.get(id)?.callFrame.functionName === '(idle)') continue;
+      const us = profile.timeDeltas[i] ?? 0;
+      busyUs += us;
+      const concern = classify(id);
+      totals.set(concern, (totals.get(concern) ?? 0) + us);
+    }
+  }
+  return { busyMs: busyUs / 1000, concerns: [...totals].map(([concern, us]) => ({ concern, ms: us / 1000 })).sort((a, b) => b.ms - a.ms) };
 }
 
 function shortUrl(url: string): string {

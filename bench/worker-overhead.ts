@@ -36,6 +36,22 @@ export interface WorkerOverheadOptions {
   cpuProfileDir?: string;
 }
 
+/**
+ * Where a worker's CPU goes (see cpuByConcern; a sample counts for the first concern any frame of
+ * its stack matches): our pipeline's own steps first, then the libraries both kinds of worker share.
+ * Frames read `functionName url:line`, urls from node_modules/ or dist/ on.
+ */
+export const WORKER_CPU_CONCERNS: [string, RegExp][] = [
+  ['logging (pino, its redaction, sonic-boom writes)', /pino|sonic-boom/],
+  ['outcome record (RolloutStore.record and its Lua call)', /^record (lib\/rollout\/rollout-store|worker\/assignment-processor)/],
+  ['tenant lane (admit, gate, pacing)', /worker\/(tenant-lanes|lane-gate|lane-pacing)|^once worker\/lane-bound-graph/],
+  ['pre-checks (outcome, marker, listing reads)', /^run worker\/assignment-processor|worker\/(configuration-listing|row-marker)/],
+  ['Graph request (got, http, TLS)', /(^| )(got|p-cancelable|cacheable-request|http2-wrapper|@szmarczak)\/|node:_http_|node:https|node:_tls|lib\/graph\//],
+  ['BullMQ', / (bullmq|msgpackr)\//],
+  ['Redis client (ioredis)', / (ioredis|redis-parser|denque|cluster-key-slot)\//],
+  ['garbage collector', /^\(garbage collector\)/],
+];
+
 /** One timed run: from releasing the queue to the last outcome (pipeline) or an empty queue (bare). */
 export interface OverheadRun {
   seconds: number;

@@ -39,10 +39,21 @@ export async function cancelRollout(rolloutId: string, deps: { redis: Redis; sto
   for (let start = 0; ; start += chunk) {
     const rowKeys = await redis.lrange(k.rolloutRows(rolloutId), start, start + chunk - 1);
     if (rowKeys.length === 0) break;
-    const [outcomes, attempts] = await Promise.all([redis.hmget(k.rolloutOutcomes(rolloutId), ...rowKeys), redis.hmget(k.rolloutAttempts(rolloutId), ...rowKeys)]);
+    const [outcomes, attempts, markers] = await Promise.all([
+      redis.hmget(k.rolloutOutcomes(rolloutId), ...rowKeys),
+      redis.hmget(k.rolloutAttempts(rolloutId), ...rowKeys),
+      redis.mget(...rowKeys.map((key) => k.rowMarker(key))),
+    ]);
     await Promise.all(
       rowKeys.map(async (rowKey, i) => {
         if (outcomes[i]) return;
+        // A POST of this rollout may have landed for this row: its worker looks before it records
+        // anything, so the row ends with what is true rather than `cancelled` over an assignment.
+        const marker = markers[i] ?? '';
+        if (marker.startsWith(`sent|${rolloutId}|`) || marker.startsWith(`ended|${rolloutId}|`)) {
+          inFlight++;
+          return;
+        }
         const row = start + i;
         // A row's job is `<rollout>-<row>`, or `<rollout>-<row>-r<n>` after the n-th retry.
         const ids = [jobIdOf(rolloutId, row), ...Array.from({ length: status.retries }, (_, n) => `${jobIdOf(rolloutId, row)}-r${n + 1}`)];
