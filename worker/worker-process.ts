@@ -9,11 +9,8 @@ import type { Logger } from '../lib/logger.js';
 import { connectRedis } from '../lib/redis-connection.js';
 import { QUEUE_NAME, type AssignmentJobData } from '../lib/queue.js';
 import { RedisKeys } from '../lib/redis-keys.js';
+import { connectGraph } from '../lib/graph/graph-connection.js';
 import { RolloutStore } from '../lib/rollout/rollout-store.js';
-import { createHttpClient } from '../lib/graph/http-client.js';
-import { msalNetworkClient } from '../lib/graph/msal-network-client.js';
-import { TokenProvider, graphScopeFor } from '../lib/graph/token-provider.js';
-import { AssignmentsApi } from '../lib/graph/assignments-api.js';
 import { TenantLanes } from './tenant-lanes.js';
 import { LaneBoundGraph } from './lane-bound-graph.js';
 import { AssignmentProcessor, RetryLater } from './assignment-processor.js';
@@ -31,17 +28,7 @@ export interface RunningWorker {
 export async function startWorker(config: Config, logger: Logger): Promise<RunningWorker> {
   requireGraphCredentials(config);
   // Credentials first: a bad certificate path is a configuration error whether Redis answers or not.
-  const http = createHttpClient({ timeoutMs: config.graphTimeoutMs, maxSockets: config.workerConcurrency + 8 });
-  const tokens = new TokenProvider(
-    {
-      clientId: config.clientId!,
-      clientSecret: config.clientSecret,
-      clientCertificatePath: config.clientCertificatePath,
-      authorityHost: config.authorityHost,
-      scope: graphScopeFor(config.graphBaseUrl),
-    },
-    msalNetworkClient(http),
-  );
+  const api = connectGraph(config, config.workerConcurrency + 8);
   const keys = new RedisKeys(config.queuePrefix);
   const redis = connectRedis(config.redisUrl, 'worker');
   const bullConnection = connectRedis(config.redisUrl, 'worker');
@@ -54,7 +41,6 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
     bullConnection.disconnect();
     throw new UserError(ErrorCodes.REDIS_UNAVAILABLE, `cannot reach Redis at ${redactedRedisUrl(config.redisUrl)} (REDIS_URL): ${(err as Error).message}`);
   }
-  const api = new AssignmentsApi(http, tokens, config.graphBaseUrl);
   const lanes = new TenantLanes(redis, keys, config.rateLimit);
   const shutdown = new AbortController();
   const graph = new LaneBoundGraph(api, lanes, config.retryBaseDelayMs, shutdown.signal);

@@ -1,8 +1,5 @@
+import { connectGraph } from '../graph/graph-connection.js';
 import { loadConfig, requireGraphCredentials } from '../config.js';
-import { createHttpClient } from '../graph/http-client.js';
-import { msalNetworkClient } from '../graph/msal-network-client.js';
-import { TokenProvider, graphScopeFor } from '../graph/token-provider.js';
-import { AssignmentsApi } from '../graph/assignments-api.js';
 import { readRolloutFile } from '../../producer/rollout-file.js';
 import { AssignmentReader, readsPerSecondFor } from '../../producer/assignment-reader.js';
 import { planRollout, type PlannedRow, type PlanSummary, type RolloutPlan } from '../../producer/dry-run-plan.js';
@@ -35,18 +32,7 @@ export async function runDryRun(file: string, options: { json?: boolean }): Prom
   const input = await readRolloutFile(file, { defaultTenantId: config.tenantId });
 
   // Wired as in worker-process.ts, minus the lanes: a dry run is one process that only reads.
-  const http = createHttpClient({ timeoutMs: config.graphTimeoutMs, maxSockets: DRY_RUN_CONCURRENCY + 4 });
-  const tokens = new TokenProvider(
-    {
-      clientId: config.clientId!,
-      clientSecret: config.clientSecret,
-      clientCertificatePath: config.clientCertificatePath,
-      authorityHost: config.authorityHost,
-      scope: graphScopeFor(config.graphBaseUrl),
-    },
-    msalNetworkClient(http),
-  );
-  const api = new AssignmentsApi(http, tokens, config.graphBaseUrl);
+  const api = connectGraph(config, DRY_RUN_CONCURRENCY + 4);
   const reader = new AssignmentReader(api, {
     maxRequestsPerSecond: readsPerSecondFor(config.rateLimit),
     maxAttempts: DRY_RUN_READ_ATTEMPTS,
