@@ -12,3 +12,9 @@ export interface AssignmentRow {
 export function rowKey(row: AssignmentRow): string {
   return `${row.tenantId}/${row.configurationId}/${row.groupId}`;
 }
+
+/** The row a row key names (the inverse of rowKey). */
+export function parseRowKey(key: string): AssignmentRow {
+  const [tenantId = '', configurationId = '', groupId = ''] = key.split('/');
+  return { tenantId, configurationId, groupId };
+}

@@ -33,6 +33,17 @@ export interface Outcome {
   retries?: number;
 }
 
+/** The fields of an outcome that stay null until a request answers or fails. */
+export const NO_RESULT = {
+  assignmentId: null,
+  httpStatus: null,
+  requestId: null,
+  clientRequestId: null,
+  code: null,
+  errorCode: null,
+  errorMessage: null,
+} as const satisfies Partial<Outcome>;
+
 export const OUTCOME_FIELDS: readonly (keyof Outcome)[] = [
   'rolloutId',
   'row',

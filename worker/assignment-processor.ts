@@ -5,7 +5,7 @@ import type { Logger } from '../lib/logger.js';
 import type { AssignmentJobData, GaveUp } from '../lib/queue.js';
 import { rowKey as rowKeyOf } from '../lib/assignment-row.js';
 import type { RedisKeys } from '../lib/redis-keys.js';
-import type { Outcome, OutcomeKind } from '../lib/outcome.js';
+import { NO_RESULT, type Outcome, type OutcomeKind } from '../lib/outcome.js';
 import type { RolloutStore, MarkerUpdate } from '../lib/rollout/rollout-store.js';
 import { GraphFailure } from '../lib/graph/graph-failure.js';
 import { LaneWait } from './lane-gate.js';
@@ -240,14 +240,9 @@ export class AssignmentProcessor {
       configurationId: d.configurationId,
       groupId: d.groupId,
       outcome: kind,
-      assignmentId: null,
-      httpStatus: null,
+      ...NO_RESULT,
       attempts: ctx.attempts,
-      requestId: null,
       clientRequestId: ctx.clientRequestId,
-      code: null,
-      errorCode: null,
-      errorMessage: null,
       ...fields,
       finishedAt: new Date().toISOString(),
     };

@@ -4,7 +4,8 @@ import type { Writable } from 'node:stream';
 import { Command, Option } from 'commander';
 import { stringify } from 'csv-stringify/sync';
 import { RolloutStore } from '../rollout/rollout-store.js';
-import { OUTCOME_FIELDS, OUTCOME_KINDS, type Outcome } from '../outcome.js';
+import { NO_RESULT, OUTCOME_FIELDS, OUTCOME_KINDS, type Outcome } from '../outcome.js';
+import { parseRowKey } from '../assignment-row.js';
 import { UserError } from '../errors/user-error.js';
 import { ErrorCodes } from '../errors/codes.js';
 import { openClient } from './command-context.js';
@@ -143,22 +144,13 @@ class BlockWriter {
 
 function toReportRow(rolloutId: string, item: { rowKey: string; row: number; outcome: Outcome | null; retries: number }): ReportRow {
   if (item.outcome) return { ...item.outcome, retries: item.retries };
-  const [tenantId = '', configurationId = '', groupId = ''] = item.rowKey.split('/');
   return {
     rolloutId,
     row: item.row,
-    tenantId,
-    configurationId,
-    groupId,
+    ...parseRowKey(item.rowKey),
     outcome: 'pending',
-    assignmentId: null,
-    httpStatus: null,
+    ...NO_RESULT,
     attempts: 0,
-    requestId: null,
-    clientRequestId: null,
-    code: null,
-    errorCode: null,
-    errorMessage: null,
     finishedAt: '',
     retries: item.retries,
   };

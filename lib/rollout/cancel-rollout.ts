@@ -1,7 +1,8 @@
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { jobIdOf, type AssignmentJobData } from '../queue.js';
-import type { Outcome } from '../outcome.js';
+import { NO_RESULT, type Outcome } from '../outcome.js';
+import { parseRowKey } from '../assignment-row.js';
 import type { RolloutStore } from './rollout-store.js';
 import { UserError } from '../errors/user-error.js';
 import { ErrorCodes } from '../errors/codes.js';
@@ -62,23 +63,15 @@ export async function cancelRollout(rolloutId: string, deps: { redis: Redis; sto
           inFlight++;
           return;
         }
-        const [tenantId = '', configurationId = '', groupId = ''] = rowKey.split('/');
-        (removedJobs[tenantId] ??= []).push(...ids.filter((_, j) => results[j] === 1));
+        const triple = parseRowKey(rowKey);
+        (removedJobs[triple.tenantId] ??= []).push(...ids.filter((_, j) => results[j] === 1));
         const outcome: Outcome = {
           rolloutId,
           row: row + 1,
-          tenantId,
-          configurationId,
-          groupId,
+          ...triple,
           outcome: 'cancelled',
-          assignmentId: null,
-          httpStatus: null,
+          ...NO_RESULT,
           attempts: Number(attempts[i] ?? 0) || 0,
-          requestId: null,
-          clientRequestId: null,
-          code: null,
-          errorCode: null,
-          errorMessage: null,
           finishedAt: new Date().toISOString(),
         };
         // A worker that recorded the row meanwhile wins (the store keeps the first outcome).

@@ -1,6 +1,7 @@
 import type { Queue } from 'bullmq';
 import { JOB_OPTIONS, jobIdOf, type AssignmentJobData } from '../queue.js';
 import type { OutcomeKind } from '../outcome.js';
+import { parseRowKey } from '../assignment-row.js';
 import type { RolloutStore } from './rollout-store.js';
 import { UserError } from '../errors/user-error.js';
 import { ErrorCodes } from '../errors/codes.js';
@@ -33,10 +34,9 @@ export async function retryRollout(rolloutId: string, kind: OutcomeKind, deps: {
   for (let start = 0; start < rows.length; start += 1000) {
     await queue.addBulk(
       rows.slice(start, start + 1000).map(([row, rowKey]) => {
-        const [tenantId = '', configurationId = '', groupId = ''] = rowKey.split('/');
         return {
           name: 'assign',
-          data: { rolloutId, row, tenantId, configurationId, groupId },
+          data: { rolloutId, row, ...parseRowKey(rowKey) },
           opts: { ...JOB_OPTIONS, jobId: `${jobIdOf(rolloutId, row)}-r${retryNumber}` },
         };
       }),

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { RedisKeys } from '../redis-keys.js';
-import type { Outcome, OutcomeKind } from '../outcome.js';
+import { NO_RESULT, type Outcome, type OutcomeKind } from '../outcome.js';
 
 export interface RolloutMeta {
   rolloutId: string;
@@ -279,27 +279,14 @@ export class RolloutStore {
         const v = values[i];
         const h = history[i];
         const retries = h ? (JSON.parse(h) as unknown[]).length : 0;
-        yield { rowKey: rowKeys[i]!, row: start + i + 1, outcome: v ? ({ ...NULL_FIELDS, ...(JSON.parse(v) as Partial<Outcome>) } as Outcome) : null, retries };
+        yield { rowKey: rowKeys[i]!, row: start + i + 1, outcome: v ? ({ ...NO_RESULT, ...(JSON.parse(v) as Partial<Outcome>) } as Outcome) : null, retries };
       }
       if (rowKeys.length < chunkSize) return;
     }
   }
 }
 
-/**
- * Outcomes are stored without their null fields (about a third of a row's bytes at 100,000 rows)
- * and read back with them.
- */
-const NULL_FIELDS: Partial<Outcome> = {
-  assignmentId: null,
-  httpStatus: null,
-  requestId: null,
-  clientRequestId: null,
-  code: null,
-  errorCode: null,
-  errorMessage: null,
-};
-
+/** Outcomes are stored without their null fields (about a sixth of a row's bytes) and read back with them. */
 function dropNulls(_key: string, value: unknown): unknown {
   return value === null ? undefined : value;
 }
