@@ -2,8 +2,8 @@ import { z } from 'zod';
 import { isObjectId, normalizeObjectId } from '../object-id.js';
 import type { EmulatorContext } from './emulator-context.js';
 import { checkFaultRates } from './fault-plan.js';
-import { sendGraphError } from './graph-error.js';
-import { BodyTooLargeError, type HttpExchange } from './http-exchange.js';
+import { readGraphBody, sendGraphError } from './graph-error.js';
+import type { HttpExchange } from './http-exchange.js';
 
 /**
  * The control API under `/_emulator`: how a test in another process reads the truth and the
@@ -137,16 +137,8 @@ function objectId(exchange: HttpExchange, what: string, value: string | undefine
 
 /** The parsed body, or undefined after answering 400/413. */
 async function readBody<T>(exchange: HttpExchange, schema: z.ZodType<T>): Promise<T | undefined> {
-  let text: string;
-  try {
-    text = await exchange.readText();
-  } catch (error) {
-    if (error instanceof BodyTooLargeError) {
-      sendGraphError(exchange, 413, 'RequestEntityTooLarge', error.message);
-      return undefined;
-    }
-    throw error;
-  }
+  const text = await readGraphBody(exchange);
+  if (text === undefined) return undefined;
   let json: unknown;
   try {
     json = JSON.parse(text === '' ? 'null' : text);

@@ -1,4 +1,4 @@
-import type { HttpExchange } from './http-exchange.js';
+import { BodyTooLargeError, type HttpExchange } from './http-exchange.js';
 
 /** Graph's error codes the emulator answers with, by the status they go with. */
 export type GraphErrorCode =
@@ -32,4 +32,17 @@ export function sendGraphError(
   };
   if (exchange.clientRequestId !== undefined) innerError['client-request-id'] = exchange.clientRequestId;
   exchange.sendJson(status, { error: { code, message, innerError } }, headers);
+}
+
+/** The request body as text, or undefined after answering 413 in Graph's shape. */
+export async function readGraphBody(exchange: HttpExchange): Promise<string | undefined> {
+  try {
+    return await exchange.readText();
+  } catch (error) {
+    if (error instanceof BodyTooLargeError) {
+      sendGraphError(exchange, 413, 'RequestEntityTooLarge', error.message);
+      return undefined;
+    }
+    throw error;
+  }
 }

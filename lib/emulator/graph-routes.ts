@@ -2,8 +2,8 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { isObjectId, normalizeObjectId } from '../object-id.js';
 import { scheduleCommit, type EmulatorContext } from './emulator-context.js';
 import type { Assignment, Configuration } from './emulator-state.js';
-import { sendGraphError } from './graph-error.js';
-import { BodyTooLargeError, type HttpExchange } from './http-exchange.js';
+import { readGraphBody, sendGraphError } from './graph-error.js';
+import type { HttpExchange } from './http-exchange.js';
 import { formatRetryAfter } from './retry-after.js';
 import type { TokenRefusal } from './token-service.js';
 
@@ -284,16 +284,8 @@ async function readJsonObject(exchange: HttpExchange): Promise<Record<string, un
     sendGraphError(exchange, 415, 'UnsupportedMediaType', `Content-Type '${contentType}' is not supported; use application/json.`);
     return undefined;
   }
-  let text: string;
-  try {
-    text = await exchange.readText();
-  } catch (error) {
-    if (error instanceof BodyTooLargeError) {
-      sendGraphError(exchange, 413, 'RequestEntityTooLarge', error.message);
-      return undefined;
-    }
-    throw error;
-  }
+  const text = await readGraphBody(exchange);
+  if (text === undefined) return undefined;
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
