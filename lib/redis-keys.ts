@@ -64,4 +64,16 @@ export class RedisKeys {
   listingStaging(tenantId: string, configurationId: string, owner: string): string {
     return `${this.listing(tenantId, configurationId)}:staging:${owner}`;
   }
+  /** Set: names of the scheduled syncs (`schedule add`). */
+  schedules(): string {
+    return `${this.prefix}:schedules`;
+  }
+  /** Hash: a scheduled sync's metadata and how its last run went (BullMQ keeps its timing and job template). */
+  schedule(name: string): string {
+    return `${this.prefix}:schedule:${name}`;
+  }
+  /** String: the run of that schedule in progress; two runs of one schedule never overlap. */
+  scheduleLock(name: string): string {
+    return `${this.prefix}:schedule:${name}:lock`;
+  }
 }

@@ -95,7 +95,7 @@ export class AssignmentReader {
 }
 
 /** The last failure, its message saying that retries ran out (as a failed row's errorMessage does). */
-function gaveUp(err: GraphFailure, attempts: number): GraphFailure {
+export function gaveUp(err: GraphFailure, attempts: number): GraphFailure {
   const failure = new GraphFailure({
     kind: err.kind,
     code: err.code,

@@ -19,6 +19,13 @@ export interface EnqueueResult {
   createdAt: string;
 }
 
+export interface EnqueueOptions {
+  name?: string;
+  source: string;
+  /** A chosen id (a scheduled sync run derives it from its job, so a re-run finds its rollout); a fresh UUID otherwise. */
+  rolloutId?: string;
+}
+
 /** addBulk is a pipeline, not a transaction; a thousand jobs a call keeps each step small. */
 const CHUNK = 1000;
 
@@ -41,7 +48,7 @@ const CHUNKS_IN_FLIGHT = 2;
 export async function enqueueRollout(
   input: RolloutInput,
   deps: { queue: Queue<AssignmentJobData>; store: RolloutStore },
-  options: { name?: string; source: string },
+  options: EnqueueOptions,
 ): Promise<EnqueueResult> {
   const tenants = [...new Set(input.rows.map((r) => r.tenantId))];
   const configurations = new Set(input.rows.map((r) => `${r.tenantId}/${r.configurationId}`)).size;
@@ -124,11 +131,11 @@ function settledLater<T>(promise: Promise<T>): Promise<T> {
 
 function newResult(
   counts: Pick<EnqueueResult, 'total' | 'inputRows' | 'duplicateRows' | 'tenants' | 'configurations'>,
-  options: { name?: string; source: string },
+  options: EnqueueOptions,
 ): EnqueueResult {
   // Field order is the `--json` output's order.
   return {
-    rolloutId: randomUUID(),
+    rolloutId: options.rolloutId ?? randomUUID(),
     name: options.name ?? null,
     source: options.source,
     total: counts.total,

@@ -76,14 +76,14 @@ describe('list and status', () => {
     await stack.redis.hset(`${stack.prefix}:lane:${otherTenant}`, 'pausedUntil', until);
     const status = await statusOf(stack, pilot);
     expect(Object.keys(status)).toEqual([
-      'rolloutId', 'name', 'source', 'createdAt', 'state', 'total', 'pending', 'succeeded', 'failed', 'created',
-      'alreadyAssigned', 'cancelled', 'finishedAt', 'cancelledAt', 'retries', 'tenants',
+      'rolloutId', 'name', 'source', 'createdAt', 'state', 'total', 'deleteRows', 'pending', 'succeeded', 'failed', 'created',
+      'alreadyAssigned', 'deleted', 'alreadyDeleted', 'cancelled', 'finishedAt', 'cancelledAt', 'retries', 'tenants',
     ]);
-    expect(status).toMatchObject({ name: 'Finance pilot', state: 'finished', total: 16, succeeded: 12, failed: 4 });
+    expect(status).toMatchObject({ name: 'Finance pilot', state: 'finished', total: 16, deleteRows: 0, succeeded: 12, failed: 4, deleted: 0, alreadyDeleted: 0 });
     expect(status.tenants).toEqual(
       expect.arrayContaining([
-        { tenantId: stack.tenantId, total: 12, pending: 0, succeeded: 12, failed: 0, created: 11, alreadyAssigned: 1, cancelled: 0, pausedUntil: null },
-        { tenantId: otherTenant, total: 4, pending: 0, succeeded: 0, failed: 4, created: 0, alreadyAssigned: 0, cancelled: 0, pausedUntil: new Date(until).toISOString() },
+        { tenantId: stack.tenantId, total: 12, pending: 0, succeeded: 12, failed: 0, created: 11, alreadyAssigned: 1, deleted: 0, alreadyDeleted: 0, cancelled: 0, pausedUntil: null },
+        { tenantId: otherTenant, total: 4, pending: 0, succeeded: 0, failed: 4, created: 0, alreadyAssigned: 0, deleted: 0, alreadyDeleted: 0, cancelled: 0, pausedUntil: new Date(until).toISOString() },
       ]),
     );
     expect(status.tenants).toHaveLength(2);

@@ -13,11 +13,14 @@ function statusOf(fields: Partial<RolloutStatus>): RolloutStatus {
     createdAt: '2026-11-29T06:00:00.000Z',
     state: 'running',
     total: 5000,
+    deleteRows: 0,
     pending: 5000,
     succeeded: 0,
     failed: 0,
     created: 0,
     alreadyAssigned: 0,
+    deleted: 0,
+    alreadyDeleted: 0,
     cancelled: 0,
     finishedAt: null,
     cancelledAt: null,
@@ -42,8 +45,16 @@ describe('progress words', () => {
     expect(progressLine(s, null, null)).toBe('progress 1234/5000 rows | 0.0/s | ETA -- | created 1200 already 30 failed 4 cancelled 0');
   });
 
+  it('names the delete counts only for a rollout that has delete rows (or delete outcomes)', () => {
+    const s = statusOf({ deleteRows: 40, pending: 3766, succeeded: 1234, created: 1200, alreadyAssigned: 30, deleted: 3, alreadyDeleted: 1, failed: 0 });
+    expect(progressLine(s, null, null)).toBe('progress 1234/5000 rows | 0.0/s | ETA -- | created 1200 already 30 deleted 3 already-deleted 1 failed 0 cancelled 0');
+    const none = statusOf({ deleteRows: 40 });
+    expect(summaryLine(none, 'interrupted')).toBe('stopped watching at 0/5000 rows (rollout running, it goes on) | created 0 already 0 deleted 0 already-deleted 0 failed 0 cancelled 0');
+    expect(progressLine(statusOf({ pending: 4999, succeeded: 1, deleted: 1 }), null, null)).toMatch(/ deleted 1 already-deleted 0 failed 0 /);
+  });
+
   it('mentions paused lanes only for tenants that still have rows to send', () => {
-    const tenant = { total: 10, succeeded: 0, failed: 0, created: 0, alreadyAssigned: 0, cancelled: 0 };
+    const tenant = { total: 10, succeeded: 0, failed: 0, created: 0, alreadyAssigned: 0, deleted: 0, alreadyDeleted: 0, cancelled: 0 };
     const s = statusOf({
       total: 20,
       pending: 10,

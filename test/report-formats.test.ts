@@ -8,7 +8,7 @@ import { makeRows, rolloutIdOf, startStack, type Stack } from './support/stack.j
 import { enqueueRows, type ReportRow } from './support/rollout-checks.js';
 
 const FIELDS = [
-  'rolloutId', 'row', 'tenantId', 'configurationId', 'groupId', 'outcome', 'assignmentId', 'httpStatus', 'attempts',
+  'rolloutId', 'row', 'tenantId', 'configurationId', 'groupId', 'action', 'outcome', 'assignmentId', 'httpStatus', 'attempts',
   'requestId', 'clientRequestId', 'code', 'errorCode', 'errorMessage', 'finishedAt', 'retries',
 ];
 
@@ -43,7 +43,7 @@ describe('report of a finished rollout', () => {
     expect(report.map((r) => r.groupId)).toEqual(rows.map((r) => r.groupId));
     expect(report.map((r) => r.row)).toEqual(rows.map((_, i) => i + 1));
     for (const r of report) expect(Object.keys(r)).toEqual(FIELDS);
-    expect(report[0]).toMatchObject({ outcome: 'already-assigned', retries: 0 });
+    expect(report[0]).toMatchObject({ action: 'create', outcome: 'already-assigned', retries: 0 });
     expect(report[1]).toMatchObject({ outcome: 'failed', httpStatus: 404, code: 'E_GRAPH_NOT_FOUND', errorCode: 'ResourceNotFound', retries: 0 });
     expect(report[2]).toMatchObject({ outcome: 'created', httpStatus: 201, attempts: 1, retries: 0 });
   });
@@ -75,7 +75,7 @@ describe('report of a finished rollout', () => {
     const run = await stack.cli(['report', rolloutId, '--format', 'table']);
     expect(run.code).toBe(0);
     const [header, ...lines] = run.stdout.trimEnd().split('\n');
-    expect(header).toMatch(/^\s+row {2}tenantId\s+configurationId\s+groupId\s+outcome\s+http {2}attempts {2}retries {2}code\s+errorCode\s+errorMessage$/);
+    expect(header).toMatch(/^\s+row {2}tenantId\s+configurationId\s+groupId\s+action\s+outcome\s+http {2}attempts {2}retries {2}code\s+errorCode\s+errorMessage$/);
     expect(lines).toHaveLength(rows.length);
     lines.forEach((line, i) => {
       expect(line).toMatch(new RegExp(`^\\s*${i + 1}  ${rows[i]!.tenantId}  ${rows[i]!.configurationId}  ${rows[i]!.groupId}  `));
@@ -113,7 +113,7 @@ describe('report of a large rollout', () => {
     expect(json.code).toBe(0);
     const report = JSON.parse(json.stdout) as ReportRow[];
     expect(report).toHaveLength(20_000);
-    expect(report[0]).toMatchObject({ row: 1, ...rows[0], outcome: 'pending', attempts: 0, retries: 0, finishedAt: '' });
+    expect(report[0]).toMatchObject({ row: 1, ...rows[0], action: 'create', outcome: 'pending', assignmentId: null, attempts: 0, retries: 0, finishedAt: '' });
     expect(report[19_999]).toMatchObject({ row: 20_000, ...rows[19_999], outcome: 'pending' });
     expect(report[10_000]).toMatchObject({ row: 10_001, groupId: rows[10_000]!.groupId });
     expect(report.every((r, i) => r.row === i + 1 && r.outcome === 'pending')).toBe(true);

@@ -47,6 +47,7 @@ async function record(rolloutId: string, rowKeys: string[], row: number, outcome
     tenantId,
     configurationId,
     groupId,
+    action: 'create',
     outcome,
     assignmentId: null,
     httpStatus: outcome === 'failed' ? 404 : null,

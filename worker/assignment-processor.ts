@@ -3,9 +3,9 @@ import { DelayedError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../lib/logger.js';
 import type { AssignmentJobData, GaveUp } from '../lib/queue.js';
-import { rowKey as rowKeyOf } from '../lib/assignment-row.js';
+import { isDeleteRow, rowKey as rowKeyOf } from '../lib/assignment-row.js';
 import type { RedisKeys } from '../lib/redis-keys.js';
-import { NO_RESULT, type Outcome, type OutcomeKind } from '../lib/outcome.js';
+import { NO_RESULT, type Outcome, type OutcomeKind, type RowAction } from '../lib/outcome.js';
 import type { RolloutStore, MarkerUpdate } from '../lib/rollout/rollout-store.js';
 import { GraphFailure } from '../lib/graph/graph-failure.js';
 import { LaneWait } from './lane-gate.js';
@@ -13,6 +13,7 @@ import { ThrottledWait, type LaneBoundGraph, type CallerContext } from './lane-b
 import { ConfigurationListings, LISTING_FIELDS, type ListingFailure } from './configuration-listing.js';
 import { decideRetry, type RetryPolicy } from './retry-policy.js';
 import { clearRowMarkerIfUnchanged, lookNotBefore, markRowPostEnded, parseRowMarker } from './row-marker.js';
+import { DeleteRow, type DeleteRowContext } from './delete-row.js';
 
 export interface ProcessorDeps {
   redis: Redis;
@@ -37,11 +38,12 @@ export class RetryLater extends Error {
   }
 }
 
-interface RowContext extends CallerContext {
+interface RowContext extends CallerContext, DeleteRowContext {
   job: Job<AssignmentJobData>;
   rowKey: string;
   log: Logger;
   attempts: number;
+  action: RowAction;
 }
 
 /**
@@ -52,18 +54,29 @@ interface RowContext extends CallerContext {
  * an earlier POST for the same triple (this rollout's earlier attempt, a killed worker, or another
  * rollout) means look before posting again, after the settle delay; otherwise POST, with the `sent`
  * marker written atomically with the lane's grant.
+ *
+ * A delete row (one with an `assignmentId`) takes its own, shorter path: see DeleteRow.
  */
 export class AssignmentProcessor {
-  constructor(private readonly deps: ProcessorDeps) {}
+  private readonly deleteRow: DeleteRow;
+
+  constructor(private readonly deps: ProcessorDeps) {
+    this.deleteRow = new DeleteRow(
+      { redis: deps.redis, keys: deps.keys, graph: deps.graph, requestTimeoutMs: deps.requestTimeoutMs, settleMs: deps.policy.settleMs, retentionMs: deps.retentionMs },
+      (ctx, kind, fields, marker) => this.record(ctx as RowContext, kind, fields, marker),
+    );
+  }
 
   async process(job: Job<AssignmentJobData>, token?: string): Promise<void> {
     const d = job.data;
     const clientRequestId = randomUUID();
     const rowKey = rowKeyOf(d);
     const logger = this.deps.logger;
+    const action: RowAction = isDeleteRow(d) ? 'delete' : 'create';
     const ctx: RowContext = {
       job,
       rowKey,
+      action,
       tenantId: d.tenantId,
       owner: job.id ?? rowKey,
       clientRequestId,
@@ -77,6 +90,7 @@ export class AssignmentProcessor {
           tenantId: d.tenantId,
           configurationId: d.configurationId,
           groupId: d.groupId,
+          ...(action === 'delete' ? { action, assignmentId: d.assignmentId } : {}),
           clientRequestId,
           jobId: job.id,
         });
@@ -85,7 +99,7 @@ export class AssignmentProcessor {
       },
     };
     try {
-      await this.run(ctx);
+      await (action === 'delete' ? this.deleteRow.run(ctx) : this.run(ctx));
     } catch (err) {
       if (err instanceof LaneWait) {
         ctx.log.debug({ until: new Date(err.untilMs).toISOString(), throttled: err instanceof ThrottledWait }, 'waiting for the tenant lane');
@@ -221,14 +235,27 @@ export class AssignmentProcessor {
       errorCode: failure.graphCode ?? null,
       errorMessage: failure.message + why,
     };
-    if (failure.ambiguous) {
-      // The last POST may have landed: `failed` could be a lie. Look once more after the settle
-      // delay (no new POST), then record what is true.
+    if (failure.ambiguous || this.deleteMayHaveLanded(ctx, decision.reason)) {
+      // The last POST (or an earlier DELETE of this row) may have landed: `failed` could be a lie.
+      // Look once more after the settle delay (no new write), then record what is true.
       await job.updateData({ ...job.data, gaveUp });
-      ctx.log.warn({ err: failure, attempt }, 'out of attempts after an ambiguous POST; one last look before recording');
+      ctx.log.warn({ err: failure, attempt }, `out of attempts after an ambiguous ${ctx.action === 'delete' ? 'DELETE' : 'POST'}; one last look before recording`);
       throw new RetryLater(this.deps.policy.settleMs, failure);
     }
-    await this.record(ctx, 'failed', gaveUp, { action: 'clear-own' });
+    // A delete row keeps the mark of an earlier DELETE of ours that may have landed: a `retry` of the
+    // row then reads a 404 as ours (`deleted`).
+    const keepMark = ctx.action === 'delete' && ctx.earlierWriteMayHaveLanded === true;
+    await this.record(ctx, 'failed', gaveUp, keepMark ? { action: 'keep' } : { action: 'clear-own' });
+  }
+
+  /**
+   * A delete row that runs out of attempts (not refused) after a DELETE of ours that may have landed
+   * looks before it records `failed`, even when its last failure was a definite one (a DELETE is sent
+   * again without looking, so an earlier attempt's doubt is still open). Never twice: the look itself
+   * runs with `gaveUp` set.
+   */
+  private deleteMayHaveLanded(ctx: RowContext, reason: 'permanent' | 'attempts' | 'age'): boolean {
+    return ctx.action === 'delete' && ctx.earlierWriteMayHaveLanded === true && reason !== 'permanent' && ctx.job.data.gaveUp === undefined;
   }
 
   private async record(ctx: RowContext, kind: OutcomeKind, fields: Partial<Outcome>, marker: MarkerUpdate): Promise<void> {
@@ -239,8 +266,12 @@ export class AssignmentProcessor {
       tenantId: d.tenantId,
       configurationId: d.configurationId,
       groupId: d.groupId,
+      // Stored only for delete rows (see RolloutStore.record).
+      action: ctx.action,
       outcome: kind,
       ...NO_RESULT,
+      // A delete row's outcome names the assignment it was to remove, whatever happened.
+      ...(d.assignmentId ? { assignmentId: d.assignmentId } : {}),
       attempts: ctx.attempts,
       clientRequestId: ctx.clientRequestId,
       ...fields,
@@ -250,6 +281,6 @@ export class AssignmentProcessor {
     // Failures are worth a line at the default level; a row that did what it should shows at debug.
     const level = kind === 'failed' ? 'warn' : kind === 'cancelled' ? 'info' : 'debug';
     if (!this.deps.logger.isLevelEnabled(level)) return;
-    ctx.log[level]({ outcome: kind, assignmentId: outcome.assignmentId, httpStatus: outcome.httpStatus, requestId: outcome.requestId, code: outcome.code, attempts: outcome.attempts, duplicateRecord: !written }, `row ${kind}`);
+    ctx.log[level]({ outcome: kind, ...(ctx.action === 'delete' ? {} : { assignmentId: outcome.assignmentId }), httpStatus: outcome.httpStatus, requestId: outcome.requestId, code: outcome.code, attempts: outcome.attempts, duplicateRecord: !written }, `row ${kind}`);
   }
 }

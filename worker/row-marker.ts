@@ -7,6 +7,10 @@ import type { Redis } from 'ioredis';
  *   429): it may have been committed;
  * - `assigned|<assignmentId>`: it existed when we last looked.
  * Either of the first two means: look before posting again, once a slow commit would have landed.
+ *
+ * A delete row has a marker of its own (its row key names the assignment) that is only ever `sent`
+ * or `ended` (of its DELETE): it tells a 404 that follows a DELETE of ours (`deleted`) from one that
+ * does not (`already-deleted`), and it is dropped when the row ends (see worker/delete-row.ts).
  */
 export type RowMarker =
   | { kind: 'sent' | 'ended'; rolloutId: string; at: number; raw: string }

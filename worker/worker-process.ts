@@ -7,7 +7,8 @@ import type { Config } from '../lib/config.js';
 import { requireGraphCredentials } from '../lib/config.js';
 import type { Logger } from '../lib/logger.js';
 import { connectRedis } from '../lib/redis-connection.js';
-import { QUEUE_NAME, type AssignmentJobData } from '../lib/queue.js';
+import { QUEUE_NAME, openQueue, type AssignmentJobData } from '../lib/queue.js';
+import { SYNC_QUEUE_NAME, SyncSchedules, openSyncQueue, type SyncJobData } from '../producer/sync-schedules.js';
 import { RedisKeys } from '../lib/redis-keys.js';
 import { connectGraph } from '../lib/graph/graph-connection.js';
 import { RolloutStore } from '../lib/rollout/rollout-store.js';
@@ -15,6 +16,10 @@ import { TenantLanes } from './tenant-lanes.js';
 import { LaneBoundGraph } from './lane-bound-graph.js';
 import { AssignmentProcessor, RetryLater } from './assignment-processor.js';
 import { backoffDelayMs } from './retry-policy.js';
+import { ScheduledSync } from './scheduled-sync.js';
+
+/** Scheduled syncs run at once per worker process (each mostly waits for its reads' lane slots). */
+const SYNC_CONCURRENCY = 2;
 
 export interface RunningWorker {
   /** Stop taking jobs, let in-flight ones finish (or hand them back at the deadline), disconnect. */
@@ -32,13 +37,15 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
   const keys = new RedisKeys(config.queuePrefix);
   const redis = connectRedis(config.redisUrl, 'worker');
   const bullConnection = connectRedis(config.redisUrl, 'worker');
+  const syncConnection = connectRedis(config.redisUrl, 'worker');
   // ioredis reconnects by itself; say so once per failed try instead of an unhandled-error trace.
-  for (const connection of [redis, bullConnection]) connection.on('error', (err: Error) => logger.warn({ err }, 'Redis connection error; reconnecting'));
+  for (const connection of [redis, bullConnection, syncConnection]) connection.on('error', (err: Error) => logger.warn({ err }, 'Redis connection error; reconnecting'));
   try {
     await Promise.race([redis.ping(), sleep(10_000, undefined, { ref: false }).then(() => Promise.reject(new Error('no answer in 10 s')))]);
   } catch (err) {
     redis.disconnect();
     bullConnection.disconnect();
+    syncConnection.disconnect();
     throw new UserError(ErrorCodes.REDIS_UNAVAILABLE, `cannot reach Redis at ${redactedRedisUrl(config.redisUrl)} (REDIS_URL): ${(err as Error).message}`);
   }
   const lanes = new TenantLanes(redis, keys, config.rateLimit);
@@ -79,21 +86,45 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
   worker.on('failed', (job, err) => {
     if (!(err instanceof RetryLater)) logger.error({ err, jobId: job?.id }, 'unexpected error in a row; it will be retried');
   });
-  await worker.waitUntilReady();
+
+  // Scheduled syncs (`assignments schedule add`) fire into their own queue; any worker runs them.
+  const rowQueue = openQueue(redis, config.queuePrefix);
+  const syncQueue = openSyncQueue(redis, config.queuePrefix);
+  const scheduledSync = new ScheduledSync({
+    redis,
+    keys,
+    store,
+    queue: rowQueue,
+    schedules: new SyncSchedules(redis, syncQueue, config.queuePrefix),
+    graph,
+    readAttempts: config.retryMaxAttempts,
+    baseDelayMs: config.retryBaseDelayMs,
+    signal: shutdown.signal,
+    logger,
+  });
+  const syncWorker = new Worker<SyncJobData>(SYNC_QUEUE_NAME, (job: Job<SyncJobData>) => scheduledSync.process(job), {
+    connection: syncConnection,
+    prefix: config.queuePrefix,
+    concurrency: SYNC_CONCURRENCY,
+    lockDuration: config.workerLockMs,
+  });
+  syncWorker.on('error', (err) => logger.error({ err }, 'sync worker error'));
+  await Promise.all([worker.waitUntilReady(), syncWorker.waitUntilReady()]);
   logger.info({ concurrency: config.workerConcurrency, queuePrefix: config.queuePrefix, rateLimit: config.rateLimit ?? 'learned' }, 'worker started');
 
   return {
     async stop() {
       shutdown.abort();
       const deadline = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), config.shutdownTimeoutMs).unref());
-      const closed = worker.close().then(() => 'closed' as const);
+      const closed = Promise.all([worker.close(), syncWorker.close()]).then(() => 'closed' as const);
       if ((await Promise.race([closed, deadline])) === 'timeout') {
         // In-flight rows keep their lock until it expires; another worker re-runs them then, and
         // their markers make the re-run check before posting.
         logger.warn('shutdown deadline reached; handing in-flight rows back');
-        await worker.close(true);
+        await Promise.all([worker.close(true), syncWorker.close(true)]);
       }
-      await Promise.allSettled([redis.quit(), bullConnection.quit()]);
+      await Promise.allSettled([rowQueue.close(), syncQueue.close()]);
+      await Promise.allSettled([redis.quit(), bullConnection.quit(), syncConnection.quit()]);
       logger.info('worker stopped');
     },
   };

@@ -2,6 +2,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { RolloutStore, type RolloutStatus } from '../rollout/rollout-store.js';
 import { openClient } from './command-context.js';
 import { formatTable, type TableColumn } from './text-table.js';
+import { hasDeletes } from './progress-text.js';
 
 /** A rollout as `list` shows it: the status without the per-tenant detail (that is `status`'s). */
 export type RolloutSummary = Omit<RolloutStatus, 'tenants'>;
@@ -21,7 +22,8 @@ export function listCommand(): Command {
         } else if (rollouts.length === 0) {
           process.stdout.write(`no rollouts (QUEUE_PREFIX=${config.queuePrefix})\n`);
         } else {
-          process.stdout.write(formatTable(LIST_COLUMNS, rollouts));
+          // The delete counts get columns only when some rollout listed has delete rows.
+          process.stdout.write(formatTable(rollouts.some(hasDeletes) ? LIST_COLUMNS_WITH_DELETES : LIST_COLUMNS, rollouts));
         }
       } finally {
         await redis.quit();
@@ -58,4 +60,11 @@ const LIST_COLUMNS: TableColumn<RolloutSummary>[] = [
   count('already', (r) => r.alreadyAssigned),
   count('failed', (r) => r.failed),
   count('cancelled', (r) => r.cancelled),
+];
+
+const LIST_COLUMNS_WITH_DELETES: TableColumn<RolloutSummary>[] = [
+  ...LIST_COLUMNS.slice(0, 8),
+  count('deleted', (r) => r.deleted),
+  count('already deleted', (r) => r.alreadyDeleted),
+  ...LIST_COLUMNS.slice(8),
 ];

@@ -9,13 +9,15 @@ import { emulatorCommand } from './emulator-command.js';
 import { demoCommand } from './demo-command.js';
 import { cancelCommand } from './cancel-command.js';
 import { retryCommand } from './retry-command.js';
+import { syncCommand } from './sync-command.js';
+import { scheduleCommand } from './schedule-command.js';
 
 const program = new Command('assignments')
   .description('Roll Microsoft Intune policy assignments out at scale through Microsoft Graph')
   .showHelpAfterError()
   .exitOverride();
 
-for (const command of [workerCommand(), enqueueCommand(), statusCommand(), listCommand(), reportCommand(), cancelCommand(), retryCommand(), emulatorCommand(), demoCommand()]) {
+for (const command of [workerCommand(), enqueueCommand(), statusCommand(), listCommand(), reportCommand(), cancelCommand(), retryCommand(), syncCommand(), scheduleCommand(), emulatorCommand(), demoCommand()]) {
   program.addCommand(command.exitOverride());
 }
 

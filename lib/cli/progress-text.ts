@@ -5,7 +5,7 @@ import type { RolloutStatus } from '../rollout/rollout-store.js';
  * terminal and a CI log say the same thing. Pure functions of a RolloutStatus.
  */
 
-/** Rows that have an outcome (created, already-assigned, failed or cancelled). */
+/** Rows that have an outcome (created, already-assigned, deleted, already-deleted, failed or cancelled). */
 export function rowsEnded(s: RolloutStatus): number {
   return s.total - s.pending;
 }
@@ -21,9 +21,21 @@ export function formatDuration(ms: number | null): string {
   return `${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, '0')}m`;
 }
 
-/** `created 1200 already 30 failed 4 cancelled 0` */
+/**
+ * Whether the delete counts are worth showing: the rollout has delete rows, or delete outcomes. A
+ * rollout that only creates shows no delete counts at all.
+ */
+export function hasDeletes(s: Pick<RolloutStatus, 'deleteRows' | 'deleted' | 'alreadyDeleted'>): boolean {
+  return s.deleteRows > 0 || s.deleted > 0 || s.alreadyDeleted > 0;
+}
+
+/**
+ * `created 1200 already 30 failed 4 cancelled 0`; with delete rows
+ * `created 1200 already 30 deleted 12 already-deleted 1 failed 4 cancelled 0`.
+ */
 export function outcomeCounts(s: RolloutStatus): string {
-  return `created ${s.created} already ${s.alreadyAssigned} failed ${s.failed} cancelled ${s.cancelled}`;
+  const deletes = hasDeletes(s) ? ` deleted ${s.deleted} already-deleted ${s.alreadyDeleted}` : '';
+  return `created ${s.created} already ${s.alreadyAssigned}${deletes} failed ${s.failed} cancelled ${s.cancelled}`;
 }
 
 /** Tenant lanes paused now that still have rows of this rollout to send. */

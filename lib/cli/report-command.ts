@@ -4,7 +4,7 @@ import type { Writable } from 'node:stream';
 import { Command, Option } from 'commander';
 import { stringify } from 'csv-stringify/sync';
 import { RolloutStore } from '../rollout/rollout-store.js';
-import { NO_RESULT, OUTCOME_FIELDS, OUTCOME_KINDS, type Outcome } from '../outcome.js';
+import { NO_RESULT, OUTCOME_FIELDS, OUTCOME_KINDS, rowFieldsOf, type Outcome } from '../outcome.js';
 import { parseRowKey } from '../assignment-row.js';
 import { UserError } from '../errors/user-error.js';
 import { ErrorCodes } from '../errors/codes.js';
@@ -111,6 +111,7 @@ const TABLE_COLUMNS = [
   { header: 'tenantId', width: 36, value: (r: ReportRow) => r.tenantId },
   { header: 'configurationId', width: 36, value: (r: ReportRow) => r.configurationId },
   { header: 'groupId', width: 36, value: (r: ReportRow) => r.groupId },
+  { header: 'action', width: 6, value: (r: ReportRow) => r.action },
   { header: 'outcome', width: 16, value: (r: ReportRow) => r.outcome },
   { header: 'http', width: 4, align: 'right' as const, value: (r: ReportRow) => text(r.httpStatus) },
   { header: 'attempts', width: 8, align: 'right' as const, value: (r: ReportRow) => text(r.attempts) },
@@ -144,12 +145,15 @@ class BlockWriter {
 
 function toReportRow(rolloutId: string, item: { rowKey: string; row: number; outcome: Outcome | null; retries: number }): ReportRow {
   if (item.outcome) return { ...item.outcome, retries: item.retries };
+  const { assignmentId, ...rowIds } = rowFieldsOf(parseRowKey(item.rowKey));
   return {
     rolloutId,
     row: item.row,
-    ...parseRowKey(item.rowKey),
+    ...rowIds,
     outcome: 'pending',
     ...NO_RESULT,
+    // a pending delete row already names the assignment it is to remove
+    assignmentId,
     attempts: 0,
     finishedAt: '',
     retries: item.retries,

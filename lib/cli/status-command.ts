@@ -5,6 +5,7 @@ import { ErrorCodes } from '../errors/codes.js';
 import { openClient } from './command-context.js';
 import { watchExitCode, watchRollout } from './rollout-watch.js';
 import { formatTable, type TableColumn } from './text-table.js';
+import { hasDeletes } from './progress-text.js';
 
 export function statusCommand(): Command {
   return new Command('status')
@@ -39,12 +40,12 @@ export function formatStatus(s: RolloutStatus): string {
     `state     ${s.state}${when ? ` at ${when}` : ''}`,
     `total     ${s.total}`,
     `pending   ${s.pending}`,
-    `succeeded ${s.succeeded} (created ${s.created}, already assigned ${s.alreadyAssigned})`,
+    `succeeded ${s.succeeded} (created ${s.created}, already assigned ${s.alreadyAssigned}${hasDeletes(s) ? `, deleted ${s.deleted}, already deleted ${s.alreadyDeleted}` : ''})`,
     `failed    ${s.failed}`,
     `cancelled ${s.cancelled}`,
   ];
   if (s.retries > 0) lines.push(`retries   ${s.retries}`);
-  return `${lines.join('\n')}\n\n${formatTable(TENANT_COLUMNS, s.tenants)}`;
+  return `${lines.join('\n')}\n\n${formatTable(hasDeletes(s) ? TENANT_COLUMNS_WITH_DELETES : TENANT_COLUMNS, s.tenants)}`;
 }
 
 const count = (header: string, value: (t: TenantProgress) => number): TableColumn<TenantProgress> => ({ header, align: 'right', value: (t) => String(value(t)) });
@@ -59,4 +60,12 @@ const TENANT_COLUMNS: TableColumn<TenantProgress>[] = [
   count('failed', (t) => t.failed),
   count('cancelled', (t) => t.cancelled),
   { header: 'lane', value: (t) => (t.pausedUntil ? `paused until ${t.pausedUntil}` : 'open') },
+];
+
+/** The same, with the delete counts after `already`, for a rollout that has delete rows. */
+const TENANT_COLUMNS_WITH_DELETES: TableColumn<TenantProgress>[] = [
+  ...TENANT_COLUMNS.slice(0, 5),
+  count('deleted', (t) => t.deleted),
+  count('already deleted', (t) => t.alreadyDeleted),
+  ...TENANT_COLUMNS.slice(5),
 ];

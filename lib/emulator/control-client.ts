@@ -60,6 +60,12 @@ export class EmulatorControl {
     return this.call('POST', path, { groupId });
   }
 
+  /** Every read of the configuration's assignments answers `status` (e.g. 500) until set back to null. */
+  setReadFailure(tenantId: string, configurationId: string, status: number | null): Promise<{ status: number | null }> {
+    const path = `/_emulator/tenants/${encodeURIComponent(tenantId)}/configurations/${encodeURIComponent(configurationId)}/read-failure`;
+    return this.call('PUT', path, { status });
+  }
+
   /** Empties state and counters and restores the limits, faults and token service the emulator started with. */
   async reset(): Promise<void> {
     await this.call('POST', '/_emulator/reset');

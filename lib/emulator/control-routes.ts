@@ -24,6 +24,7 @@ const rateLimitBody = z.union([z.null(), z.strictObject({ max: z.int().min(1), w
 const tokenOutageBody = z.strictObject({ on: z.boolean() });
 const configurationBody = z.strictObject({ id: z.string().optional(), displayName: z.string().min(1).optional() });
 const assignmentBody = z.strictObject({ groupId: z.string() });
+const readFailureBody = z.strictObject({ status: z.number().int().min(400).max(599).nullable() });
 
 /** Handles a request under `/_emulator`; `reset` restores the state the emulator started with. */
 export async function handleControlRequest(context: EmulatorContext, exchange: HttpExchange, reset: () => void): Promise<void> {
@@ -97,6 +98,15 @@ export async function handleControlRequest(context: EmulatorContext, exchange: H
       if (!groupId) return;
       const assignment = context.state.addAssignment(tenantId, configurationId, groupId);
       exchange.sendJson(201, { id: assignment.id, tenantId, configurationId, groupId });
+      return;
+    }
+    case 'PUT tenants/{tenantId}/configurations/{configurationId}/read-failure': {
+      const tenantId = objectId(exchange, 'tenant id', tenant);
+      const configurationId = tenantId && objectId(exchange, 'configuration id', configuration);
+      const body = configurationId && (await readBody(exchange, readFailureBody));
+      if (!tenantId || !configurationId || !body) return;
+      context.state.setReadFailure(tenantId, configurationId, body.status);
+      exchange.sendJson(200, { tenantId, configurationId, status: body.status });
       return;
     }
     default:

@@ -38,6 +38,8 @@ interface ConfigurationEntry {
 export class EmulatorState {
   private tenants = new Map<string, Map<string, ConfigurationEntry>>();
   private nextSeq = 1;
+  /** (tenant/configuration) -> HTTP status every read of its assignments answers (control API). */
+  private readFailures = new Map<string, number>();
 
   /**
    * @param strictConfigurations when false, any configuration id exists: the first lookup creates it,
@@ -136,9 +138,20 @@ export class EmulatorState {
     return truth;
   }
 
+  /** Makes every read of the configuration's assignments fail with `status` (null: read normally again). */
+  setReadFailure(tenantId: string, configurationId: string, status: number | null): void {
+    if (status === null) this.readFailures.delete(`${tenantId}/${configurationId}`);
+    else this.readFailures.set(`${tenantId}/${configurationId}`, status);
+  }
+
+  readFailure(tenantId: string, configurationId: string): number | undefined {
+    return this.readFailures.get(`${tenantId}/${configurationId}`);
+  }
+
   clear(): void {
     // nextSeq keeps counting: a skiptoken handed out before the reset must not match new assignments.
     this.tenants = new Map();
+    this.readFailures = new Map();
   }
 
   private entry(tenantId: string, configurationId: string, create: boolean): ConfigurationEntry | undefined {

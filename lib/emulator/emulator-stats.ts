@@ -17,6 +17,8 @@ export interface TenantStats {
   tokensIssued: number;
   /** With `?windowMs=`: the most accepted writes inside any window of that length. */
   maxWritesInWindow?: number;
+  /** With `?windowMs=`: the most requests (GETs answered and writes accepted) inside any window of that length. */
+  maxRequestsInWindow?: number;
 }
 
 export interface StatsSnapshot {
@@ -37,6 +39,8 @@ export interface StatsSnapshot {
 export class EmulatorStats {
   private tenants = new Map<string, TenantStats>();
   private writeTimes = new Map<string, number[]>();
+  /** Reads and accepted writes: a client whose reads share its write budget stays under the limit in this log too. */
+  private requestTimes = new Map<string, number[]>();
   private unauthorized = 0;
   private tokenRequestsWithoutTenant = 0;
 
@@ -47,10 +51,18 @@ export class EmulatorStats {
     const times = this.writeTimes.get(tenantId);
     if (times) times.push(this.now());
     else this.writeTimes.set(tenantId, [this.now()]);
+    this.requestAt(tenantId);
   }
 
   read(tenantId: string): void {
     this.of(tenantId).reads += 1;
+    this.requestAt(tenantId);
+  }
+
+  private requestAt(tenantId: string): void {
+    const times = this.requestTimes.get(tenantId);
+    if (times) times.push(this.now());
+    else this.requestTimes.set(tenantId, [this.now()]);
   }
 
   throttled(tenantId: string): void {
@@ -80,6 +92,7 @@ export class EmulatorStats {
       const copy: TenantStats = { ...stats, faults: { ...stats.faults } };
       if (windowMs !== undefined) {
         copy.maxWritesInWindow = maxInSlidingWindow(this.writeTimes.get(tenantId) ?? [], windowMs);
+        copy.maxRequestsInWindow = maxInSlidingWindow(this.requestTimes.get(tenantId) ?? [], windowMs);
       }
       tenants[tenantId] = copy;
     }
@@ -95,6 +108,7 @@ export class EmulatorStats {
   clear(): void {
     this.tenants = new Map();
     this.writeTimes = new Map();
+    this.requestTimes = new Map();
     this.unauthorized = 0;
     this.tokenRequestsWithoutTenant = 0;
   }

@@ -149,6 +149,11 @@ function listAssignments(context: EmulatorContext, exchange: HttpExchange, tenan
     sendConfigurationNotFound(exchange, configurationId);
     return;
   }
+  const failure = context.state.readFailure(tenantId, configurationId);
+  if (failure !== undefined) {
+    sendGraphError(exchange, failure, failure === 503 ? 'ServiceUnavailable' : failure >= 500 ? 'InternalServerError' : 'BadRequest', 'Reading this configuration fails (emulator control: read-failure).');
+    return;
+  }
   const { page, more } = context.state.listAssignments(tenantId, configurationId, afterSeq, top);
   const base = publicBase(context, exchange);
   const collection = `${base}/beta/officeConfiguration/clientConfigurations/${configurationId}/assignments`;

@@ -15,6 +15,10 @@ export const ErrorCodes = {
   ROLLOUT_STATE: 'E_ROLLOUT_STATE',
   /** Redis did not answer. */
   REDIS_UNAVAILABLE: 'E_REDIS_UNAVAILABLE',
+  /** `sync --prune` would delete more than the threshold allows; nothing was written. */
+  PRUNE_REFUSED: 'E_PRUNE_REFUSED',
+  /** No schedule of that name. */
+  SCHEDULE_NOT_FOUND: 'E_SCHEDULE_NOT_FOUND',
   /** A bad command-line argument. */
   USAGE: 'E_USAGE',
 } as const;

@@ -7,7 +7,10 @@ import { GraphFailure, GraphFailureCodes } from './graph-failure.js';
 /** An officeClientConfigurationAssignment as far as we use it. */
 export interface Assignment {
   id: string;
+  /** The target's group, for group targets; absent for all-devices, all-users and other targets. */
   groupId?: string;
+  /** The target's @odata.type (e.g. #microsoft.graph.officeConfigurationGroupAssignmentTarget). */
+  targetType?: string;
 }
 
 /** What every call returns besides its value: Graph's ids for support, and the status. */
@@ -137,10 +140,12 @@ export class AssignmentsApi {
 }
 
 function toAssignment(value: unknown): Assignment {
-  const v = (value ?? {}) as { id?: unknown; target?: { groupId?: unknown } };
+  const v = (value ?? {}) as { id?: unknown; target?: { groupId?: unknown; '@odata.type'?: unknown } };
+  const targetType = v.target?.['@odata.type'];
   return {
     id: typeof v.id === 'string' ? v.id : '',
     groupId: typeof v.target?.groupId === 'string' ? v.target.groupId.toLowerCase() : undefined,
+    ...(typeof targetType === 'string' ? { targetType } : {}),
   };
 }
 

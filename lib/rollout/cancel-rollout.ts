@@ -1,7 +1,7 @@
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { jobIdOf, type AssignmentJobData } from '../queue.js';
-import { NO_RESULT, type Outcome } from '../outcome.js';
+import { NO_RESULT, rowFieldsOf, type Outcome } from '../outcome.js';
 import { parseRowKey } from '../assignment-row.js';
 import type { RolloutStore } from './rollout-store.js';
 import { UserError } from '../errors/user-error.js';
@@ -48,8 +48,9 @@ export async function cancelRollout(rolloutId: string, deps: { redis: Redis; sto
     await Promise.all(
       rowKeys.map(async (rowKey, i) => {
         if (outcomes[i]) return;
-        // A POST of this rollout may have landed for this row: its worker looks before it records
-        // anything, so the row ends with what is true rather than `cancelled` over an assignment.
+        // A POST (or DELETE) of this rollout may have landed for this row: its worker looks before it
+        // records anything, so the row ends with what is true rather than `cancelled` over an
+        // assignment it created (or removed).
         const marker = markers[i] ?? '';
         if (marker.startsWith(`sent|${rolloutId}|`) || marker.startsWith(`ended|${rolloutId}|`)) {
           inFlight++;
@@ -63,14 +64,16 @@ export async function cancelRollout(rolloutId: string, deps: { redis: Redis; sto
           inFlight++;
           return;
         }
-        const triple = parseRowKey(rowKey);
-        (removedJobs[triple.tenantId] ??= []).push(...ids.filter((_, j) => results[j] === 1));
+        const parsed = parseRowKey(rowKey);
+        (removedJobs[parsed.tenantId] ??= []).push(...ids.filter((_, j) => results[j] === 1));
+        const { assignmentId, ...rowIds } = rowFieldsOf(parsed);
         const outcome: Outcome = {
           rolloutId,
           row: row + 1,
-          ...triple,
+          ...rowIds,
           outcome: 'cancelled',
           ...NO_RESULT,
+          assignmentId,
           attempts: Number(attempts[i] ?? 0) || 0,
           finishedAt: new Date().toISOString(),
         };

@@ -1,5 +1,5 @@
 import type { Queue } from 'bullmq';
-import { JOB_OPTIONS, jobIdOf, type AssignmentJobData } from '../queue.js';
+import { JOB_OPTIONS, jobDataOf, jobIdOf, jobNameOf, type AssignmentJobData } from '../queue.js';
 import type { OutcomeKind } from '../outcome.js';
 import { parseRowKey } from '../assignment-row.js';
 import type { RolloutStore } from './rollout-store.js';
@@ -34,9 +34,11 @@ export async function retryRollout(rolloutId: string, kind: OutcomeKind, deps: {
   for (let start = 0; start < rows.length; start += 1000) {
     await queue.addBulk(
       rows.slice(start, start + 1000).map(([row, rowKey]) => {
+        // A delete row's key carries its assignmentId, so its new job is a delete job again.
+        const r = parseRowKey(rowKey);
         return {
-          name: 'assign',
-          data: { rolloutId, row, ...parseRowKey(rowKey) },
+          name: jobNameOf(r),
+          data: jobDataOf(rolloutId, row, r),
           opts: { ...JOB_OPTIONS, jobId: `${jobIdOf(rolloutId, row)}-r${retryNumber}` },
         };
       }),

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { RedisKeys } from '../redis-keys.js';
 import { NO_RESULT, type Outcome, type OutcomeKind } from '../outcome.js';
+import { isDeleteRowKey } from '../assignment-row.js';
 
 export interface RolloutMeta {
   rolloutId: string;
@@ -23,6 +24,8 @@ export interface TenantProgress {
   failed: number;
   created: number;
   alreadyAssigned: number;
+  deleted: number;
+  alreadyDeleted: number;
   cancelled: number;
   /** When the tenant's lane reopens after a 429/503, or null when it is open. */
   pausedUntil: string | null;
@@ -35,11 +38,16 @@ export interface RolloutStatus {
   createdAt: string;
   state: RolloutState;
   total: number;
+  /** Delete rows among `total` (0 for a rollout that only creates). */
+  deleteRows: number;
   pending: number;
+  /** created + alreadyAssigned + deleted + alreadyDeleted. */
   succeeded: number;
   failed: number;
   created: number;
   alreadyAssigned: number;
+  deleted: number;
+  alreadyDeleted: number;
   cancelled: number;
   finishedAt: string | null;
   cancelledAt: string | null;
@@ -53,12 +61,16 @@ export type MarkerUpdate =
   | { action: 'assigned'; assignmentId: string }
   /** A definite refusal: nothing of ours exists, forget our own `sent` mark. */
   | { action: 'clear-own' }
+  /** A delete row ended: its own `sent` or `ended` mark of this rollout has served its purpose. */
+  | { action: 'drop-own' }
   | { action: 'keep' };
 
 /** Counter field per outcome, in the rollout hash; `t:<tenantId>:<counter>` per tenant. */
 export const COUNTER: Record<OutcomeKind, string> = {
   created: 'created',
   'already-assigned': 'alreadyAssigned',
+  deleted: 'deleted',
+  'already-deleted': 'alreadyDeleted',
   failed: 'failed',
   cancelled: 'cancelled',
 };
@@ -80,9 +92,15 @@ elseif ARGV[4] == 'clear-own' then
   local m = redis.call('GET', KEYS[3])
   local own = 'sent|' .. ARGV[7] .. '|'
   if m and string.sub(m, 1, #own) == own then redis.call('DEL', KEYS[3]) end
+elseif ARGV[4] == 'drop-own' then
+  local m = redis.call('GET', KEYS[3])
+  local sent = 'sent|' .. ARGV[7] .. '|'
+  local ended = 'ended|' .. ARGV[7] .. '|'
+  if m and (string.sub(m, 1, #sent) == sent or string.sub(m, 1, #ended) == ended) then redis.call('DEL', KEYS[3]) end
 end
-local h = redis.call('HMGET', KEYS[2], 'total', 'created', 'alreadyAssigned', 'failed', 'cancelled')
-local done = (tonumber(h[2]) or 0) + (tonumber(h[3]) or 0) + (tonumber(h[4]) or 0) + (tonumber(h[5]) or 0)
+local h = redis.call('HMGET', KEYS[2], 'total', 'created', 'alreadyAssigned', 'failed', 'cancelled', 'deleted', 'alreadyDeleted')
+local done = 0
+for i = 2, 7 do done = done + (tonumber(h[i]) or 0) end
 if done >= (tonumber(h[1]) or 0) then
   redis.call('HSETNX', KEYS[2], 'finishedAt', ARGV[8])
   redis.call('PEXPIRE', KEYS[1], ARGV[6])
@@ -159,6 +177,8 @@ export class RolloutStore {
         tenants: JSON.stringify(meta.tenants),
         created: 0,
         alreadyAssigned: 0,
+        deleted: 0,
+        alreadyDeleted: 0,
         failed: 0,
         cancelled: 0,
       })
@@ -168,17 +188,20 @@ export class RolloutStore {
       .exec();
   }
 
-  /** Appends row keys (input order) and counts them per tenant. */
+  /** Appends row keys (input order) and counts them per tenant, and the delete rows among them. */
   async appendRows(rolloutId: string, rowKeys: readonly string[]): Promise<void> {
     if (rowKeys.length === 0) return;
     const k = this.keys;
     const perTenant = new Map<string, number>();
+    let deleteRows = 0;
     for (const key of rowKeys) {
       const tenant = key.slice(0, key.indexOf('/'));
       perTenant.set(tenant, (perTenant.get(tenant) ?? 0) + 1);
+      if (isDeleteRowKey(key)) deleteRows++;
     }
     const tx = this.redis.multi().rpush(k.rolloutRows(rolloutId), ...rowKeys).pexpire(k.rolloutRows(rolloutId), this.retentionMs);
     for (const [tenant, n] of perTenant) tx.hincrby(k.rollout(rolloutId), `t:${tenant}:total`, n);
+    if (deleteRows > 0) tx.hincrby(k.rollout(rolloutId), 'deleteRows', deleteRows);
     await tx.exec();
   }
 
@@ -206,7 +229,7 @@ export class RolloutStore {
       k.rowMarker(rowKey),
       k.rolloutRows(outcome.rolloutId),
       rowKey,
-      JSON.stringify(outcome, dropNulls),
+      JSON.stringify(outcome, storedField),
       COUNTER[outcome.outcome],
       marker.action,
       markerValue,
@@ -279,16 +302,19 @@ export class RolloutStore {
         const v = values[i];
         const h = history[i];
         const retries = h ? (JSON.parse(h) as unknown[]).length : 0;
-        yield { rowKey: rowKeys[i]!, row: start + i + 1, outcome: v ? ({ ...NO_RESULT, ...(JSON.parse(v) as Partial<Outcome>) } as Outcome) : null, retries };
+        yield { rowKey: rowKeys[i]!, row: start + i + 1, outcome: v ? ({ ...NO_RESULT, action: 'create', ...(JSON.parse(v) as Partial<Outcome>) } as Outcome) : null, retries };
       }
       if (rowKeys.length < chunkSize) return;
     }
   }
 }
 
-/** Outcomes are stored without their null fields (about a sixth of a row's bytes) and read back with them. */
-function dropNulls(_key: string, value: unknown): unknown {
-  return value === null ? undefined : value;
+/**
+ * Outcomes are stored without their null fields (about a sixth of a row's bytes) and without
+ * `action: 'create'`, the default, and read back with them (see `outcomes`).
+ */
+function storedField(key: string, value: unknown): unknown {
+  return value === null || (key === 'action' && value === 'create') ? undefined : value;
 }
 
 interface StoreCommands {
@@ -309,16 +335,18 @@ export function toStatus(h: Record<string, string>, pausedUntil: Map<string, num
   const total = n('total');
   const created = n('created');
   const alreadyAssigned = n('alreadyAssigned');
+  const deleted = n('deleted');
+  const alreadyDeleted = n('alreadyDeleted');
   const failed = n('failed');
   const cancelled = n('cancelled');
-  const succeeded = created + alreadyAssigned;
+  const succeeded = created + alreadyAssigned + deleted + alreadyDeleted;
   const done = succeeded + failed + cancelled >= total;
   const tenants: TenantProgress[] = tenantIdsOf(h)
     .sort()
     .map((tenantId) => {
       const t = (c: string) => n(`t:${tenantId}:${c}`);
       const tTotal = t('total');
-      const tSucceeded = t('created') + t('alreadyAssigned');
+      const tSucceeded = t('created') + t('alreadyAssigned') + t('deleted') + t('alreadyDeleted');
       const until = pausedUntil.get(tenantId) ?? 0;
       return {
         tenantId,
@@ -328,6 +356,8 @@ export function toStatus(h: Record<string, string>, pausedUntil: Map<string, num
         failed: t('failed'),
         created: t('created'),
         alreadyAssigned: t('alreadyAssigned'),
+        deleted: t('deleted'),
+        alreadyDeleted: t('alreadyDeleted'),
         cancelled: t('cancelled'),
         pausedUntil: until > nowMs ? new Date(until).toISOString() : null,
       };
@@ -339,11 +369,14 @@ export function toStatus(h: Record<string, string>, pausedUntil: Map<string, num
     createdAt: h.createdAt ?? '',
     state: h.cancelledAt ? 'cancelled' : done ? 'finished' : 'running',
     total,
+    deleteRows: n('deleteRows'),
     pending: Math.max(0, total - succeeded - failed - cancelled),
     succeeded,
     failed,
     created,
     alreadyAssigned,
+    deleted,
+    alreadyDeleted,
     cancelled,
     finishedAt: done ? (h.finishedAt ?? null) : null,
     cancelledAt: h.cancelledAt ?? null,

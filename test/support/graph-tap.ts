@@ -24,10 +24,27 @@ export interface TapAnswer {
 }
 
 /**
+ * A request the tap forwards to the emulator (which commits it) and then fails on the way back, the
+ * way Graph leaves a write in doubt: `reset` drops the client's connection with no answer, `hang`
+ * never answers (the client times out), an answer replaces the emulator's (a 504 after the commit).
+ */
+export interface TapAfterCommit {
+  afterCommit: 'reset' | 'hang' | TapAnswer;
+}
+
+/** The connection is dropped before anything is forwarded: nothing reaches the emulator. */
+export interface TapReset {
+  reset: true;
+}
+
+export type TapAction = TapAnswer | TapAfterCommit | TapReset;
+
+/**
  * An HTTPS pass-through in front of the emulator's Graph, for what the emulator does not count: every
  * request to a path (the emulator's stats are per tenant and skip refused POSTs), and the bearer tokens
  * clients sent. It serves the emulator's own certificate, so clients that trust the emulator trust it;
- * point GRAPH_BASE_URL at `graphBaseUrl`. `intercept` may answer a request itself (a 401, say).
+ * point GRAPH_BASE_URL at `graphBaseUrl`. `intercept` may answer a request itself (a 401, say), drop
+ * it, or forward it and then fail on the way back (see TapAction).
  */
 export interface GraphTap {
   origin: string;
@@ -39,7 +56,7 @@ export interface GraphTap {
 export async function startGraphTap(
   emulator: RunningEmulator,
   certDir: string,
-  intercept?: (req: IncomingMessage, seen: readonly TappedRequest[]) => TapAnswer | undefined,
+  intercept?: (req: IncomingMessage, seen: readonly TappedRequest[]) => TapAction | undefined,
 ): Promise<GraphTap> {
   const cert = readFileSync(join(certDir, 'emulator-cert.pem'), 'utf8');
   const key = readFileSync(join(certDir, 'emulator-key.pem'), 'utf8');
@@ -49,13 +66,35 @@ export async function startGraphTap(
   const server: Server = createServer({ cert, key }, (req: IncomingMessage, res: ServerResponse) => {
     const entry: TappedRequest = { method: req.method ?? 'GET', path: req.url ?? '/', authorization: req.headers.authorization };
     requests.push(entry);
-    const canned = intercept?.(req, requests);
-    if (canned) {
-      req.resume();
+    const action = intercept?.(req, requests);
+    const answer = (canned: TapAnswer): void => {
       const text = JSON.stringify(canned.body);
       entry.status = canned.status;
       res.writeHead(canned.status, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)), ...canned.headers });
       res.end(text);
+    };
+    if (action && 'reset' in action) {
+      req.resume();
+      res.destroy();
+      return;
+    }
+    if (action && 'status' in action) {
+      req.resume();
+      answer(action);
+      return;
+    }
+    if (action && 'afterCommit' in action) {
+      const after = action.afterCommit;
+      const forward = request({ host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: req.headers, ca: cert }, (upstreamAnswer) => {
+        upstreamAnswer.resume();
+        upstreamAnswer.on('end', () => {
+          if (after === 'reset') res.destroy();
+          else if (after !== 'hang') answer(after);
+          // 'hang': no answer; the client gives up, and close() drops the connection.
+        });
+      });
+      forward.on('error', () => res.destroy());
+      req.pipe(forward);
       return;
     }
     // The Host header stays the tap's, so nextLinks the emulator writes come back through the tap.

@@ -31,8 +31,11 @@ export async function reportOf(stack: Stack, rolloutId: string): Promise<ReportR
   return JSON.parse(run.stdout) as ReportRow[];
 }
 
+/** The (tenant, configuration, group) of a row or of a report line. */
+type Triple = Pick<AssignmentRow, 'tenantId' | 'configurationId' | 'groupId'>;
+
 /** The emulator holds exactly one assignment for each row, and no duplicate anywhere. */
-export async function expectEachAssignedOnce(stack: Stack, rows: readonly AssignmentRow[]): Promise<void> {
+export async function expectEachAssignedOnce(stack: Stack, rows: readonly Triple[]): Promise<void> {
   const truth = await stack.control.truth();
   expect(truth.duplicates).toBe(0);
   const missing = rows.filter((r) => truth.tenants[r.tenantId]?.[r.configurationId]?.[r.groupId] !== 1);
@@ -40,7 +43,7 @@ export async function expectEachAssignedOnce(stack: Stack, rows: readonly Assign
 }
 
 /** The emulator holds no assignment for any of the rows. */
-export async function expectNoneAssigned(stack: Stack, rows: readonly AssignmentRow[]): Promise<void> {
+export async function expectNoneAssigned(stack: Stack, rows: readonly Triple[]): Promise<void> {
   const truth = await stack.control.truth();
   const present = rows.filter((r) => (truth.tenants[r.tenantId]?.[r.configurationId]?.[r.groupId] ?? 0) > 0);
   expect(present).toEqual([]);
@@ -68,7 +71,7 @@ export function expectAllSucceeded(report: readonly ReportRow[], rows: readonly 
 export async function expectFinished(stack: Stack, rolloutId: string, total: number, failed: number): Promise<RolloutStatus> {
   const status = await statusOf(stack, rolloutId);
   expect(status).toMatchObject({ total, pending: 0, failed, succeeded: total - failed, state: 'finished' });
-  expect(status.created + status.alreadyAssigned).toBe(status.succeeded);
+  expect(status.created + status.alreadyAssigned + status.deleted + status.alreadyDeleted).toBe(status.succeeded);
   return status;
 }
 
@@ -87,7 +90,7 @@ export async function waitUntil<T>(what: string, check: () => Promise<T | undefi
 export async function progressOf(stack: Stack, rolloutId: string): Promise<{ total: number; done: number; pending: number }> {
   const h = await stack.redis.hgetall(`${stack.prefix}:rollout:${rolloutId}`);
   const total = Number(h.total ?? 0);
-  const done = Number(h.created ?? 0) + Number(h.alreadyAssigned ?? 0) + Number(h.failed ?? 0) + Number(h.cancelled ?? 0);
+  const done = ['created', 'alreadyAssigned', 'deleted', 'alreadyDeleted', 'failed', 'cancelled'].reduce((n, c) => n + Number(h[c] ?? 0), 0);
   return { total, done, pending: total - done };
 }
 

@@ -132,7 +132,7 @@ export async function startStack(options: { emulator?: EmulatorOptions; env?: No
       const until = Date.now() + timeoutMs;
       for (;;) {
         const h = await redis.hgetall(`${prefix}:rollout:${rolloutId}`);
-        const done = Number(h.created ?? 0) + Number(h.alreadyAssigned ?? 0) + Number(h.failed ?? 0) + Number(h.cancelled ?? 0);
+        const done = ['created', 'alreadyAssigned', 'deleted', 'alreadyDeleted', 'failed', 'cancelled'].reduce((n, c) => n + Number(h[c] ?? 0), 0);
         if (h.total && done >= Number(h.total)) return h;
         if (Date.now() > until) throw new Error(`rollout ${rolloutId} not finished after ${timeoutMs} ms: ${JSON.stringify(h)}`);
         await sleep(100);
