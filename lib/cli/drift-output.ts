@@ -95,8 +95,8 @@ export function formatDrift(plan: SyncPlan, options: SyncOptions & { dryRun: boo
   );
   out.push(`missing (to create)       ${s.missing}`);
   out.push(`present                   ${s.present}`);
-  out.push(`extra                     ${s.extra}${options.prune ? ' (pruned)' : s.extra ? ' (reported only; --prune deletes them)' : ''}`);
-  out.push(`duplicate                 ${s.duplicate}${options.prune ? ' (pruned)' : s.duplicate ? ' (reported only; --prune deletes them)' : ''}`);
+  out.push(`extra                     ${s.extra}${!s.extra ? '' : options.prune ? ' (to delete)' : ' (reported only; --prune deletes them)'}`);
+  out.push(`duplicate                 ${s.duplicate}${!s.duplicate ? '' : options.prune ? ' (to delete)' : ' (reported only; --prune deletes them)'}`);
   if (s.otherTargets) out.push(`other targets             ${s.otherTargets} (not groups: reported, never pruned)`);
   out.push(`configuration not found   ${s.configurationNotFound}`);
   out.push(`unreadable                ${s.unreadable}${s.unreadable ? ' (left out: could not read is not "no assignments")' : ''}`);
