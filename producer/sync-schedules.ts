@@ -177,14 +177,17 @@ export class SyncSchedules {
     const key = this.keys.schedule(name);
     // A run that ends after its schedule was removed leaves no orphan hash behind.
     if ((await this.redis.sismember(this.keys.schedules(), name)) !== 1) return;
-    await this.redis
+    const tx = this.redis
       .multi()
-      .hset(key, { lastRunAt: run.at, lastResult: run.result, lastMessage: run.message, lastRolloutId: run.rolloutId ?? '' })
-      .hincrby(key, 'runs', 1)
-      .exec();
+      .hset(key, { lastRunAt: run.at, lastResult: run.result, lastMessage: run.message, lastRunRolloutId: run.rolloutId ?? '' })
+      .hincrby(key, 'runs', 1);
+    // The latest rollout a run made stays until another run makes one: a run that was skipped or
+    // found no drift must not hide a rollout that is still going from the next run's check.
+    if (run.rolloutId) tx.hset(key, 'lastRolloutId', run.rolloutId);
+    await tx.exec();
   }
 
-  /** The rollout of the last run that made one, if any. */
+  /** The rollout of the latest run that made one, if any. */
   async lastRolloutId(name: string): Promise<string | null> {
     return (await this.redis.hget(this.keys.schedule(name), 'lastRolloutId')) || null;
   }
@@ -210,7 +213,7 @@ function infoOf(name: string, s: { pattern?: string | null; tz?: string | null; 
     groups: n('groups'),
     runs: n('runs'),
     lastRun: h.lastRunAt
-      ? { at: h.lastRunAt, result: (h.lastResult ?? 'failed') as ScheduleRunResult, message: h.lastMessage ?? '', rolloutId: h.lastRolloutId || null }
+      ? { at: h.lastRunAt, result: (h.lastResult ?? 'failed') as ScheduleRunResult, message: h.lastMessage ?? '', rolloutId: h.lastRunRolloutId || null }
       : null,
   };
 }
