@@ -40,6 +40,23 @@ export interface Config {
   workerLockMs: number;
   /** SIGTERM/SIGINT: how long in-flight jobs get to finish before they are handed back. */
   shutdownTimeoutMs: number;
+  /** `assignments serve`: where the operations server listens. */
+  serverHost: string;
+  serverPort: number;
+  /** Shared secret of the HMAC-SHA256 signatures on `POST /events`; unset = event intake off. */
+  eventsHmacSecret?: string;
+  /** Rules mapping events to configurations (YAML or JSON); unset = events match nothing. */
+  rulesFile?: string;
+  /** The clientState our Graph change-notification subscriptions carry; unset = webhook off. */
+  graphWebhookClientState?: string;
+  /** Bearer token (or login) for `/ui`; required when the server binds anything but loopback. */
+  dashboardToken?: string;
+  /** A worker's own `/metrics` port; unset = the worker publishes its metrics through Redis only. */
+  metricsPort?: number;
+  /** Events for the same (tenant, group) within this long become one job. */
+  eventDebounceMs: number;
+  /** Largest request body `/events` and `/webhooks/graph` accept (413 beyond). */
+  eventsMaxBodyBytes: number;
 }
 
 const DEFAULTS = {
@@ -57,6 +74,10 @@ const DEFAULTS = {
   OUTCOME_RETENTION_DAYS: '30',
   WORKER_LOCK_MS: '30000',
   SHUTDOWN_TIMEOUT_MS: '25000',
+  SERVER_HOST: '127.0.0.1',
+  SERVER_PORT: '3000',
+  EVENT_DEBOUNCE_MS: '5000',
+  EVENTS_MAX_BODY_BYTES: String(256 * 1024),
 } as const;
 
 const int = (min: number, max: number) =>
@@ -119,6 +140,15 @@ const schema = z.object({
     .refine((n) => n > 0 && n <= 3650, 'must be more than 0 and at most 3650'),
   WORKER_LOCK_MS: int(1000, 600_000),
   SHUTDOWN_TIMEOUT_MS: int(0, 600_000),
+  SERVER_HOST: z.string().trim().min(1, 'must be a host name or address'),
+  SERVER_PORT: int(0, 65535),
+  EVENTS_HMAC_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  RULES_FILE: z.string().min(1).optional(),
+  GRAPH_WEBHOOK_CLIENT_STATE: z.string().min(1).max(128, 'must be at most 128 characters (Graph limit)').optional(),
+  DASHBOARD_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  METRICS_PORT: int(0, 65535).optional(),
+  EVENT_DEBOUNCE_MS: int(0, 3_600_000),
+  EVENTS_MAX_BODY_BYTES: int(1024, 64 * 1024 * 1024),
 });
 
 type EnvName = keyof typeof schema.shape;
@@ -137,7 +167,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       const name = String(issue.path[0]);
       // Never echo a secret back, even a malformed one.
       const value = raw[name] ?? '';
-      const shown = name.includes('SECRET') || issue.message.includes(value) ? '' : ` (got ${JSON.stringify(value)})`;
+      const secret = ['SECRET', 'TOKEN', 'CLIENT_STATE'].some((part) => name.includes(part));
+      const shown = secret || issue.message.includes(value) ? '' : ` (got ${JSON.stringify(value)})`;
       return `${name}: ${issue.message}${shown}`;
     });
     throw new UserError(ErrorCodes.CONFIG_INVALID, lines[0] ?? 'invalid configuration', 2, lines.slice(1));
@@ -163,6 +194,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     outcomeRetentionMs: Math.round(e.OUTCOME_RETENTION_DAYS * 24 * 3600 * 1000),
     workerLockMs: e.WORKER_LOCK_MS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    serverHost: e.SERVER_HOST,
+    serverPort: e.SERVER_PORT,
+    eventsHmacSecret: e.EVENTS_HMAC_SECRET,
+    rulesFile: e.RULES_FILE,
+    graphWebhookClientState: e.GRAPH_WEBHOOK_CLIENT_STATE,
+    dashboardToken: e.DASHBOARD_TOKEN,
+    metricsPort: e.METRICS_PORT,
+    eventDebounceMs: e.EVENT_DEBOUNCE_MS,
+    eventsMaxBodyBytes: e.EVENTS_MAX_BODY_BYTES,
   };
 }
 

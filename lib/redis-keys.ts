@@ -76,4 +76,16 @@ export class RedisKeys {
   scheduleLock(name: string): string {
     return `${this.prefix}:schedule:${name}:lock`;
   }
+  /** String: one worker process's metrics (prom-client JSON), expiring when the worker stops publishing. */
+  workerMetrics(workerId: string): string {
+    return `${this.prefix}:metrics:worker:${workerId}`;
+  }
+  /** Sorted set: ids of the workers publishing metrics, scored by their last publish time. */
+  metricsWorkers(): string {
+    return `${this.prefix}:metrics:workers`;
+  }
+  /** String: an event id `POST /events` has accepted (a redelivery is acknowledged and ignored). */
+  seenEvent(eventId: string): string {
+    return `${this.prefix}:event:${eventId}`;
+  }
 }

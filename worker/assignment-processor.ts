@@ -14,6 +14,7 @@ import { ConfigurationListings, LISTING_FIELDS, type ListingFailure } from './co
 import { decideRetry, type RetryPolicy } from './retry-policy.js';
 import { clearRowMarkerIfUnchanged, lookNotBefore, markRowPostEnded, parseRowMarker } from './row-marker.js';
 import { DeleteRow, type DeleteRowContext } from './delete-row.js';
+import type { WorkerMetrics } from '../lib/metrics/worker-metrics.js';
 
 export interface ProcessorDeps {
   redis: Redis;
@@ -25,6 +26,8 @@ export interface ProcessorDeps {
   requestTimeoutMs: number;
   retentionMs: number;
   logger: Logger;
+  /** Where recorded outcomes are counted; absent in tests that do not look at metrics. */
+  metrics?: WorkerMetrics;
 }
 
 /** Thrown to let BullMQ retry the row after `retryDelayMs` (read by the worker's backoff strategy). */
@@ -278,6 +281,8 @@ export class AssignmentProcessor {
       finishedAt: new Date().toISOString(),
     };
     const written = await this.deps.store.record(outcome, ctx.rowKey, marker);
+    // A re-run that found the outcome already there must not count the row twice across the fleet.
+    if (written) this.deps.metrics?.outcome(d.tenantId, kind);
     // Failures are worth a line at the default level; a row that did what it should shows at debug.
     const level = kind === 'failed' ? 'warn' : kind === 'cancelled' ? 'info' : 'debug';
     if (!this.deps.logger.isLevelEnabled(level)) return;

@@ -1,5 +1,8 @@
+import { performance } from 'node:perf_hooks';
 import type { AssignmentsApi, CallInfo, CallOptions } from '../lib/graph/assignments-api.js';
 import { GraphFailure } from '../lib/graph/graph-failure.js';
+import type { RowAction } from '../lib/outcome.js';
+import type { WorkerMetrics } from '../lib/metrics/worker-metrics.js';
 import type { TenantLanes, AdmitOptions } from './tenant-lanes.js';
 import { LaneGate, LaneWait } from './lane-gate.js';
 import { backoffDelayMs } from './retry-policy.js';
@@ -14,6 +17,8 @@ export interface CallerContext {
   /** The last grant of this caller: when it was sent, and the row's POST count after it. */
   lastSentAt?: number;
   lastCount?: number;
+  /** A row's write: a POST, or a DELETE for a delete row (for the metrics' `method`). */
+  action?: RowAction;
 }
 
 /**
@@ -29,6 +34,8 @@ export class LaneBoundGraph {
     private readonly lanes: TenantLanes,
     private readonly baseDelayMs: number,
     shutdown?: AbortSignal,
+    /** Absent for one-off callers such as the `sync` command, which export no metrics. */
+    private readonly metrics?: WorkerMetrics,
   ) {
     this.gate = new LaneGate(lanes, 250, shutdown);
   }
@@ -67,18 +74,26 @@ export class LaneBoundGraph {
     const { sentAt, count } = await this.gate.pass(ctx.tenantId, { owner: ctx.owner, marker, countIn: marker ? ctx.countIn : undefined }, maxInlineWaitMs);
     ctx.lastSentAt = sentAt;
     if (marker) ctx.lastCount = count;
+    // Writes, and only writes, are admitted with their `sent` marker.
+    const method = marker ? (ctx.action === 'delete' ? 'DELETE' : 'POST') : 'GET';
+    const startedAt = performance.now();
     try {
       const value = await run({ clientRequestId: ctx.clientRequestId });
+      this.metrics?.graphRequest(ctx.tenantId, method, value.httpStatus, (performance.now() - startedAt) / 1000);
       this.throttleStreak.delete(ctx.tenantId);
       await this.noteLateSend(ctx, sentAt, value.uploadedAt);
       return { value, count };
     } catch (err) {
+      const status = err instanceof GraphFailure ? (err.httpStatus ?? err.graphCode ?? 'unknown') : 'error';
+      this.metrics?.graphRequest(ctx.tenantId, method, status, (performance.now() - startedAt) / 1000);
       if (err instanceof GraphFailure) await this.noteLateSend(ctx, sentAt, err.uploadedAt);
+      if (err instanceof GraphFailure && err.kind === 'throttled') this.metrics?.throttled(ctx.tenantId, err.retryAfterMs);
       if (err instanceof GraphFailure && (err.kind === 'throttled' || err.httpStatus === 503)) {
         const streak = (this.throttleStreak.get(ctx.tenantId) ?? 0) + 1;
         this.throttleStreak.set(ctx.tenantId, streak);
         const pauseMs = err.retryAfterMs ?? backoffDelayMs(streak, this.baseDelayMs);
         const until = await this.lanes.throttled(ctx.tenantId, pauseMs, sentAt);
+        this.metrics?.lanePaused(ctx.tenantId);
         if (err.kind === 'throttled') throw new ThrottledWait(until, err);
       }
       throw err;

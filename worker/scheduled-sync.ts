@@ -1,14 +1,12 @@
-import { createHash } from 'node:crypto';
 import type { Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../lib/logger.js';
 import type { AssignmentJobData } from '../lib/queue.js';
 import type { RedisKeys } from '../lib/redis-keys.js';
-import { parseRowKey } from '../lib/assignment-row.js';
 import type { RolloutStore } from '../lib/rollout/rollout-store.js';
 import { applySync, planSync, readDrift, type SyncPlan } from '../producer/desired-state-sync.js';
 import { LaneAssignmentReader } from '../producer/lane-assignment-reader.js';
-import { rowJobs } from '../producer/row-jobs.js';
+import { enqueueRolloutOnce, rolloutIdFor } from '../producer/rollout-once.js';
 import type { ScheduleRun, SyncJobData, SyncSchedules } from '../producer/sync-schedules.js';
 import type { LaneBoundGraph } from './lane-bound-graph.js';
 
@@ -71,10 +69,10 @@ export class ScheduledSync {
     const d = job.data;
     const name = d.schedule;
     // Derived from the job, so a re-run of this job (its worker died) finds the rollout it made.
-    const rolloutId = rolloutIdOf(job.id ?? `${name}-${job.timestamp}`);
+    const rolloutId = rolloutIdFor('scheduled-sync', job.id ?? `${name}-${job.timestamp}`);
     if (await store.status(rolloutId)) {
-      const added = await this.requeueUnfinished(rolloutId);
-      return this.finish(name, log, { result: 'rollout', message: `rollout ${rolloutId} resumed after an interrupted run (${added} rows re-queued)`, rolloutId });
+      const { resumed } = await enqueueRolloutOnce(rolloutId, [], { queue: this.deps.queue, store }, { source: '' });
+      return this.finish(name, log, { result: 'rollout', message: `rollout ${rolloutId} resumed after an interrupted run (${resumed ?? 0} rows re-queued)`, rolloutId });
     }
     const last = await schedules.lastRolloutId(name);
     if (last) {
@@ -99,23 +97,6 @@ export class ScheduledSync {
     return this.finish(name, log, { result: 'rollout', message: `rollout ${rollout.rolloutId}: ${creates} to create, ${deletes} to delete${problems}`, rolloutId: rollout.rolloutId });
   }
 
-  /** Jobs for the rows of the rollout that have no outcome yet (adding a job that exists adds nothing). */
-  private async requeueUnfinished(rolloutId: string): Promise<number> {
-    let added = 0;
-    let chunk: ReturnType<typeof rowJobs> = [];
-    for await (const { rowKey, row, outcome } of this.deps.store.outcomes(rolloutId)) {
-      if (outcome) continue;
-      chunk.push(...rowJobs(rolloutId, row - 1, [parseRowKey(rowKey)]));
-      if (chunk.length >= 1000) {
-        await this.deps.queue.addBulk(chunk);
-        added += chunk.length;
-        chunk = [];
-      }
-    }
-    if (chunk.length) await this.deps.queue.addBulk(chunk);
-    return added + chunk.length;
-  }
-
   private async finish(name: string, log: Logger, run: Omit<ScheduleRun, 'at'>): Promise<ScheduleRun> {
     const done: ScheduleRun = { at: new Date().toISOString(), ...run };
     await this.deps.schedules.recordRun(name, done);
@@ -130,10 +111,4 @@ function readProblems(plan: SyncPlan): string {
   if (s.configurationNotFound) parts.push(`${s.configurationNotFound} configuration(s) not found`);
   if (s.unreadable) parts.push(`${s.unreadable} configuration(s) unreadable, left out`);
   return parts.length ? `; ${parts.join(', ')}` : '';
-}
-
-/** A UUID-shaped id derived from the job id (BullMQ's scheduler job ids contain ':'). */
-export function rolloutIdOf(jobId: string): string {
-  const h = createHash('sha256').update(`scheduled-sync:${jobId}`).digest('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h.slice(16, 18), 16) & 0x3f) | 0x80).toString(16)}${h.slice(18, 20)}-${h.slice(20, 32)}`;
 }

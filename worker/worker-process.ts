@@ -1,4 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { Worker, type Job } from 'bullmq';
 import { UserError } from '../lib/errors/user-error.js';
 import { ErrorCodes } from '../lib/errors/codes.js';
@@ -17,9 +19,15 @@ import { LaneBoundGraph } from './lane-bound-graph.js';
 import { AssignmentProcessor, RetryLater } from './assignment-processor.js';
 import { backoffDelayMs } from './retry-policy.js';
 import { ScheduledSync } from './scheduled-sync.js';
+import { EventProcessor } from './event-processor.js';
+import { EVENTS_QUEUE_NAME, type EventJobData } from '../producer/event-queue.js';
+import { WorkerMetrics, serveWorkerMetrics } from '../lib/metrics/worker-metrics.js';
+import { MetricsPublisher } from '../lib/metrics/metrics-publisher.js';
 
 /** Scheduled syncs run at once per worker process (each mostly waits for its reads' lane slots). */
 const SYNC_CONCURRENCY = 2;
+/** Event jobs at once per worker process (each is a group read at most, then an enqueue). */
+const EVENT_CONCURRENCY = 4;
 
 export interface RunningWorker {
   /** Stop taking jobs, let in-flight ones finish (or hand them back at the deadline), disconnect. */
@@ -38,19 +46,22 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
   const redis = connectRedis(config.redisUrl, 'worker');
   const bullConnection = connectRedis(config.redisUrl, 'worker');
   const syncConnection = connectRedis(config.redisUrl, 'worker');
+  const eventConnection = connectRedis(config.redisUrl, 'worker');
   // ioredis reconnects by itself; say so once per failed try instead of an unhandled-error trace.
-  for (const connection of [redis, bullConnection, syncConnection]) connection.on('error', (err: Error) => logger.warn({ err }, 'Redis connection error; reconnecting'));
+  for (const connection of [redis, bullConnection, syncConnection, eventConnection]) connection.on('error', (err: Error) => logger.warn({ err }, 'Redis connection error; reconnecting'));
   try {
     await Promise.race([redis.ping(), sleep(10_000, undefined, { ref: false }).then(() => Promise.reject(new Error('no answer in 10 s')))]);
   } catch (err) {
     redis.disconnect();
     bullConnection.disconnect();
     syncConnection.disconnect();
+    eventConnection.disconnect();
     throw new UserError(ErrorCodes.REDIS_UNAVAILABLE, `cannot reach Redis at ${redactedRedisUrl(config.redisUrl)} (REDIS_URL): ${(err as Error).message}`);
   }
   const lanes = new TenantLanes(redis, keys, config.rateLimit);
   const shutdown = new AbortController();
-  const graph = new LaneBoundGraph(api, lanes, config.retryBaseDelayMs, shutdown.signal);
+  const metrics = new WorkerMetrics();
+  const graph = new LaneBoundGraph(api, lanes, config.retryBaseDelayMs, shutdown.signal, metrics);
   const store = new RolloutStore(redis, config.queuePrefix, config.outcomeRetentionMs);
   const processor = new AssignmentProcessor({
     redis,
@@ -60,6 +71,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
     retentionMs: config.outcomeRetentionMs,
     requestTimeoutMs: config.graphTimeoutMs,
     logger,
+    metrics,
     policy: {
       maxAttempts: config.retryMaxAttempts,
       maxAgeMs: config.retryMaxAgeMs,
@@ -109,22 +121,54 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
     lockDuration: config.workerLockMs,
   });
   syncWorker.on('error', (err) => logger.error({ err }, 'sync worker error'));
-  await Promise.all([worker.waitUntilReady(), syncWorker.waitUntilReady()]);
+
+  // Events accepted by `assignments serve` (HR events, Graph change notifications).
+  const eventProcessor = new EventProcessor({
+    store,
+    queue: rowQueue,
+    graph,
+    readAttempts: config.retryMaxAttempts,
+    baseDelayMs: config.retryBaseDelayMs,
+    signal: shutdown.signal,
+    logger,
+  });
+  const eventWorker = new Worker<EventJobData>(EVENTS_QUEUE_NAME, (job: Job<EventJobData>) => eventProcessor.process(job), {
+    connection: eventConnection,
+    prefix: config.queuePrefix,
+    concurrency: EVENT_CONCURRENCY,
+    lockDuration: config.workerLockMs,
+  });
+  eventWorker.on('error', (err) => logger.error({ err }, 'event worker error'));
+  eventWorker.on('failed', (job, err) => logger.warn({ err, jobId: job?.id, attemptsMade: job?.attemptsMade }, 'event job failed; BullMQ retries it while attempts remain'));
+  await Promise.all([worker.waitUntilReady(), syncWorker.waitUntilReady(), eventWorker.waitUntilReady()]);
+  // Unique per process run: a restarted worker must not add its fresh counts into its old snapshot's slot.
+  const publisher = new MetricsPublisher(redis, keys, `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`, metrics.registry, { logger });
+  await publisher.start();
+  let metricsServer: Awaited<ReturnType<typeof serveWorkerMetrics>> | undefined;
+  if (config.metricsPort !== undefined) {
+    try {
+      metricsServer = await serveWorkerMetrics(metrics.registry, config.metricsPort);
+      logger.info({ port: metricsServer.port, url: `http://127.0.0.1:${metricsServer.port}/metrics` }, 'serving metrics');
+    } catch (err) {
+      // The fleet's metrics still reach the server through Redis; not worth refusing rows over.
+      logger.warn({ err, port: config.metricsPort }, 'cannot serve METRICS_PORT; metrics go through Redis only');
+    }
+  }
   logger.info({ concurrency: config.workerConcurrency, queuePrefix: config.queuePrefix, rateLimit: config.rateLimit ?? 'learned' }, 'worker started');
 
   return {
     async stop() {
       shutdown.abort();
       const deadline = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), config.shutdownTimeoutMs).unref());
-      const closed = Promise.all([worker.close(), syncWorker.close()]).then(() => 'closed' as const);
+      const closed = Promise.all([worker.close(), syncWorker.close(), eventWorker.close()]).then(() => 'closed' as const);
       if ((await Promise.race([closed, deadline])) === 'timeout') {
         // In-flight rows keep their lock until it expires; another worker re-runs them then, and
         // their markers make the re-run check before posting.
         logger.warn('shutdown deadline reached; handing in-flight rows back');
-        await Promise.all([worker.close(true), syncWorker.close(true)]);
+        await Promise.all([worker.close(true), syncWorker.close(true), eventWorker.close(true)]);
       }
-      await Promise.allSettled([rowQueue.close(), syncQueue.close()]);
-      await Promise.allSettled([redis.quit(), bullConnection.quit(), syncConnection.quit()]);
+      await Promise.allSettled([publisher.stop(), metricsServer?.close(), rowQueue.close(), syncQueue.close()]);
+      await Promise.allSettled([redis.quit(), bullConnection.quit(), syncConnection.quit(), eventConnection.quit()]);
       logger.info('worker stopped');
     },
   };

@@ -11,13 +11,14 @@ import { cancelCommand } from './cancel-command.js';
 import { retryCommand } from './retry-command.js';
 import { syncCommand } from './sync-command.js';
 import { scheduleCommand } from './schedule-command.js';
+import { serveCommand } from './serve-command.js';
 
 const program = new Command('assignments')
   .description('Roll Microsoft Intune policy assignments out at scale through Microsoft Graph')
   .showHelpAfterError()
   .exitOverride();
 
-for (const command of [workerCommand(), enqueueCommand(), statusCommand(), listCommand(), reportCommand(), cancelCommand(), retryCommand(), syncCommand(), scheduleCommand(), emulatorCommand(), demoCommand()]) {
+for (const command of [workerCommand(), enqueueCommand(), statusCommand(), listCommand(), reportCommand(), cancelCommand(), retryCommand(), syncCommand(), scheduleCommand(), serveCommand(), emulatorCommand(), demoCommand()]) {
   program.addCommand(command.exitOverride());
 }
 

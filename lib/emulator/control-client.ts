@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import type { FaultRates } from './emulator-options.js';
-import type { Truth } from './emulator-state.js';
+import type { Group, Truth } from './emulator-state.js';
 import type { StatsSnapshot } from './emulator-stats.js';
 
 /**
@@ -58,6 +58,11 @@ export class EmulatorControl {
   ): Promise<{ id: string; tenantId: string; configurationId: string; groupId: string }> {
     const path = `/_emulator/tenants/${encodeURIComponent(tenantId)}/configurations/${encodeURIComponent(configurationId)}/assignments`;
     return this.call('POST', path, { groupId });
+  }
+
+  /** Creates a group Graph's GET /groups/{id} then answers with (or renames the one with that id). */
+  createGroup(tenantId: string, fields: { id?: string; displayName: string }): Promise<Group> {
+    return this.call('POST', `/_emulator/tenants/${encodeURIComponent(tenantId)}/groups`, fields);
   }
 
   /** Every read of the configuration's assignments answers `status` (e.g. 500) until set back to null. */

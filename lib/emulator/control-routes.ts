@@ -24,6 +24,7 @@ const rateLimitBody = z.union([z.null(), z.strictObject({ max: z.int().min(1), w
 const tokenOutageBody = z.strictObject({ on: z.boolean() });
 const configurationBody = z.strictObject({ id: z.string().optional(), displayName: z.string().min(1).optional() });
 const assignmentBody = z.strictObject({ groupId: z.string() });
+const groupBody = z.strictObject({ id: z.string().optional(), displayName: z.string().min(1) });
 const readFailureBody = z.strictObject({ status: z.number().int().min(400).max(599).nullable() });
 
 /** Handles a request under `/_emulator`; `reset` restores the state the emulator started with. */
@@ -98,6 +99,17 @@ export async function handleControlRequest(context: EmulatorContext, exchange: H
       if (!groupId) return;
       const assignment = context.state.addAssignment(tenantId, configurationId, groupId);
       exchange.sendJson(201, { id: assignment.id, tenantId, configurationId, groupId });
+      return;
+    }
+    case 'POST tenants/{tenantId}/groups': {
+      const tenantId = objectId(exchange, 'tenant id', tenant);
+      const body = tenantId && (await readBody(exchange, groupBody));
+      if (!tenantId || !body) return;
+      const groupId = body.id === undefined ? undefined : objectId(exchange, 'group id', body.id);
+      if (body.id !== undefined && !groupId) return;
+      const existed = groupId !== undefined && context.state.findGroup(tenantId, groupId) !== undefined;
+      const group = context.state.putGroup(tenantId, { id: groupId, displayName: body.displayName });
+      exchange.sendJson(existed ? 200 : 201, group);
       return;
     }
     case 'PUT tenants/{tenantId}/configurations/{configurationId}/read-failure': {

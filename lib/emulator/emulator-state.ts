@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 
 /**
- * The truth: what the emulated Graph holds, per tenant. Ids are stored in canonical form (lower-case
- * GUIDs); callers validate and normalize before they get here. Nothing in this file knows about HTTP,
- * limits or faults, so the control API can compare any client's belief against it.
+ * The truth: what the emulated Graph holds, per tenant (configurations, their assignments, groups).
+ * Ids are stored in canonical form (lower-case GUIDs); callers validate and normalize before they get
+ * here. Nothing in this file knows about HTTP, limits or faults, so the control API can compare any
+ * client's belief against it.
  */
 export interface Configuration {
   id: string;
@@ -18,6 +19,13 @@ export interface Assignment {
   groupId: string;
   /** Global creation order; list pages continue after the last seq they showed. */
   seq: number;
+  createdDateTime: string;
+}
+
+/** A directory group, as far as rules read one: its display name. */
+export interface Group {
+  id: string;
+  displayName: string;
   createdDateTime: string;
 }
 
@@ -40,6 +48,8 @@ export class EmulatorState {
   private nextSeq = 1;
   /** (tenant/configuration) -> HTTP status every read of its assignments answers (control API). */
   private readFailures = new Map<string, number>();
+  /** tenant -> group id -> group. Only what the control API created exists, even when not strict. */
+  private groups = new Map<string, Map<string, Group>>();
 
   /**
    * @param strictConfigurations when false, any configuration id exists: the first lookup creates it,
@@ -118,6 +128,28 @@ export class EmulatorState {
     return this.entry(tenantId, configurationId, false)?.assignments.delete(assignmentId) ?? false;
   }
 
+  /** Creates a group, or renames the one with that id. */
+  putGroup(tenantId: string, fields: { id?: string; displayName: string }): Group {
+    let groups = this.groups.get(tenantId);
+    if (!groups) {
+      groups = new Map();
+      this.groups.set(tenantId, groups);
+    }
+    const id = fields.id ?? randomUUID();
+    const existing = groups.get(id);
+    if (existing) {
+      existing.displayName = fields.displayName;
+      return existing;
+    }
+    const group: Group = { id, displayName: fields.displayName, createdDateTime: new Date().toISOString() };
+    groups.set(id, group);
+    return group;
+  }
+
+  findGroup(tenantId: string, groupId: string): Group | undefined {
+    return this.groups.get(tenantId)?.get(groupId);
+  }
+
   truth(): Truth {
     const truth: Truth = { assignments: 0, duplicates: 0, tenants: {} };
     for (const [tenantId, configurations] of this.tenants) {
@@ -152,6 +184,7 @@ export class EmulatorState {
     // nextSeq keeps counting: a skiptoken handed out before the reset must not match new assignments.
     this.tenants = new Map();
     this.readFailures = new Map();
+    this.groups = new Map();
   }
 
   private entry(tenantId: string, configurationId: string, create: boolean): ConfigurationEntry | undefined {

@@ -8,10 +8,11 @@ import { formatRetryAfter } from './retry-after.js';
 import type { TokenRefusal } from './token-service.js';
 
 /**
- * Graph beta, the part this project touches: Office client configurations and their assignments.
- * The bearer token decides the tenant, as in real Graph. Writes (POST, DELETE) pass the per-tenant
- * rate window; assignment POSTs also roll the fault die. Route order inside a request follows what a
- * client can observe from Graph: authentication, then the path, then the body, then throttling.
+ * Graph beta, the part this project touches: Office client configurations and their assignments,
+ * and reading a group (event rules may match on its display name). The bearer token decides the
+ * tenant, as in real Graph. Writes (POST, DELETE) pass the per-tenant rate window; assignment POSTs
+ * also roll the fault die. Route order inside a request follows what a client can observe from
+ * Graph: authentication, then the path, then the body, then throttling.
  */
 
 const ASSIGNMENT_TYPE = '#microsoft.graph.officeClientConfigurationAssignment';
@@ -44,6 +45,10 @@ export async function handleGraphRequest(context: EmulatorContext, exchange: Htt
     return;
   }
   const tenantId = token.tenantId;
+  if (exchange.segments[1] === 'groups') {
+    await routeGroups(context, exchange, tenantId);
+    return;
+  }
   const [, area, collection, configurationId, child, assignmentId, ...extra] = exchange.segments;
 
   if (area !== 'officeConfiguration' || collection !== 'clientConfigurations' || extra.length > 0) {
@@ -82,6 +87,44 @@ export async function handleGraphRequest(context: EmulatorContext, exchange: Htt
   await routeMethod(exchange, {
     GET: () => getAssignment(context, exchange, tenantId, configId, assignmentId),
     DELETE: () => deleteAssignment(context, exchange, tenantId, configId, assignmentId),
+  });
+}
+
+/** `/groups/{id}`, GET only: groups are created through the control API, never by clients. */
+async function routeGroups(context: EmulatorContext, exchange: HttpExchange, tenantId: string): Promise<void> {
+  const [, , groupId, ...extra] = exchange.segments;
+  if (groupId === undefined) {
+    sendGraphError(exchange, 400, 'BadRequest', 'The emulator does not list groups; read one with GET /groups/{id}.');
+    return;
+  }
+  if (extra.length > 0) {
+    sendGraphError(exchange, 400, 'BadRequest', `Resource not found for the segment '${extra[0] ?? ''}'.`);
+    return;
+  }
+  if (!checkQueryOptions(exchange)) return;
+  if (!isObjectId(groupId)) {
+    sendGraphError(exchange, 400, 'BadRequest', `Invalid object identifier '${groupId}'.`);
+    return;
+  }
+  await routeMethod(exchange, { GET: () => getGroup(context, exchange, tenantId, normalizeObjectId(groupId)) });
+}
+
+function getGroup(context: EmulatorContext, exchange: HttpExchange, tenantId: string, groupId: string): void {
+  context.stats.read(tenantId);
+  const group = context.state.findGroup(tenantId, groupId);
+  if (!group) {
+    // Graph's directory wording; strict or not, a group nobody created does not exist.
+    sendGraphError(exchange, 404, 'ResourceNotFound', `Resource '${groupId}' does not exist or one of its queried reference-property objects are not present.`);
+    return;
+  }
+  exchange.sendJson(200, {
+    '@odata.context': `${publicBase(context, exchange)}/beta/$metadata#groups/$entity`,
+    id: group.id,
+    displayName: group.displayName,
+    createdDateTime: group.createdDateTime,
+    mailEnabled: false,
+    securityEnabled: true,
+    groupTypes: [],
   });
 }
 

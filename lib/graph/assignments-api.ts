@@ -13,6 +13,13 @@ export interface Assignment {
   targetType?: string;
 }
 
+/** A directory group as far as event rules read one. */
+export interface GroupInfo {
+  id: string;
+  /** Null when Graph has none for the group. */
+  displayName: string | null;
+}
+
 /** What every call returns besides its value: Graph's ids for support, and the status. */
 export interface CallInfo {
   httpStatus: number;
@@ -89,6 +96,26 @@ export class AssignmentsApi {
     }
   }
 
+  /**
+   * GET /groups/{id}, for rules that match on the display name (needs Group.Read.All or
+   * GroupMember.Read.All); null when Graph says the group does not exist.
+   */
+  async getGroup(tenantId: string, groupId: string, options: CallOptions = {}): Promise<{ group: GroupInfo | null } & CallInfo> {
+    // Chosen here so a 404 answer can report the id the request went out with.
+    const clientRequestId = options.clientRequestId ?? randomUUID();
+    // $select: a group's default representation is some thirty properties; two are read.
+    const url = `${this.graphBaseUrl}/groups/${encodeURIComponent(groupId)}?$select=id,displayName`;
+    try {
+      const res = await this.send('GET', tenantId, url, { ...options, clientRequestId });
+      return { group: toGroup(res.body, groupId), ...res.info };
+    } catch (err) {
+      if (err instanceof GraphFailure && err.httpStatus === 404) {
+        return { group: null, httpStatus: 404, requestId: err.requestId, clientRequestId, uploadedAt: err.uploadedAt };
+      }
+      throw err;
+    }
+  }
+
   /** DELETE one assignment. */
   async delete(tenantId: string, configurationId: string, assignmentId: string, options: CallOptions = {}): Promise<CallInfo> {
     const res = await this.send('DELETE', tenantId, `${this.collectionUrl(configurationId)}/${encodeURIComponent(assignmentId)}`, options);
@@ -146,6 +173,14 @@ function toAssignment(value: unknown): Assignment {
     id: typeof v.id === 'string' ? v.id : '',
     groupId: typeof v.target?.groupId === 'string' ? v.target.groupId.toLowerCase() : undefined,
     ...(typeof targetType === 'string' ? { targetType } : {}),
+  };
+}
+
+function toGroup(value: unknown, requestedId: string): GroupInfo {
+  const v = (value ?? {}) as { id?: unknown; displayName?: unknown };
+  return {
+    id: (typeof v.id === 'string' ? v.id : requestedId).toLowerCase(),
+    displayName: typeof v.displayName === 'string' ? v.displayName : null,
   };
 }
 

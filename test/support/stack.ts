@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { startLocalRedis, type LocalRedis } from '../../lib/local-redis.js';
+import { freePort, startLocalRedis, type LocalRedis } from '../../lib/local-redis.js';
 import { startEmulator, type EmulatorOptions, type RunningEmulator } from '../../lib/emulator/emulator-server.js';
 import { EmulatorControl } from '../../lib/emulator/control-client.js';
 import type { AssignmentRow } from '../../lib/assignment-row.js';
@@ -26,6 +26,10 @@ export interface WorkerHandle {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+export interface ServerHandle extends WorkerHandle {
+  url: string;
+}
+
 /**
  * A private stack for one test file: a redis-server of its own (or REDIS_URL when set, under a
  * fresh QUEUE_PREFIX), the emulator in this process, and the real CLI and worker processes.
@@ -41,6 +45,8 @@ export interface Stack {
   env: NodeJS.ProcessEnv;
   cli(args: string[], options?: { input?: string; env?: NodeJS.ProcessEnv }): Promise<CliResult>;
   worker(env?: NodeJS.ProcessEnv): Promise<WorkerHandle>;
+  /** `assignments serve` on a free loopback port; `url` once it listens. */
+  serve(env?: NodeJS.ProcessEnv): Promise<ServerHandle>;
   writeCsv(rows: AssignmentRow[], name?: string): string;
   waitFinished(rolloutId: string, timeoutMs?: number): Promise<Record<string, unknown>>;
   stop(): Promise<void>;
@@ -112,6 +118,32 @@ export async function startStack(options: { emulator?: EmulatorOptions; env?: No
     return handle;
   };
 
+  const serve: Stack['serve'] = async (extra = {}) => {
+    const port = await freePort();
+    const child = spawn(process.execPath, [BIN, 'serve'], { env: { ...env, SERVER_HOST: '127.0.0.1', SERVER_PORT: String(port), ...extra }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let logs = '';
+    child.stdout!.on('data', (d: Buffer) => (logs += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (logs += d.toString()));
+    for (let i = 0; i < 300 && !logs.includes('server listening'); i++) {
+      if (child.exitCode !== null) throw new Error(`server exited at start: ${logs}`);
+      await sleep(50);
+    }
+    if (!logs.includes('server listening')) throw new Error(`server did not start: ${logs}`);
+    const handle: ServerHandle = {
+      child,
+      url: `http://127.0.0.1:${port}`,
+      logs: () => logs,
+      async stop(signal = 'SIGTERM') {
+        if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+        child.kill(signal);
+        const [code] = (await once(child, 'exit')) as [number | null];
+        return code;
+      },
+    };
+    workers.push(handle);
+    return handle;
+  };
+
   return {
     redisUrl,
     prefix,
@@ -123,6 +155,7 @@ export async function startStack(options: { emulator?: EmulatorOptions; env?: No
     env,
     cli,
     worker,
+    serve,
     writeCsv(rows, name = `rollout-${randomUUID().slice(0, 6)}.csv`) {
       const path = join(dir, name);
       writeFileSync(path, ['tenantId,configurationId,groupId', ...rows.map((r) => `${r.tenantId},${r.configurationId},${r.groupId}`)].join('\n') + '\n');
