@@ -1,10 +1,8 @@
 import type { Queue } from 'bullmq';
-import type { Assignment } from '../lib/graph/assignments-api.js';
-import { GraphFailure, GraphFailureCodes } from '../lib/graph/graph-failure.js';
 import type { AssignmentJobData } from '../lib/queue.js';
 import type { RolloutStore } from '../lib/rollout/rollout-store.js';
 import type { DesiredState } from './desired-state-file.js';
-import type { AssignmentLister, PlanReason } from './dry-run-plan.js';
+import { readListing, type AssignmentLister } from './dry-run-plan.js';
 import { desiredStateDrift, driftRows, pruneChecks, type ConfigurationRead, type Drift, type PruneCheck } from './drift.js';
 import { enqueueRollout, type EnqueueResult } from './enqueue-rollout.js';
 
@@ -47,24 +45,13 @@ export async function readDrift(desired: DesiredState, lister: AssignmentLister)
   const reader = async (): Promise<void> => {
     while (next < pairs.length) {
       const { tenantId, configurationId } = pairs[next++]!;
-      reads.set(`${tenantId}/${configurationId}`, await readConfiguration(lister, tenantId, configurationId));
+      reads.set(`${tenantId}/${configurationId}`, await readListing(lister, tenantId, configurationId));
     }
   };
   await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, pairs.length) }, reader));
   return desiredStateDrift(desired, (t, c) => reads.get(`${t}/${c}`)!);
 }
 
-async function readConfiguration(lister: AssignmentLister, tenantId: string, configurationId: string): Promise<ConfigurationRead> {
-  let assignments: Assignment[];
-  try {
-    assignments = await lister.listAll(tenantId, configurationId);
-  } catch (err) {
-    if (!(err instanceof GraphFailure)) throw err;
-    const reason: PlanReason = { code: err.code, errorCode: err.graphCode ?? null, message: err.message, httpStatus: err.httpStatus ?? null, requestId: err.requestId ?? null };
-    return { state: err.code === GraphFailureCodes.NOT_FOUND ? 'not-found' : 'unreadable', reason };
-  }
-  return { state: 'read', assignments };
-}
 
 /** Decides what to do about a drift; pure. */
 export function planSync(drift: Drift, options: SyncOptions): SyncPlan {

@@ -1,7 +1,6 @@
-import type { Assignment } from '../lib/graph/assignments-api.js';
 import type { AssignmentRow } from '../lib/assignment-row.js';
 import type { DesiredState } from './desired-state-file.js';
-import type { PlanReason } from './dry-run-plan.js';
+import type { ListingRead, PlanReason } from './dry-run-plan.js';
 
 /** An assignment Intune has that the desired state does not want (or wants only once). */
 export interface DriftAssignment {
@@ -56,9 +55,7 @@ export interface Drift {
 }
 
 /** What reading one configuration found, as the drift needs it. */
-export type ConfigurationRead =
-  | { state: 'read'; assignments: Assignment[] }
-  | { state: 'not-found' | 'unreadable'; reason: PlanReason };
+export type ConfigurationRead = ListingRead;
 
 /**
  * Compares one configuration. Assignments are taken in Graph's order: the first assignment of a

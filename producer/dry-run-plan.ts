@@ -159,26 +159,31 @@ export async function planRollout(input: RolloutInput, graph: AssignmentLister, 
   return { rows, configurations: planned, summary };
 }
 
-async function readConfiguration(graph: AssignmentLister, tenantId: string, configurationId: string): Promise<ConfigurationRead> {
-  let assignments: Assignment[];
+/** A configuration's whole listing, or why there is none: 404 is not-found, any other failure unreadable. */
+export type ListingRead = { state: 'read'; assignments: Assignment[] } | { state: 'not-found' | 'unreadable'; reason: PlanReason };
+
+/**
+ * Reads a configuration's assignments through `lister` (its pacing and retries). A GraphFailure ends
+ * the read with its reason; any other error is a bug and is thrown.
+ */
+export async function readListing(lister: AssignmentLister, tenantId: string, configurationId: string): Promise<ListingRead> {
   try {
-    assignments = await graph.listAll(tenantId, configurationId);
+    return { state: 'read', assignments: await lister.listAll(tenantId, configurationId) };
   } catch (err) {
     if (!(err instanceof GraphFailure)) throw err;
-    const reason: PlanReason = {
-      code: err.code,
-      errorCode: err.graphCode ?? null,
-      message: err.message,
-      httpStatus: err.httpStatus ?? null,
-      requestId: err.requestId ?? null,
-    };
-    return err.code === GraphFailureCodes.NOT_FOUND ? { state: 'not-found', reason } : { state: 'unreadable', reason };
+    const reason: PlanReason = { code: err.code, errorCode: err.graphCode ?? null, message: err.message, httpStatus: err.httpStatus ?? null, requestId: err.requestId ?? null };
+    return { state: err.code === GraphFailureCodes.NOT_FOUND ? 'not-found' : 'unreadable', reason };
   }
+}
+
+async function readConfiguration(graph: AssignmentLister, tenantId: string, configurationId: string): Promise<ConfigurationRead> {
+  const read = await readListing(graph, tenantId, configurationId);
+  if (read.state !== 'read') return read;
   // Group ids come lower-cased from AssignmentsApi, as rows' ids are; the first assignment of a
   // group wins, as in the workers' listings.
   const byGroup = new Map<string, string>();
-  for (const a of assignments) if (a.groupId && !byGroup.has(a.groupId)) byGroup.set(a.groupId, a.id);
-  return { state: 'read', byGroup, count: assignments.length };
+  for (const a of read.assignments) if (a.groupId && !byGroup.has(a.groupId)) byGroup.set(a.groupId, a.id);
+  return { state: 'read', byGroup, count: read.assignments.length };
 }
 
 function configurationKey(tenantId: string, configurationId: string): string {

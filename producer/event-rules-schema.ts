@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { isObjectId, normalizeObjectId } from '../lib/object-id.js';
 import type { EventRule } from './event-rule.js';
 import { showValue } from './row-validation.js';
+import { expected, objectId } from './config-file-values.js';
 
 /**
  * The shape of RULES_FILE and the messages for what breaks it. Shorthands a person writes (one type
@@ -15,23 +15,6 @@ const EVENT_TYPE = /^[A-Za-z0-9_.:-]{1,100}$/;
 /** No `g` or `y`: they make RegExp.test remember where it stopped, and a rule must answer the same twice. */
 const PATTERN_FLAGS = /^(?!.*(.).*\1)[imsu]*$/;
 
-/** What a value is, in the words of someone who wrote YAML or JSON rather than JavaScript. */
-function describeValue(value: unknown): string {
-  if (value === null) return 'an empty value';
-  if (typeof value === 'string') return showValue(value);
-  if (typeof value === 'number' || typeof value === 'bigint') return `the number ${String(value)}`;
-  if (typeof value === 'boolean') return String(value);
-  if (Array.isArray(value)) return 'a list';
-  if (ArrayBuffer.isView(value)) return 'binary data';
-  if (typeof value === 'object') return 'a mapping';
-  return typeof value;
-}
-
-/** The message for a value of the wrong type; an absent key is reported as missing. */
-function expected(what: string, key: string, note = ''): (issue: { input?: unknown }) => string {
-  return (issue) => (issue.input === undefined ? `missing "${key}"${note}` : `expected ${what}, got ${describeValue(issue.input)}`);
-}
-
 /** One value or a non-empty list of them, always a list afterwards, each once. */
 function oneOrList<T>(item: z.ZodType<T, unknown>, what: string, key: string, emptyNote: string): z.ZodType<T[], unknown> {
   return z
@@ -39,14 +22,6 @@ function oneOrList<T>(item: z.ZodType<T, unknown>, what: string, key: string, em
       error: expected(`${what} or a list of them`, key),
     })
     .transform((values) => [...new Set(values)]);
-}
-
-function objectId(key: string): z.ZodType<string, unknown> {
-  return z
-    .string({ error: expected('a GUID', key) })
-    .trim()
-    .refine(isObjectId, { error: (issue) => `${showValue(String(issue.input))} is not a GUID` })
-    .transform(normalizeObjectId);
 }
 
 /** Why `pattern` does not compile with `flags`, or undefined when it does. */

@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { loadConfig } from '../config.js';
 import { createLogger } from '../logger.js';
 import { startServer } from '../server/server.js';
+import { untilSignal } from './until-signal.js';
 
 export function serveCommand(): Command {
   return new Command('serve')
@@ -10,21 +11,6 @@ export function serveCommand(): Command {
       const config = loadConfig();
       const logger = createLogger(config.logLevel, { role: 'server' });
       const server = await startServer(config, logger);
-      await new Promise<void>((resolve) => {
-        const stop = (signal: string) => {
-          logger.info({ signal }, 'stopping the server');
-          process.off('SIGTERM', onTerm);
-          process.off('SIGINT', onInt);
-          server.close().then(resolve, (err: unknown) => {
-            logger.error({ err }, 'error while stopping');
-            resolve();
-          });
-        };
-        const onTerm = () => stop('SIGTERM');
-        const onInt = () => stop('SIGINT');
-        process.on('SIGTERM', onTerm);
-        process.on('SIGINT', onInt);
-      });
-      logger.flush();
+      await untilSignal(logger, 'stopping the server', () => server.close());
     });
 }

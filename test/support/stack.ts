@@ -94,16 +94,17 @@ export async function startStack(options: { emulator?: EmulatorOptions; env?: No
       child.stdin.end(o.input ?? '');
     });
 
-  const worker: Stack['worker'] = async (extra = {}) => {
-    const child = spawn(process.execPath, [BIN, 'worker'], { env: { ...env, ...extra }, stdio: ['ignore', 'pipe', 'pipe'] });
+  /** A CLI process that runs until stopped, ready once its log says `ready` (its first work is not raced by the test). */
+  const longRunning = async (args: string[], processEnv: NodeJS.ProcessEnv, ready: string): Promise<WorkerHandle> => {
+    const child = spawn(process.execPath, [BIN, ...args], { env: processEnv, stdio: ['ignore', 'pipe', 'pipe'] });
     let logs = '';
     child.stdout!.on('data', (d: Buffer) => (logs += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (logs += d.toString()));
-    // Ready when it says so: its first rows are not raced by the test.
-    for (let i = 0; i < 200 && !logs.includes('worker started'); i++) {
-      if (child.exitCode !== null) throw new Error(`worker exited at start: ${logs}`);
+    for (let i = 0; i < 300 && !logs.includes(ready); i++) {
+      if (child.exitCode !== null) throw new Error(`${args[0]} exited at start: ${logs}`);
       await sleep(50);
     }
+    if (!logs.includes(ready)) throw new Error(`${args[0]} did not start: ${logs}`);
     const handle: WorkerHandle = {
       child,
       logs: () => logs,
@@ -118,30 +119,12 @@ export async function startStack(options: { emulator?: EmulatorOptions; env?: No
     return handle;
   };
 
+  const worker: Stack['worker'] = (extra = {}) => longRunning(['worker'], { ...env, ...extra }, 'worker started');
+
   const serve: Stack['serve'] = async (extra = {}) => {
     const port = await freePort();
-    const child = spawn(process.execPath, [BIN, 'serve'], { env: { ...env, SERVER_HOST: '127.0.0.1', SERVER_PORT: String(port), ...extra }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let logs = '';
-    child.stdout!.on('data', (d: Buffer) => (logs += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (logs += d.toString()));
-    for (let i = 0; i < 300 && !logs.includes('server listening'); i++) {
-      if (child.exitCode !== null) throw new Error(`server exited at start: ${logs}`);
-      await sleep(50);
-    }
-    if (!logs.includes('server listening')) throw new Error(`server did not start: ${logs}`);
-    const handle: ServerHandle = {
-      child,
-      url: `http://127.0.0.1:${port}`,
-      logs: () => logs,
-      async stop(signal = 'SIGTERM') {
-        if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
-        child.kill(signal);
-        const [code] = (await once(child, 'exit')) as [number | null];
-        return code;
-      },
-    };
-    workers.push(handle);
-    return handle;
+    const handle = await longRunning(['serve'], { ...env, SERVER_HOST: '127.0.0.1', SERVER_PORT: String(port), ...extra }, 'server listening');
+    return { ...handle, url: `http://127.0.0.1:${port}` };
   };
 
   return {
