@@ -10,10 +10,12 @@ import { expectEachAssignedOnce } from './support/rollout-checks.js';
 /**
  * The dashboard in a real browser (Debian's chromium, driven by playwright-core): log in, watch a
  * running rollout advance, then fix the cause of its failed rows and retry them from the page.
- * The screenshot is kept in artifacts/ for whoever reads the CI run.
+ * Screenshots (failed rows before the retry, the finished rollout after it) are kept in artifacts/
+ * for whoever reads the CI run.
  */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const SCREENSHOT = resolve(import.meta.dirname, '../artifacts/dashboard-rollout.png');
+const ARTIFACTS = resolve(import.meta.dirname, '../artifacts');
+const SCREENSHOT = resolve(ARTIFACTS, 'dashboard-rollout.png');
 const TOKEN = 'browser-test-dashboard-token-7d41';
 const GOOD_ROWS = 30;
 const BAD_ROWS = 6;
@@ -29,7 +31,8 @@ describe('dashboard in a browser', () => {
     }
     // Only configurations created through the control API exist: rows of any other fail with 404.
     stack = await startStack({ emulator: { strictConfigurations: true }, env: { GRAPH_SETTLE_MS: '800', RETRY_BASE_DELAY_MS: '100' } });
-    server = await stack.serve({ DASHBOARD_TOKEN: TOKEN });
+    // The server shares the workers' GRAPH_RATE_LIMIT, so the lane column shows its interval.
+    server = await stack.serve({ DASHBOARD_TOKEN: TOKEN, GRAPH_RATE_LIMIT: '5/1s' });
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--headless=new', '--disable-gpu', '--disable-dev-shm-usage'] });
   });
   afterAll(async () => {
@@ -48,6 +51,7 @@ describe('dashboard in a browser', () => {
     // Enqueued with no worker yet, so the page is open before the first row runs.
     const rolloutId = rolloutIdOf(await stack.cli(['enqueue', stack.writeCsv(rows), '--json', '--name', 'Browser rollout']));
 
+    mkdirSync(ARTIFACTS, { recursive: true });
     const page = await browser.newPage();
     page.setDefaultTimeout(30_000);
 
@@ -83,6 +87,7 @@ describe('dashboard in a browser', () => {
     expect(failedText).toContain('E_GRAPH_NOT_FOUND');
     expect(failedText).toContain('ResourceNotFound');
     expect(failedText).toContain(missingConfiguration);
+    await page.screenshot({ path: resolve(ARTIFACTS, 'dashboard-failed-rows.png'), fullPage: true });
 
     // Fix the cause (the configuration now exists), then retry from the page.
     await stack.control.createConfiguration(tenantId, { id: missingConfiguration, displayName: 'Created late' });
@@ -96,7 +101,6 @@ describe('dashboard in a browser', () => {
     expect(await page.textContent('[data-failed-rows="0"]')).toContain('No failed rows');
     await expectEachAssignedOnce(stack, rows);
 
-    mkdirSync(resolve(SCREENSHOT, '..'), { recursive: true });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
     expect(statSync(SCREENSHOT).size).toBeGreaterThan(1000);
 

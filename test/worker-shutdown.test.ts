@@ -66,9 +66,11 @@ describe('a worker stopped with SIGTERM mid-rollout', () => {
     });
     const rows = makeRows([stack.tenantId], 2, 10);
     const leaving = await stack.worker();
-    const rolloutId = await enqueueRows(stack, rows);
-    await waitUntil('rows in flight', async () => (await stack.redis.llen(`${stack.prefix}:assignments:active`)) >= 3, 30_000, 20);
+    // Started before the rows: starting it later would let the leaving worker's rows finish first.
     const staying = await stack.worker();
+    const rolloutId = await enqueueRows(stack, rows);
+    // More than one worker's concurrency: both hold rows.
+    await waitUntil('rows in flight on both workers', async () => (await stack.redis.llen(`${stack.prefix}:assignments:active`)) >= 8, 30_000, 20);
 
     const exit = await terminate(leaving);
     expect(exit).toEqual({ code: 0, signal: null });

@@ -22,7 +22,7 @@ export async function registerBullBoard(scope: FastifyInstance, queues: readonly
     serverAdapter,
     options: {
       uiConfig: {
-        boardTitle: 'graph-assignments queues',
+        boardTitle: 'Queues',
         miscLinks: [{ text: 'Rollouts', url: '/ui' }],
         hideDocsLink: true,
       },

@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { html } from './html.js';
 import { sendPage } from './dashboard-page.js';
 
-export const SESSION_COOKIE = 'assignments_dashboard';
+const SESSION_COOKIE = 'assignments_dashboard';
 
 /** A stolen cookie stops working after this long even though logout cannot revoke it server-side. */
 const SESSION_TTL_MS = 12 * 60 * 60 * 1000;
@@ -53,7 +53,7 @@ export function registerDashboardAuth(scope: FastifyInstance, token: string | un
         path: '/ui',
         httpOnly: true,
         sameSite: 'strict',
-        secure: request.protocol === 'https',
+        secure: servedOverHttps(request),
         maxAge: Math.floor(SESSION_TTL_MS / 1000),
       })
       .redirect(next, 303);
@@ -92,6 +92,16 @@ ${error && html`<p class="flash error" role="alert">${error}</p>`}
     },
     statusCode,
   );
+}
+
+/**
+ * Behind a TLS-terminating proxy the cookie must be Secure. X-Forwarded-Proto is believed without
+ * trustProxy because a forged one can only make the cookie stricter.
+ */
+function servedOverHttps(request: FastifyRequest): boolean {
+  const forwarded = request.headers['x-forwarded-proto'];
+  const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim().toLowerCase();
+  return request.protocol === 'https' || first === 'https';
 }
 
 export function wantsHtml(request: FastifyRequest): boolean {

@@ -22,7 +22,7 @@ body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin:
 header { display: flex; gap: 1.5rem; align-items: center; padding: .6rem 1.5rem; border-bottom: 1px solid var(--line); }
 header .brand { font-weight: 600; }
 header nav { display: flex; gap: 1rem; flex: 1; }
-main { padding: 1rem 1.5rem 3rem; max-width: 1400px; }
+main { padding: 1rem 1.5rem 3rem; max-width: 1400px; overflow-x: auto; }
 h1 { font-size: 1.35rem; margin: .2rem 0 1rem; word-break: break-word; }
 h2 { font-size: 1.1rem; margin: 1.6rem 0 .6rem; }
 table { border-collapse: collapse; width: 100%; }
@@ -30,6 +30,7 @@ th, td { text-align: left; padding: .3rem .55rem; border-bottom: 1px solid var(-
 th { font-weight: 600; white-space: nowrap; }
 td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
 td.msg { max-width: 32rem; word-break: break-word; }
+td.mono { white-space: nowrap; }
 code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: .92em; }
 progress { width: 10rem; height: .9rem; vertical-align: middle; }
 .big progress { width: 100%; max-width: 40rem; height: 1.2rem; }
