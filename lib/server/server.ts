@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { Registry } from 'prom-client';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
@@ -37,7 +37,8 @@ export function isLoopback(host: string): boolean {
 export async function buildServer(deps: ServerDeps, rules: readonly EventRule[], serverRegistry: Registry): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // A line per request would drown the log at event rates; failures are logged where they happen.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: deps.config.eventsMaxBodyBytes,
   });
   registerHealthRoutes(app, deps);

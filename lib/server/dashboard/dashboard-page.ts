@@ -29,7 +29,7 @@ table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: .3rem .55rem; border-bottom: 1px solid var(--line); vertical-align: top; }
 th { font-weight: 600; white-space: nowrap; }
 td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
-td.msg { max-width: 32rem; word-break: break-word; }
+td.msg { min-width: 20rem; max-width: 40rem; word-break: break-word; }
 td.mono { white-space: nowrap; }
 code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: .92em; }
 progress { width: 10rem; height: .9rem; vertical-align: middle; }
