@@ -84,6 +84,13 @@ export class RedisKeys {
   metricsWorkers(): string {
     return `${this.prefix}:metrics:workers`;
   }
+  /**
+   * String: the summed counters and histograms (prom-client JSON) of the workers that stopped
+   * gracefully, so the fleet's totals do not drop when one goes; never expires.
+   */
+  metricsRetired(): string {
+    return `${this.prefix}:metrics:retired`;
+  }
   /** String: an event id `POST /events` has accepted (a redelivery is acknowledged and ignored). */
   seenEvent(eventId: string): string {
     return `${this.prefix}:event:${eventId}`;

@@ -38,6 +38,16 @@ function total(text: string, name: string, match: Record<string, string> = {}): 
     .reduce((n, s) => n + s.value, 0);
 }
 
+/** The worker families' counter and histogram samples (the sums that must never go down), by series. */
+function workerCounts(text: string): Map<string, number> {
+  const found = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const m = /^(assignments_(?:outcomes_total|graph_requests_total|graph_throttled_total|lane_pauses_total|retry_after_seconds_\w+|graph_request_duration_seconds_\w+))(\{.*\})? (\S+)$/.exec(line);
+    if (m) found.set(`${m[1]}${m[2] ?? ''}`, Number(m[3]));
+  }
+  return found;
+}
+
 /**
  * One scrape sees the fleet: two real worker processes roll out through a throttling, failing
  * emulator, publish their metrics to Redis, and the server's `GET /metrics` adds them up.
@@ -166,7 +176,34 @@ describe('GET /metrics for the fleet', () => {
     expect(fromWorkers).toBe(rows.length);
   });
 
-  it('shows the age of the oldest waiting job, and drops a worker that stopped publishing', async () => {
+  it('keeps a worker’s counts in the totals when it stops gracefully, and counts it out of assignments_workers', async () => {
+    const keys = new RedisKeys(stack.prefix);
+    const before = (await scrape()).text;
+    expect(total(before, 'assignments_workers')).toBe(2);
+    const listed = await redis.zrange(keys.metricsWorkers(), '0', '-1');
+    expect(listed).toHaveLength(2);
+
+    expect(await workers[0]!.stop('SIGTERM')).toBe(0);
+    expect(workers[0]!.logs()).not.toContain('metrics not retired');
+    const after = (await scrape()).text;
+    expect(total(after, 'assignments_workers')).toBe(1);
+    expect(total(after, 'assignments_outcomes_total')).toBe(total(before, 'assignments_outcomes_total'));
+    for (const [series, value] of workerCounts(before)) expect(workerCounts(after).get(series), series).toBeGreaterThanOrEqual(value);
+
+    // Its snapshot went into the retired sum with the stop: when its TTL would have run out, there
+    // is nothing left to expire, and the retired sum never expires.
+    const left = await redis.zrange(keys.metricsWorkers(), '0', '-1');
+    expect(left).toHaveLength(1);
+    const gone = listed.find((id) => !left.includes(id))!;
+    expect(await redis.exists(keys.workerMetrics(gone))).toBe(0);
+    expect(await redis.pttl(keys.metricsRetired())).toBe(-1);
+    const later = (await scrape()).text;
+    expect(total(later, 'assignments_workers')).toBe(1);
+    expect(workerCounts(later)).toEqual(workerCounts(after));
+  });
+
+  it('shows the age of the oldest waiting job, and keeps the counts of every worker that stopped', async () => {
+    const before = (await scrape()).text;
     // With no worker left, a row job added 42 s in the past stays waiting.
     await Promise.all(workers.map((w) => w.stop('SIGTERM')));
     await queues.assignments.add('assign', { rolloutId: 'none', row: 0, tenantId: randomUUID(), configurationId: randomUUID(), groupId: randomUUID() }, { timestamp: Date.now() - 42_000 });
@@ -174,11 +211,12 @@ describe('GET /metrics for the fleet', () => {
     expect(total(text, 'assignments_queue_jobs', { queue: 'assignments', state: 'waiting' })).toBe(1);
     expect(total(text, 'assignments_queue_oldest_waiting_seconds', { queue: 'assignments' })).toBeGreaterThanOrEqual(42);
 
-    // Stopped workers' last snapshots outlive them for their TTL; expire them as time would.
+    // Stopped gracefully, the workers left no snapshot to expire: their counts are all retired.
     const keys = new RedisKeys(stack.prefix);
-    for (const id of await redis.zrange(keys.metricsWorkers(), '0', '-1')) await redis.del(keys.workerMetrics(id));
-    const after = (await scrape()).text;
-    expect(total(after, 'assignments_workers')).toBe(0);
-    expect(after).toContain('# TYPE assignments_outcomes_total counter');
+    expect(await redis.exists(keys.metricsWorkers())).toBe(0);
+    expect(total(text, 'assignments_workers')).toBe(0);
+    expect(text).toContain('# TYPE assignments_outcomes_total counter');
+    for (const [series, value] of workerCounts(before)) expect(workerCounts(text).get(series), series).toBeGreaterThanOrEqual(value);
+    expect(total(text, 'assignments_outcomes_total')).toBe(total(before, 'assignments_outcomes_total'));
   });
 });

@@ -14,7 +14,21 @@ const JOB_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-chil
  */
 const TRIM_AFTER_MS = 10 * 60_000;
 
-type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
+/** The metric types a retired worker's counts keep (see `summable`). */
+const SUMMABLE_TYPES = new Set(['counter', 'histogram']);
+
+/** A registry's metrics as `registry.getMetricsAsJSON()` gives them: what workers publish. */
+export type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
+
+/**
+ * The families of a snapshot that may be added across processes that are gone: counters and
+ * histograms, whose counts stay true once their process stops. A gauge is a reading of the moment
+ * (and a summary's quantiles do not add up), so a dead worker's must not linger in the sums.
+ */
+export function summable(metrics: MetricsJson): MetricsJson {
+  // The JSON carries the type's name ('counter'), whatever prom-client's typings (an enum) say.
+  return metrics.filter((m) => SUMMABLE_TYPES.has(String(m.type)));
+}
 
 /** The part of a BullMQ queue a scrape reads. */
 export type MeteredQueue = Pick<Queue, 'name' | 'getJobCounts' | 'getJobs'>;
@@ -34,39 +48,51 @@ export interface FleetScrape {
 }
 
 /**
- * One scrape for the whole fleet: every live worker's snapshot (see metrics-publisher.ts) added up
- * by prom-client's cluster aggregator (counters and histograms summed), the server's registry, and
- * the queues' state read at scrape time.
+ * One scrape for the whole fleet: every live worker's snapshot (see metrics-publisher.ts) and the
+ * retired workers' counts added up by prom-client's cluster aggregator (counters and histograms
+ * summed), the server's registry, and the queues' state read at scrape time.
  */
 export async function scrapeFleet(sources: FleetSources, nowMs = Date.now()): Promise<FleetScrape> {
-  const [snapshots, queueGauges] = await Promise.all([workerSnapshots(sources.redis, sources.keys, nowMs), queueRegistry(sources.queues, nowMs)]);
+  const [{ live, retired }, queueGauges] = await Promise.all([workerSnapshots(sources.redis, sources.keys, nowMs), queueRegistry(sources.queues, nowMs)]);
   // An empty set of this version's worker metrics goes in first: the families are always there
   // (HELP and TYPE, zeroed histograms) even before any worker publishes.
   const template = await new WorkerMetrics().registry.getMetricsAsJSON();
-  const workers = AggregatorRegistry.aggregate<PrometheusContentType>([template, ...snapshots]);
-  new Gauge({ name: 'assignments_workers', help: 'Worker processes whose metrics are live in Redis.', registers: [queueGauges] }).set(snapshots.length);
+  const workers = AggregatorRegistry.aggregate<PrometheusContentType>([template, ...live, summable(retired)]);
+  // Live workers only: the retired ones' counts are in the sums, but they are not running.
+  new Gauge({ name: 'assignments_workers', help: 'Worker processes whose metrics are live in Redis.', registers: [queueGauges] }).set(live.length);
   const merged = Registry.merge([workers, sources.serverRegistry, queueGauges]);
   return { text: await merged.metrics(), contentType: merged.contentType };
 }
 
-async function workerSnapshots(redis: Redis, keys: RedisKeys, nowMs: number): Promise<MetricsJson[]> {
+/** The live workers' snapshots, and the retired workers' summed counts (empty when none). */
+async function workerSnapshots(redis: Redis, keys: RedisKeys, nowMs: number): Promise<{ live: MetricsJson[]; retired: MetricsJson }> {
   const list = keys.metricsWorkers();
   await redis.zremrangebyscore(list, '-inf', String(nowMs - TRIM_AFTER_MS));
   const ids = await redis.zrange(list, '0', '-1');
-  if (ids.length === 0) return [];
-  const values = await redis.mget(ids.map((id) => keys.workerMetrics(id)));
-  const snapshots: MetricsJson[] = [];
+  // One MGET, so one moment, for the live snapshots and the retired sum: a worker that stops moves
+  // its counts from its own key to the retired one atomically (MetricsPublisher.stop), so this read
+  // sees them exactly once, before or after the move. A worker listed after ZRANGE was read is
+  // missing from this scrape (its counts only add to the next one).
+  const values = await redis.mget([...ids.map((id) => keys.workerMetrics(id)), keys.metricsRetired()]);
+  const retired = parseSnapshot(values.pop() ?? null) ?? [];
+  const live: MetricsJson[] = [];
   for (const value of values) {
-    // Expired: the worker stopped publishing (stopped, killed, or cut off from Redis).
-    if (value === null) continue;
-    try {
-      snapshots.push(JSON.parse(value) as MetricsJson);
-    } catch {
-      // A torn or foreign value must not cost the whole scrape; that worker is missing from it.
-      continue;
-    }
+    // Expired, or retired: the worker stopped publishing (stopped, killed, or cut off from Redis).
+    const snapshot = parseSnapshot(value);
+    if (snapshot) live.push(snapshot);
   }
-  return snapshots;
+  return { live, retired };
+}
+
+function parseSnapshot(value: string | null): MetricsJson | undefined {
+  if (value === null) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(value);
+    return Array.isArray(parsed) ? (parsed as MetricsJson) : undefined;
+  } catch {
+    // A torn or foreign value must not cost the whole scrape; that worker is missing from it.
+    return undefined;
+  }
 }
 
 async function queueRegistry(queues: readonly MeteredQueue[], nowMs: number): Promise<Registry> {

@@ -1,10 +1,28 @@
+import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
-import type { Registry } from 'prom-client';
+import { AggregatorRegistry, type Registry } from 'prom-client';
 import type { Logger } from '../logger.js';
 import type { RedisKeys } from '../redis-keys.js';
+import { summable, type MetricsJson } from './fleet-metrics.js';
 
 const STOP_TIMEOUT_MS = 2000;
+
+/**
+ * The fold's compare-and-set: if the retired sum is still the one the new sum was computed from
+ * (same SHA-1; an absent key reads as ''), replace it, and drop the worker's live snapshot and its
+ * entry in the list, all at once. A script runs atomically, as a MULTI would, without a WATCH on
+ * the worker's shared connection, where another caller's EXEC would silently clear the watch.
+ * KEYS: retired, live snapshot, workers list. ARGV: SHA-1 of the sum read, new sum, worker id.
+ */
+const FOLD_SCRIPT = `
+local current = redis.call('GET', KEYS[1]) or ''
+if redis.sha1hex(current) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('DEL', KEYS[2])
+redis.call('ZREM', KEYS[3], ARGV[3])
+return 1
+`;
 
 export interface MetricsPublisherOptions {
   /** How often the snapshot is refreshed; a scrape sees counts at most this old. */
@@ -21,13 +39,18 @@ export interface MetricsPublisherOptions {
  * Puts a worker process's registry in Redis (`registry.getMetricsAsJSON()`), so the server can add
  * every worker's counts up in one scrape (see fleet-metrics.ts) without knowing where workers run or
  * reaching them over the network.
+ *
+ * When the worker stops, its counts move into the retired sum (`RedisKeys.metricsRetired`), so the
+ * fleet's counters never go down at a deploy or a scale-down, which Prometheus would read as a
+ * counter reset. A worker that dies without stopping drops out when its snapshot expires: a reset.
  */
 export class MetricsPublisher {
   private readonly intervalMs: number;
   private readonly ttlMs: number;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
-  /** The publish in progress: stop() waits for it, so the final snapshot is written last. */
+  private stopping: Promise<void> | undefined;
+  /** The publish in progress: stop() waits for it, so no publish of this worker lands after its fold. */
   private inFlight: Promise<void> = Promise.resolve();
 
   constructor(
@@ -47,15 +70,56 @@ export class MetricsPublisher {
   }
 
   /**
-   * Stops the refreshes and writes a last snapshot, so the counts since the previous one are not
-   * lost. Gives up after a moment: a worker's Redis connection queues commands while Redis is away,
-   * and that must not hold the worker's exit up.
+   * Stops the refreshes and retires the worker: its final counts (the counters and histograms)
+   * are added into the retired sum, and its live snapshot and list entry removed, in one atomic
+   * step, so a scrape sees them exactly once. Workers stopping at once each retry until their fold
+   * lands on the sum as it is. Gives up after a moment: a worker's Redis connection queues commands
+   * while Redis is away, and that must not hold the worker's exit up. The live snapshot then
+   * expires as a killed worker's would. Once per publisher: a second call waits for the first.
    */
-  async stop(): Promise<void> {
+  stop(): Promise<void> {
+    this.stopping ??= this.retireWithin(STOP_TIMEOUT_MS);
+    return this.stopping;
+  }
+
+  private async retireWithin(ms: number): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
-    const last = this.inFlight.then(() => this.publishQuietly());
-    await Promise.race([last, sleep(STOP_TIMEOUT_MS, undefined, { ref: false })]);
+    const deadline = Date.now() + ms;
+    // After the publish in progress, so no snapshot of this worker is written after its fold.
+    const retired = this.inFlight.then(() => this.retire(deadline)).catch((err: unknown) => {
+      this.options.logger?.warn({ err }, 'metrics not retired; this worker’s counts leave the fleet’s totals when its snapshot expires');
+    });
+    await Promise.race([retired, sleep(ms, undefined, { ref: false })]);
+  }
+
+  private async retire(deadline: number): Promise<void> {
+    const final = summable(await this.registry.getMetricsAsJSON());
+    const retiredKey = this.keys.metricsRetired();
+    for (let attempt = 1; ; attempt++) {
+      // The bytes as stored, for the compare-and-set's hash.
+      const current = (await this.redis.getBuffer(retiredKey)) ?? Buffer.alloc(0);
+      // A value that is not a snapshot is not overwritten: someone else's, to be looked at.
+      const parsed: unknown = current.length === 0 ? [] : JSON.parse(current.toString('utf8'));
+      if (!Array.isArray(parsed)) throw new Error(`${retiredKey} does not hold a metrics snapshot`);
+      // This version's help text first; every counter and histogram aggregates by summing.
+      const sum = await AggregatorRegistry.aggregate([final, summable(parsed as MetricsJson)]).getMetricsAsJSON();
+      const folded = await this.redis.eval(
+        FOLD_SCRIPT,
+        3,
+        retiredKey,
+        this.keys.workerMetrics(this.workerId),
+        this.keys.metricsWorkers(),
+        createHash('sha1').update(current).digest('hex'),
+        JSON.stringify(sum),
+        this.workerId,
+      );
+      if (folded === 1) return;
+      // Another worker's fold landed in between: fold onto the new sum. Only a fold that did not
+      // happen is tried again (an error is not), so counts are never added twice.
+      if (Date.now() >= deadline) throw new Error(`the retired metrics changed under ${attempt} attempts to fold into them`);
+      await sleep(Math.random() * 5 * attempt);
+    }
   }
 
   private async tick(): Promise<void> {
