@@ -1,7 +1,6 @@
 import { Command } from 'commander';
 import { loadConfig } from '../config.js';
 import { createLogger } from '../logger.js';
-import { startServer } from '../server/server.js';
 import { untilSignal } from './until-signal.js';
 
 export function serveCommand(): Command {
@@ -10,6 +9,8 @@ export function serveCommand(): Command {
     .action(async () => {
       const config = loadConfig();
       const logger = createLogger(config.logLevel, { role: 'server' });
+      // Loaded here: the server's modules (Fastify, Bull Board) would slow every other command's start.
+      const { startServer } = await import('../server/server.js');
       const server = await startServer(config, logger);
       await untilSignal(logger, 'stopping the server', () => server.close());
     });

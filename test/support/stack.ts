@@ -150,7 +150,11 @@ export async function startStack(options: { emulator?: EmulatorOptions; env?: No
         const h = await redis.hgetall(`${prefix}:rollout:${rolloutId}`);
         const done = ['created', 'alreadyAssigned', 'deleted', 'alreadyDeleted', 'failed', 'cancelled'].reduce((n, c) => n + Number(h[c] ?? 0), 0);
         if (h.total && done >= Number(h.total)) return h;
-        if (Date.now() > until) throw new Error(`rollout ${rolloutId} not finished after ${timeoutMs} ms: ${JSON.stringify(h)}`);
+        if (Date.now() > until) {
+          // What the processes were doing, for a failure seen only on a loaded CI machine.
+          const tails = workers.map((w, i) => `--- process ${i} (exit ${String(w.child.exitCode)}) ---\n${w.logs().slice(-3000)}`).join('\n');
+          throw new Error(`rollout ${rolloutId} not finished after ${timeoutMs} ms: ${JSON.stringify(h)}\n${tails}`);
+        }
         await sleep(100);
       }
     },
