@@ -27,6 +27,12 @@ export interface PaceResult {
   maxWritesInWindow: number;
   duplicates: number;
   failed: number;
+  /** From enqueue to the emulator's first accepted write (worker pick-up, token, the listing read). */
+  firstWriteSeconds: number;
+  /** From the last accepted write to the rollout's last outcome. */
+  tailSeconds: number;
+  /** Accepted writes per second between the first and the last: the lane's steady pace. */
+  steadyWritesPerSecond: number;
 }
 
 /**
@@ -66,15 +72,30 @@ export async function rolloutPace(options: { rows: number; max: number; windowMs
     const started = Date.now();
     const { rolloutId } = await enqueueRollout({ rows, lines: [], inputRows: rows.length, duplicateRows: 0, format: 'csv' }, { queue, store }, { source: 'bench' });
     let status = await store.status(rolloutId);
+    // Sampled every 100 ms: when Graph saw the first and the last write, to tell start-up from pace.
+    let firstWriteAt: number | undefined;
+    let lastWriteAt = started;
+    let lastWrites = 0;
+    let sampledAt = 0;
+    const sample = async () => {
+      const writes = (await control.stats()).tenants[tenantId]?.writesAccepted ?? 0;
+      if (writes > 0) firstWriteAt ??= Date.now();
+      if (writes > lastWrites) lastWriteAt = Date.now();
+      lastWrites = writes;
+      sampledAt = Date.now();
+    };
     while (status && status.state !== 'finished') {
       await sleep(25);
+      if (Date.now() - sampledAt >= 100) await sample();
       status = await store.status(rolloutId);
       if (process.env.BENCH_TRACE && Date.now() % 1000 < 30) {
         const lane = await redis.hgetall(`${prefix}:lane:${tenantId}`);
         console.error(((Date.now() - started) / 1000).toFixed(1), status?.pending, JSON.stringify(lane));
       }
     }
-    const seconds = (Date.now() - started) / 1000;
+    const finishedAt = Date.now();
+    const seconds = (finishedAt - started) / 1000;
+    await sample();
     await queue.close();
     const stats = await control.stats(options.windowMs);
     const t = stats.tenants[tenantId];
@@ -91,6 +112,9 @@ export async function rolloutPace(options: { rows: number; max: number; windowMs
       maxWritesInWindow: t?.maxWritesInWindow ?? 0,
       duplicates: truth.duplicates,
       failed: status?.failed ?? -1,
+      firstWriteSeconds: ((firstWriteAt ?? finishedAt) - started) / 1000,
+      tailSeconds: Math.max(0, finishedAt - lastWriteAt) / 1000,
+      steadyWritesPerSecond: (t?.writesAccepted ?? 0) / Math.max(0.001, (Math.min(lastWriteAt, finishedAt) - (firstWriteAt ?? started)) / 1000),
     };
   } finally {
     for (const w of workers) w.kill('SIGTERM');

@@ -14,4 +14,8 @@ describe('Retry-After as Graph sends it', () => {
   it('returns undefined when absent or unreadable, so the caller backs off instead', () => {
     for (const v of [undefined, '', '  ', 'soon', '-1', '1e3', 'NaN']) expect(parseRetryAfter(v, now)).toBeUndefined();
   });
+  it('takes a wait beyond an hour (or an endless one) for unreadable, so no lane is paused for ever', () => {
+    for (const v of ['3601', '9'.repeat(400), 'Fri, 31 Dec 9999 23:59:59 GMT']) expect(parseRetryAfter(v, now)).toBeUndefined();
+    expect(parseRetryAfter('3600', now)).toBe(3_600_000);
+  });
 });

@@ -3,6 +3,7 @@ import { request } from 'node:https';
 import type { FaultRates } from './emulator-options.js';
 import type { Group, Truth } from './emulator-state.js';
 import type { StatsSnapshot } from './emulator-stats.js';
+import type { TokenFailureMode } from './token-service.js';
 
 /**
  * A typed client for the control API (`/_emulator`), for tests and benchmarks that drive an emulator
@@ -41,6 +42,11 @@ export class EmulatorControl {
 
   setTokenOutage(on: boolean): Promise<{ on: boolean }> {
     return this.call('PUT', '/_emulator/token-outage', { on });
+  }
+
+  /** Makes the token endpoint fail every new token request in `mode` until set back to null. */
+  setTokenFailure(mode: TokenFailureMode | null): Promise<{ mode: TokenFailureMode | null }> {
+    return this.call('PUT', '/_emulator/token-failure', { mode });
   }
 
   createConfiguration(

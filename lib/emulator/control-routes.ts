@@ -4,6 +4,7 @@ import type { EmulatorContext } from './emulator-context.js';
 import { checkFaultRates } from './fault-plan.js';
 import { readGraphBody, sendGraphError } from './graph-error.js';
 import type { HttpExchange } from './http-exchange.js';
+import { TOKEN_FAILURE_MODES } from './token-service.js';
 
 /**
  * The control API under `/_emulator`: how a test in another process reads the truth and the
@@ -22,6 +23,7 @@ const faultRatesBody = z.strictObject({
 });
 const rateLimitBody = z.union([z.null(), z.strictObject({ max: z.int().min(1), windowMs: z.int().min(1) })]);
 const tokenOutageBody = z.strictObject({ on: z.boolean() });
+const tokenFailureBody = z.strictObject({ mode: z.enum(TOKEN_FAILURE_MODES).nullable() });
 const configurationBody = z.strictObject({ id: z.string().optional(), displayName: z.string().min(1).optional() });
 const assignmentBody = z.strictObject({ groupId: z.string() });
 const groupBody = z.strictObject({ id: z.string().optional(), displayName: z.string().min(1) });
@@ -73,8 +75,17 @@ export async function handleControlRequest(context: EmulatorContext, exchange: H
       exchange.sendJson(200, { on: body.on });
       return;
     }
+    case 'PUT token-failure': {
+      const body = await readBody(exchange, tokenFailureBody);
+      if (body === undefined) return;
+      context.tokens.failure = body.mode;
+      exchange.sendJson(200, { mode: body.mode });
+      return;
+    }
     case 'POST reset':
       reset();
+      // The token service outlives a reset (issued tokens stay valid); its failure mode does not.
+      context.tokens.failure = null;
       exchange.sendJson(200, { reset: true });
       return;
     case 'POST tenants/{tenantId}/configurations': {
@@ -147,6 +158,7 @@ function currentSettings(context: EmulatorContext): Record<string, unknown> {
     clientSecretRequired: clientSecret !== undefined,
     faults: context.faultPlan.currentRates(),
     rateLimit: context.rateWindow.currentLimit() ?? null,
+    tokenFailure: context.tokens.failure,
   };
 }
 

@@ -34,6 +34,15 @@ export interface RunningEmulator {
   caCertPath: string;
   /** The environment a client process needs to talk to this emulator as `tenantId` (default: the demo tenant). */
   env(tenantId?: string): Record<string, string>;
+  /**
+   * Stops listening and drops open connections, but keeps the truth, counters, issued tokens and
+   * pending slow commits: until `resume()` clients get connections refused, as when Graph's front
+   * end restarts and its store does not. Chaos tests use it to check a rollout against a truth that
+   * spans the outage, which a restarted emulator process (state in memory) could not give.
+   */
+  suspend(): Promise<void>;
+  /** Listens again on the same host and port after `suspend()`. */
+  resume(): Promise<void>;
   /** Stops listening, drops open connections and cancels pending slow commits. */
   close(): Promise<void>;
 }
@@ -97,6 +106,13 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   const origin = context.origin;
 
   let closing: Promise<void> | undefined;
+  let suspended = false;
+  const stopListening = (): Promise<void> =>
+    new Promise<void>((resolveStop, rejectStop) => {
+      server.close((error) => (error ? rejectStop(error) : resolveStop()));
+      // Keep-alive connections would hold close() open until they idle out.
+      server.closeAllConnections();
+    });
   return {
     origin,
     graphBaseUrl: `${origin}/beta`,
@@ -112,13 +128,23 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
         AZURE_CLIENT_SECRET: resolved.clientSecret ?? DEMO_CLIENT_SECRET,
       };
     },
+    async suspend() {
+      if (closing) throw new Error('the emulator is closed');
+      if (suspended) return;
+      suspended = true;
+      await stopListening();
+    },
+    async resume() {
+      if (closing) throw new Error('the emulator is closed');
+      if (!suspended) return;
+      await listen(server, port, resolved.host);
+      suspended = false;
+    },
     close() {
-      closing ??= new Promise<void>((resolveClose, rejectClose) => {
+      closing ??= (() => {
         cancelPendingCommits(context);
-        server.close((error) => (error ? rejectClose(error) : resolveClose()));
-        // Keep-alive connections would hold close() open until they idle out.
-        server.closeAllConnections();
-      });
+        return suspended ? Promise.resolve() : stopListening();
+      })();
       return closing;
     },
   };

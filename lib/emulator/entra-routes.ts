@@ -2,6 +2,7 @@ import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { isObjectId, normalizeObjectId } from '../object-id.js';
 import type { EmulatorContext } from './emulator-context.js';
 import { BodyTooLargeError, type HttpExchange } from './http-exchange.js';
+import type { TokenFailureMode } from './token-service.js';
 
 /**
  * The slice of Entra ID (login.microsoftonline.com) a confidential client needs for the client
@@ -72,6 +73,10 @@ async function handleToken(context: EmulatorContext, exchange: HttpExchange, ten
     sendEntraError(exchange, 503, 'temporarily_unavailable', 90033, 'A transient error has occurred. Please try again.', { 'retry-after': '1' });
     return;
   }
+  if (context.tokens.failure && tenantId) {
+    sendTokenFailure(exchange, context.tokens.failure);
+    return;
+  }
   if (!tenantId) {
     sendEntraError(exchange, 400, 'invalid_request', 900023, `Specified tenant identifier '${tenant}' is neither a valid DNS name, nor a valid external domain.`);
     return;
@@ -124,6 +129,22 @@ async function handleToken(context: EmulatorContext, exchange: HttpExchange, ten
     },
     entraHeaders(exchange),
   );
+}
+
+function sendTokenFailure(exchange: HttpExchange, mode: TokenFailureMode): void {
+  switch (mode) {
+    case '500':
+      // Entra's 5xx often carry no Retry-After; MSAL then keeps the client off the endpoint for 60 s.
+      sendEntraError(exchange, 500, 'server_error', 50000, 'There was an error issuing a token or an issue with our sign-in service.');
+      return;
+    case '503':
+      sendEntraError(exchange, 503, 'temporarily_unavailable', 90033, 'A transient error has occurred. Please try again.', { 'retry-after': '1' });
+      return;
+    case 'invalid_client':
+      // What a secret revoked or expired mid-rollout gets, whatever secret the client sends.
+      sendEntraError(exchange, 401, 'invalid_client', 7000222, 'The provided client secret keys for app are expired. Visit the Azure portal to create new keys for your app.');
+      return;
+  }
 }
 
 interface CredentialRefusal {

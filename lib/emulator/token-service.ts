@@ -6,6 +6,15 @@ export type TokenRefusal = 'missing' | 'malformed' | 'unknown' | 'expired';
 
 export type TokenCheck = { ok: true; tenantId: string } | { ok: false; refusal: TokenRefusal };
 
+/**
+ * How the token endpoint fails on demand (control API `PUT /_emulator/token-failure`): `'500'` a
+ * server error with no Retry-After, `'503'` temporarily_unavailable with `Retry-After: 1`,
+ * `'invalid_client'` the answer to a revoked or expired secret. null: tokens are issued as usual.
+ */
+export type TokenFailureMode = '500' | '503' | 'invalid_client';
+
+export const TOKEN_FAILURE_MODES: readonly TokenFailureMode[] = ['500', '503', 'invalid_client'];
+
 export interface IssuedToken {
   accessToken: string;
   expiresInSeconds: number;
@@ -29,6 +38,11 @@ const SWEEP_EVERY = 1000;
 export class TokenService {
   private readonly tokens = new Map<string, TokenRecord>();
   private issuedSinceSweep = 0;
+  /**
+   * Refuses new tokens only: tokens already issued stay valid, as with Entra ID, where revoking a
+   * secret or an outage of the token endpoint does not recall access tokens a client holds.
+   */
+  failure: TokenFailureMode | null = null;
 
   constructor(
     private readonly lifetimeSeconds: number,
