@@ -10,7 +10,8 @@ export interface ThroughputPlot {
   xLabel: string;
   /** Log scale on both axes: a series that scales linearly is then a straight line at 45°. */
   xLog: boolean;
-  points: { x: number; measured: number; ideal: number }[];
+  /** `ceiling`: what the CPU per row says the machine's cores could push with no one else on them. */
+  points: { x: number; measured: number; ideal: number; ceiling?: number }[];
 }
 
 const W = 640;
@@ -18,8 +19,8 @@ const H = 400;
 const M = { left: 72, right: 24, top: 44, bottom: 56 };
 
 /**
- * Measured throughput against the ideal as a hand-written SVG: two series and their axes are a few
- * dozen elements, not worth a plotting dependency. With `xLog` the y axis is logarithmic too, since
+ * Measured throughput against the ideal (and, when given, the CPU ceiling) as a hand-written SVG: a
+ * few series and their axes are a few dozen elements, not worth a plotting dependency. With `xLog` the y axis is logarithmic too, since
  * the fleet's ideal spans 25 to 12,500/s. Writes bench/results/<name>.svg and returns its path.
  */
 export function writeThroughputSvg(name: string, plot: ThroughputPlot): string {
@@ -33,7 +34,7 @@ export function writeThroughputSvg(name: string, plot: ThroughputPlot): string {
 export function throughputSvg(plot: ThroughputPlot): string {
   const { points } = plot;
   const xs = points.map((p) => p.x);
-  const ys = points.flatMap((p) => [p.measured, p.ideal]);
+  const ys = points.flatMap((p) => [p.measured, p.ideal, ...(p.ceiling === undefined ? [] : [p.ceiling])]);
   const log = plot.xLog;
   const x = axis(Math.min(...xs), Math.max(...xs), log, M.left + 20, W - M.right - 20);
   const yTop = log ? 10 ** Math.ceil(Math.log10(Math.max(...ys))) : niceCeil(Math.max(...ys) * 1.1);
@@ -64,12 +65,16 @@ export function throughputSvg(plot: ThroughputPlot): string {
   const series = [
     { key: 'ideal' as const, name: 'ideal: sum of the tenants’ budgets', color: '#888', dash: ' stroke-dasharray="6 4"' },
     { key: 'measured' as const, name: 'measured (steady state)', color: '#1f6feb', dash: '' },
+    ...(points.every((p) => p.ceiling !== undefined)
+      ? [{ key: 'ceiling' as const, name: 'CPU ceiling: cores ÷ CPU per row', color: '#d1242f', dash: ' stroke-dasharray="2 3"' }]
+      : []),
   ];
   for (const s of series) {
-    const path = points.map((p, i) => `${i === 0 ? 'M' : 'L'}${x(p.x).toFixed(1)},${y(p[s.key]).toFixed(1)}`).join(' ');
+    const at = (p: ThroughputPlot['points'][number]) => p[s.key] ?? 0;
+    const path = points.map((p, i) => `${i === 0 ? 'M' : 'L'}${x(p.x).toFixed(1)},${y(at(p)).toFixed(1)}`).join(' ');
     out.push(`<path d="${path}" fill="none" stroke="${s.color}" stroke-width="2"${s.dash}/>`);
     for (const p of points) {
-      out.push(`<circle cx="${x(p.x).toFixed(1)}" cy="${y(p[s.key]).toFixed(1)}" r="3.5" fill="${s.color}"/>`);
+      out.push(`<circle cx="${x(p.x).toFixed(1)}" cy="${y(at(p)).toFixed(1)}" r="3.5" fill="${s.color}"/>`);
       if (s.key === 'measured') {
         out.push(`<text x="${(x(p.x) + 6).toFixed(1)}" y="${(y(p.measured) + 16).toFixed(1)}" fill="${s.color}">${label(p.measured)}</text>`);
       }

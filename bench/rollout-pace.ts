@@ -90,7 +90,9 @@ export async function rolloutPace(options: { rows: number; max: number; windowMs
       status = await store.status(rolloutId);
       if (process.env.BENCH_TRACE && Date.now() % 1000 < 30) {
         const lane = await redis.hgetall(`${prefix}:lane:${tenantId}`);
-        console.error(((Date.now() - started) / 1000).toFixed(1), status?.pending, JSON.stringify(lane));
+        const counts = await queue.getJobCounts('wait', 'active', 'delayed');
+        const reservations = await redis.zcard(`${prefix}:lane:${tenantId}:reservations`);
+        console.error(((Date.now() - started) / 1000).toFixed(1), 'pending', status?.pending, 'tat-now', Number(lane.tat ?? 0) - Date.now(), 'reservations', reservations, JSON.stringify(counts));
       }
     }
     const finishedAt = Date.now();

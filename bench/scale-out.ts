@@ -27,7 +27,7 @@ export async function scaleOutBenchmark(): Promise<FleetRun[]> {
     title: `Scale-out: ${tenants} tenants, ${FLEET_BUDGET.max} writes/s each`,
     xLabel: 'worker processes',
     xLog: false,
-    points: runs.map((r) => ({ x: r.processes, measured: r.steadyPerSecond, ideal: r.idealPerSecond })),
+    points: runs.map((r) => ({ x: r.processes, measured: r.steadyPerSecond, ideal: r.idealPerSecond, ceiling: r.cpuCeilingPerSecond })),
   });
   return runs;
 }
