@@ -22,12 +22,15 @@ export function redactedRedisUrl(url: string): string {
 export async function openClient(): Promise<{ config: Config; redis: Redis }> {
   const config = loadConfig();
   const redis = connectRedis(config.redisUrl, 'client');
-  redis.on('error', () => undefined); // reported by the ping below, once
+  // Reported by the ping below, once. The connection's own error (ECONNREFUSED, ENOTFOUND) says more
+  // than the ping's "reached the max retries per request".
+  let connectionError: Error | undefined;
+  redis.on('error', (err: Error) => (connectionError = err));
   try {
     await redis.ping();
   } catch (err) {
     redis.disconnect();
-    throw new UserError(ErrorCodes.REDIS_UNAVAILABLE, `cannot reach Redis at ${redactedRedisUrl(config.redisUrl)} (REDIS_URL): ${(err as Error).message}`);
+    throw new UserError(ErrorCodes.REDIS_UNAVAILABLE, `cannot reach Redis at ${redactedRedisUrl(config.redisUrl)} (REDIS_URL): ${(connectionError ?? (err as Error)).message}`);
   }
   return { config, redis };
 }
