@@ -37,7 +37,8 @@ export function throughputSvg(plot: ThroughputPlot): string {
   const ys = points.flatMap((p) => [p.measured, p.ideal, ...(p.ceiling === undefined ? [] : [p.ceiling])]);
   const log = plot.xLog;
   const x = axis(Math.min(...xs), Math.max(...xs), log, M.left + 20, W - M.right - 20);
-  const yTop = log ? 10 ** Math.ceil(Math.log10(Math.max(...ys))) : niceCeil(Math.max(...ys) * 1.1);
+  // Log: room above the top point for the legend, not a whole empty decade.
+  const yTop = log ? Math.max(...ys) * 2 : niceCeil(Math.max(...ys) * 1.4);
   const yBottom = log ? 10 ** Math.floor(Math.log10(Math.min(...ys))) : 0;
   const y = axis(yBottom, yTop, log, H - M.bottom, M.top);
   const yTicks = log ? decades(yBottom, yTop) : linearTicks(yTop);
@@ -52,8 +53,8 @@ export function throughputSvg(plot: ThroughputPlot): string {
     out.push(`<text x="${M.left - 8}" y="${y(t) + 4}" text-anchor="end">${label(t)}</text>`);
   }
   for (const v of xs) {
-    out.push(`<line x1="${x(v)}" x2="${x(v)}" y1="${M.top}" y2="${H - M.bottom}" stroke="#f0f0f0"/>`);
-    out.push(`<text x="${x(v)}" y="${H - M.bottom + 18}" text-anchor="middle">${label(v)}</text>`);
+    out.push(`<line x1="${x(v).toFixed(1)}" x2="${x(v).toFixed(1)}" y1="${M.top}" y2="${H - M.bottom}" stroke="#f0f0f0"/>`);
+    out.push(`<text x="${x(v).toFixed(1)}" y="${H - M.bottom + 18}" text-anchor="middle">${label(v)}</text>`);
   }
   out.push(`<line x1="${M.left}" x2="${W - M.right}" y1="${H - M.bottom}" y2="${H - M.bottom}" stroke="#333"/>`);
   out.push(`<line x1="${M.left}" x2="${M.left}" y1="${M.top}" y2="${H - M.bottom}" stroke="#333"/>`);
@@ -76,7 +77,11 @@ export function throughputSvg(plot: ThroughputPlot): string {
     for (const p of points) {
       out.push(`<circle cx="${x(p.x).toFixed(1)}" cy="${y(at(p)).toFixed(1)}" r="3.5" fill="${s.color}"/>`);
       if (s.key === 'measured') {
-        out.push(`<text x="${(x(p.x) + 6).toFixed(1)}" y="${(y(p.measured) + 16).toFixed(1)}" fill="${s.color}">${label(p.measured)}</text>`);
+        // Labels of the rightmost points go to their left, inside the frame.
+        const left = x(p.x) > W - M.right - 60;
+        out.push(
+          `<text x="${(x(p.x) + (left ? -6 : 6)).toFixed(1)}" y="${(y(p.measured) + 16).toFixed(1)}" text-anchor="${left ? 'end' : 'start'}" fill="${s.color}">${label(p.measured)}</text>`,
+        );
       }
     }
   }
@@ -99,17 +104,20 @@ function axis(lo: number, hi: number, log: boolean, from: number, to: number): (
 
 function decades(lo: number, hi: number): number[] {
   const ticks: number[] = [];
-  for (let v = lo; v <= hi * 1.0001; v *= 10) ticks.push(v);
+  for (let v = lo; v <= hi; v *= 10) ticks.push(v);
   return ticks;
 }
 
+/** v rounded up to one significant digit (or two, below 2 × 10^k), for the top of a linear axis. */
 function niceCeil(v: number): number {
-  const step = 10 ** Math.floor(Math.log10(v));
-  return Math.ceil(v / step) * step;
+  const step = 10 ** Math.floor(Math.log10(v)) / (v < 2 * 10 ** Math.floor(Math.log10(v)) ? 10 : 2);
+  return Math.ceil(v / step - 1e-9) * step;
 }
 
 function linearTicks(top: number): number[] {
-  const step = niceCeil(top / 6);
+  // The smallest of 1, 2, 2.5, 5 × 10^k that gives at most six steps.
+  const base = 10 ** Math.floor(Math.log10(top / 6));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * base).find((s) => top / s <= 6)!;
   const ticks: number[] = [];
   for (let v = 0; v <= top + 1e-9; v += step) ticks.push(v);
   return ticks;

@@ -41,6 +41,7 @@ import { scaleOutBenchmark } from './scale-out.js';
  *   BENCH_REPEATS        runs of each side of the enqueue and overhead benchmarks; medians are compared (default 3)
  *   BENCH_CPU_PROF       a directory: the overhead benchmark's workers run under --cpu-prof and a summary is printed
  *   BENCH_FLEET_TENANTS  tenant counts of the fleet benchmark (default 1,10,100,500); BENCH_FLEET_MAX_ROWS caps its rows per run (20000)
+ *   BENCH_QUIET_WAIT_S   how long each fleet or scale-out run waits for the machine to go quiet first (default 180)
  *   BENCH_SCALEOUT_PROCESSES  worker processes of the scale-out runs (default 1,2,4); BENCH_SCALEOUT_TENANTS their tenants (100)
  *   BENCH_RSS_PROBE      `preload` to read the CLI's peak RSS from inside the process even where GNU time exists
  */
