@@ -16,30 +16,9 @@ export interface RolloutMeta {
 
 export type RolloutState = 'running' | 'finished' | 'cancelled';
 
-export interface TenantProgress {
-  tenantId: string;
+/** Rows per outcome, of a whole rollout or of one of its tenants. */
+export interface Progress {
   total: number;
-  pending: number;
-  succeeded: number;
-  failed: number;
-  created: number;
-  alreadyAssigned: number;
-  deleted: number;
-  alreadyDeleted: number;
-  cancelled: number;
-  /** When the tenant's lane reopens after a 429/503, or null when it is open. */
-  pausedUntil: string | null;
-}
-
-export interface RolloutStatus {
-  rolloutId: string;
-  name: string | null;
-  source: string;
-  createdAt: string;
-  state: RolloutState;
-  total: number;
-  /** Delete rows among `total` (0 for a rollout that only creates). */
-  deleteRows: number;
   pending: number;
   /** created + alreadyAssigned + deleted + alreadyDeleted. */
   succeeded: number;
@@ -49,6 +28,22 @@ export interface RolloutStatus {
   deleted: number;
   alreadyDeleted: number;
   cancelled: number;
+}
+
+export interface TenantProgress extends Progress {
+  tenantId: string;
+  /** When the tenant's lane reopens after a 429/503, or null when it is open. */
+  pausedUntil: string | null;
+}
+
+export interface RolloutStatus extends Progress {
+  rolloutId: string;
+  name: string | null;
+  source: string;
+  createdAt: string;
+  state: RolloutState;
+  /** Delete rows among `total` (0 for a rollout that only creates). */
+  deleteRows: number;
   finishedAt: string | null;
   cancelledAt: string | null;
   /** How many times `retry` re-enqueued rows of this rollout. */
@@ -330,38 +325,31 @@ function tenantIdsOf(h: Record<string, string>): string[] {
   return [...ids];
 }
 
+/** The counters named by `count` (the rollout's, or a tenant's `t:<tenant>:<counter>`) as progress. */
+function progressOf(count: (counter: string) => number): Progress {
+  const total = count('total');
+  const created = count('created');
+  const alreadyAssigned = count('alreadyAssigned');
+  const deleted = count('deleted');
+  const alreadyDeleted = count('alreadyDeleted');
+  const failed = count('failed');
+  const cancelled = count('cancelled');
+  const succeeded = created + alreadyAssigned + deleted + alreadyDeleted;
+  const pending = Math.max(0, total - succeeded - failed - cancelled);
+  return { total, pending, succeeded, failed, created, alreadyAssigned, deleted, alreadyDeleted, cancelled };
+}
+
 export function toStatus(h: Record<string, string>, pausedUntil: Map<string, number>, nowMs: number): RolloutStatus {
   const n = (name: string) => Number(h[name] ?? 0) || 0;
-  const total = n('total');
-  const created = n('created');
-  const alreadyAssigned = n('alreadyAssigned');
-  const deleted = n('deleted');
-  const alreadyDeleted = n('alreadyDeleted');
-  const failed = n('failed');
-  const cancelled = n('cancelled');
-  const succeeded = created + alreadyAssigned + deleted + alreadyDeleted;
-  const done = succeeded + failed + cancelled >= total;
+  const { total, ...counts } = progressOf(n);
+  const done = counts.succeeded + counts.failed + counts.cancelled >= total;
   const tenants: TenantProgress[] = tenantIdsOf(h)
     .sort()
     .map((tenantId) => {
-      const t = (c: string) => n(`t:${tenantId}:${c}`);
-      const tTotal = t('total');
-      const tSucceeded = t('created') + t('alreadyAssigned') + t('deleted') + t('alreadyDeleted');
       const until = pausedUntil.get(tenantId) ?? 0;
-      return {
-        tenantId,
-        total: tTotal,
-        pending: Math.max(0, tTotal - tSucceeded - t('failed') - t('cancelled')),
-        succeeded: tSucceeded,
-        failed: t('failed'),
-        created: t('created'),
-        alreadyAssigned: t('alreadyAssigned'),
-        deleted: t('deleted'),
-        alreadyDeleted: t('alreadyDeleted'),
-        cancelled: t('cancelled'),
-        pausedUntil: until > nowMs ? new Date(until).toISOString() : null,
-      };
+      return { tenantId, ...progressOf((c) => n(`t:${tenantId}:${c}`)), pausedUntil: until > nowMs ? new Date(until).toISOString() : null };
     });
+  // Field order is the `status --json` output's order.
   return {
     rolloutId: h.rolloutId ?? '',
     name: h.name ? h.name : null,
@@ -370,14 +358,7 @@ export function toStatus(h: Record<string, string>, pausedUntil: Map<string, num
     state: h.cancelledAt ? 'cancelled' : done ? 'finished' : 'running',
     total,
     deleteRows: n('deleteRows'),
-    pending: Math.max(0, total - succeeded - failed - cancelled),
-    succeeded,
-    failed,
-    created,
-    alreadyAssigned,
-    deleted,
-    alreadyDeleted,
-    cancelled,
+    ...counts,
     finishedAt: done ? (h.finishedAt ?? null) : null,
     cancelledAt: h.cancelledAt ?? null,
     retries: n('retries'),
