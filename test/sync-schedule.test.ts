@@ -79,8 +79,12 @@ describe('assignments schedule', () => {
     writeDesired(stack, configurationId, [randomUUID()]);
     writeFileSync(file, 'tenants: []\n');
 
-    const first = await until('the first run', async () => (await schedules(stack)).find((s) => s.lastRun?.result === 'rollout'));
-    const rolloutId = first.lastRun!.rolloutId!;
+    // The rollout in `list` is the durable record of the first run: `lastRun` is overwritten by the
+    // next run two seconds later, which a slow poll under load can miss.
+    const rolloutId = await until('the first run', async () => {
+      const rollouts = JSON.parse((await stack.cli(['list', '--json'])).stdout) as { rolloutId: string; name: string }[];
+      return rollouts.find((r) => r.name === 'often')?.rolloutId;
+    });
     const status = await until('the rollout to finish', async () => {
       const s = JSON.parse((await stack.cli(['status', rolloutId, '--json'])).stdout) as { state: string; created: number; name: string; source: string };
       return s.state === 'finished' ? s : undefined;
@@ -123,7 +127,9 @@ describe('assignments schedule against a slow Graph', () => {
 
   it('never overlaps two runs: while a run’s rollout is still going, the next runs are skipped', async () => {
     const configurationId = randomUUID();
-    const groups = Array.from({ length: 5 }, () => randomUUID());
+    // Ten rows at 700 ms each keep the rollout going for 7 s or more: the skipped runs stay
+    // visible in `lastRun` long enough for a poll that is slow under load.
+    const groups = Array.from({ length: 10 }, () => randomUUID());
     const file = writeDesired(stack, configurationId, groups);
     const worker = await stack.worker();
     expect((await stack.cli(['schedule', 'add', 'busy', file, '--every', '1s'])).code).toBe(0);
@@ -134,7 +140,7 @@ describe('assignments schedule against a slow Graph', () => {
     const list = JSON.parse((await stack.cli(['list', '--json'])).stdout) as { name: string; created: number }[];
     const busy = list.filter((r) => r.name === 'busy');
     expect(busy).toHaveLength(1);
-    expect(busy[0]!.created).toBe(5);
+    expect(busy[0]!.created).toBe(10);
     const truth = await stack.control.truth();
     expect(truth.tenants[stack.tenantId]![configurationId]).toEqual(Object.fromEntries(groups.map((gr) => [gr, 1])));
     await worker.stop();
