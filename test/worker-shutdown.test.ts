@@ -27,6 +27,19 @@ async function terminate(worker: WorkerHandle): Promise<{ code: number | null; s
   return outcome;
 }
 
+/** Active rows per worker, by the worker id in each job's lock token (`<workerId>:<n>`). */
+async function activeRowsByWorker(stack: Stack): Promise<Map<string, number>> {
+  const ids = await stack.redis.lrange(`${stack.prefix}:assignments:active`, 0, -1);
+  const tokens = ids.length ? await stack.redis.mget(ids.map((id) => `${stack.prefix}:assignments:${id}:lock`)) : [];
+  const held = new Map<string, number>();
+  for (const token of tokens) {
+    if (!token) continue;
+    const workerId = token.slice(0, token.lastIndexOf(':'));
+    held.set(workerId, (held.get(workerId) ?? 0) + 1);
+  }
+  return held;
+}
+
 describe('a worker stopped with SIGTERM mid-rollout', () => {
   let stack: Stack;
   afterEach(async () => {
@@ -69,8 +82,16 @@ describe('a worker stopped with SIGTERM mid-rollout', () => {
     // Started before the rows: starting it later would let the leaving worker's rows finish first.
     const staying = await stack.worker();
     const rolloutId = await enqueueRows(stack, rows);
-    // More than one worker's concurrency: both hold rows.
-    await waitUntil('rows in flight on both workers', async () => (await stack.redis.llen(`${stack.prefix}:assignments:active`)) >= 8, 30_000, 20);
+    // Both workers hold rows, and every listing is read, so the rows they hold are posting (1.5 s
+    // each), not parked for a moment behind the listing read: the leaving worker cannot finish them
+    // within the deadline. (A count of active jobs alone can be all the staying worker's.)
+    const configurations = [...new Set(rows.map((r) => r.configurationId))];
+    await waitUntil('rows posting on both workers', async () => {
+      const listed = await Promise.all(configurations.map((c) => stack.redis.hget(`${stack.prefix}:listing:${stack.tenantId}:${c}`, '_status')));
+      if (listed.some((status) => status !== 'ok')) return false;
+      const held = await activeRowsByWorker(stack);
+      return held.size === 2 && [...held.values()].every((n) => n >= 2);
+    }, 30_000, 20);
 
     const exit = await terminate(leaving);
     expect(exit).toEqual({ code: 0, signal: null });
