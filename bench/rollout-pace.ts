@@ -92,7 +92,10 @@ export async function rolloutPace(options: { rows: number; max: number; windowMs
         const lane = await redis.hgetall(`${prefix}:lane:${tenantId}`);
         const counts = await queue.getJobCounts('wait', 'active', 'delayed');
         const reservations = await redis.zcard(`${prefix}:lane:${tenantId}:reservations`);
-        console.error(((Date.now() - started) / 1000).toFixed(1), 'pending', status?.pending, 'tat-now', Number(lane.tat ?? 0) - Date.now(), 'reservations', reservations, JSON.stringify(counts));
+        // Delayed jobs whose time has come but that BullMQ has not promoted yet (scores are ms * 0x1000).
+        const overdue = await redis.zcount(`${prefix}:assignments:delayed`, 0, (Date.now() - 100) * 0x1000);
+        const writes = (await control.stats()).tenants[tenantId]?.writesAccepted ?? 0;
+        console.error(((Date.now() - started) / 1000).toFixed(1), 'pending', status?.pending, 'writes', writes, 'tat-now', Number(lane.tat ?? 0) - Date.now(), 'reservations', reservations, 'overdue>100ms', overdue, JSON.stringify(counts));
       }
     }
     const finishedAt = Date.now();

@@ -25,7 +25,7 @@ export interface LaneCallOptions {
 export async function callThroughLane<T extends CallInfo>(graph: LaneBoundGraph, ctx: CallerContext, run: (options: CallOptions) => Promise<T>, options: LaneCallOptions): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
-      const { value } = await graph.call(ctx, run, undefined, Number.POSITIVE_INFINITY);
+      const { value } = await graph.call(ctx, run, undefined, { maxInlineWaitMs: Number.POSITIVE_INFINITY });
       return value;
     } catch (err) {
       const failure = err instanceof LaneWait ? ((err as { failure?: unknown }).failure ?? err) : err;

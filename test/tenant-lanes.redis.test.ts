@@ -33,8 +33,8 @@ describe('a lane with GRAPH_RATE_LIMIT', () => {
   const pacing = lanePacing(limit);
 
   it('enforces a slightly longer window than configured, spacing slots evenly across it', () => {
-    expect(pacing.windowMs).toBe(1100);
-    expect(pacing.intervalMs).toBeCloseTo(220, 5);
+    expect(pacing.windowMs).toBe(1025);
+    expect(pacing.intervalMs).toBeCloseTo(205, 5);
   });
 
   it('grants the first request at once and promises the next ones evenly spaced slots', async () => {
@@ -43,10 +43,10 @@ describe('a lane with GRAPH_RATE_LIMIT', () => {
     expect(first).toMatchObject({ granted: true, at: T0 });
     const promised = [];
     for (const owner of ['b', 'c', 'd']) promised.push((await lanes.admit('t', { owner }, T0)).at);
-    expect(promised.map((at) => Math.round(at - T0))).toEqual([220, 440, 660]);
+    expect(promised.map((at) => Math.round(at - T0))).toEqual([205, 410, 615]);
     // A row that comes back early keeps its place; on time, it goes.
     expect(await lanes.admit('t', { owner: 'c' }, T0 + 100)).toMatchObject({ granted: false });
-    expect(await lanes.admit('t', { owner: 'c' }, T0 + 440)).toMatchObject({ granted: true });
+    expect(await lanes.admit('t', { owner: 'c' }, T0 + 410)).toMatchObject({ granted: true });
   });
 
   it('never grants more than max in any window, however the rows arrive', async () => {
@@ -98,7 +98,34 @@ describe('a lane with GRAPH_RATE_LIMIT', () => {
     for (const owner of ['b', 'c', 'd']) await lanes.admit('t', { owner }, T0);
     await lanes.release('t', ['c', 'd']);
     const next = await lanes.admit('t', { owner: 'e' }, T0 + 1);
-    expect(Math.round(next.at - T0)).toBe(440);
+    expect(Math.round(next.at - T0)).toBe(410);
+  });
+
+  it('a request that goes ahead takes the next moment the window allows, not the end of the promised schedule', async () => {
+    const lanes = new TenantLanes(redis, keys, limit);
+    for (const owner of ['a', 'b', 'c', 'd', 'e', 'f', 'g']) await lanes.admit('t', { owner }, T0);
+    const endOfSchedule = (await lanes.admit('t', { owner: 'h' }, T0)).at;
+    // Only 'a' has been sent: the window has room, so the listing page goes now.
+    expect(await lanes.admit('t', { owner: 'reader', ahead: true }, T0 + 1)).toMatchObject({ granted: true, at: T0 + 1 });
+    // The promised schedule did not move: the next row asking joins after 'h'.
+    expect((await lanes.admit('t', { owner: 'i' }, T0 + 2)).at).toBeCloseTo(endOfSchedule + pacing.intervalMs, 5);
+  });
+
+  it('going ahead never breaks the window: with max sends in it, the request waits for the first to leave', async () => {
+    const lanes = new TenantLanes(redis, keys, limit);
+    for (let i = 0; i < limit.max; i++) expect((await lanes.admit('t', { owner: `s${i}`, ahead: true }, T0 + i)).granted).toBe(true);
+    const waiting = await lanes.admit('t', { owner: 'reader', ahead: true }, T0 + 10);
+    expect(waiting).toMatchObject({ granted: false, at: T0 + pacing.windowMs });
+    expect((await lanes.admit('t', { owner: 'reader', ahead: true }, T0 + pacing.windowMs)).granted).toBe(true);
+  });
+
+  it('a request going ahead drops a later slot its job was promised, and still waits out a pause', async () => {
+    const lanes = new TenantLanes(redis, keys, limit);
+    for (const owner of ['a', 'b', 'c']) await lanes.admit('t', { owner }, T0);
+    // 'c' holds a slot 410 ms out; its listing read goes now instead.
+    expect(await lanes.admit('t', { owner: 'c', ahead: true }, T0 + 1)).toMatchObject({ granted: true });
+    const until = await lanes.throttled('t', 2000, T0 + 1, T0 + 5);
+    expect(await lanes.admit('t', { owner: 'x', ahead: true }, T0 + 6)).toMatchObject({ granted: false, at: until });
   });
 
   it('a paused tenant holds back no other tenant', async () => {

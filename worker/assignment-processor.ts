@@ -121,18 +121,18 @@ export class AssignmentProcessor {
     const { redis, keys } = this.deps;
     const d = ctx.job.data;
     const listings = new ConfigurationListings(redis, keys, this.deps.graph);
-    const [[, done], [, markerValue], [, listing], [, attempts], [, cancelledAt]] = (await redis
+    const [[, done], [, markerValue], [, listing], [, attempts], [, [cancelledAt, createdAt, retriedAt]]] = (await redis
       .pipeline()
       .hexists(keys.rolloutOutcomes(d.rolloutId), ctx.rowKey)
       .get(keys.rowMarker(ctx.rowKey))
       .hmget(keys.listing(d.tenantId, d.configurationId), LISTING_FIELDS.status, LISTING_FIELDS.startedAt, d.groupId)
       .hget(keys.rolloutAttempts(d.rolloutId), ctx.rowKey)
-      .hget(keys.rollout(d.rolloutId), 'cancelledAt')
-      .exec()) as [[null, number], [null, string | null], [null, (string | null)[]], [null, string | null], [null, string | null]];
+      .hmget(keys.rollout(d.rolloutId), 'cancelledAt', 'createdAt', 'retriedAt')
+      .exec()) as [[null, number], [null, string | null], [null, (string | null)[]], [null, string | null], [null, (string | null)[]]];
     if (done === 1) return;
     // Cancelled: no new request for this row. A POST of ours that may have landed is still looked
     // for below, so the row ends with what is true, not with `cancelled` over a created assignment.
-    const cancelled = cancelledAt !== null;
+    const cancelled = cancelledAt != null;
     ctx.attempts = Number(attempts ?? 0) || 0;
 
     // A POST for this triple that may have landed (this row's earlier attempt, a worker that died,
@@ -163,11 +163,14 @@ export class AssignmentProcessor {
       await clearRowMarkerIfUnchanged(redis, keys.rowMarker(ctx.rowKey), marker.raw);
     } else {
       if (cancelled) return this.cancelled(ctx);
-      // No POST of ours is known: what did the configuration hold when this rollout began? (One read
-      // per configuration, shared by its rows.) A group found there was assigned before us.
-      const sinceEnqueued = ctx.job.timestamp;
-      let view = ConfigurationListings.view(listing[0] ?? null, listing[1] ?? null, listing[2] ?? null, sinceEnqueued);
-      if (view.state === 'stale') view = await listings.read(d.configurationId, d.groupId, sinceEnqueued, ctx);
+      // No POST of ours is known: what did the configuration hold when this rollout began (or was
+      // last retried)? One read per configuration, shared by its rows: a listing that started after
+      // that moment answers for every row, including rows enqueued after the read began (a large
+      // rollout is enqueued in chunks while the first rows already run). A group found there was
+      // assigned before us.
+      const since = rolloutStartedAt(createdAt, retriedAt, ctx.job.timestamp);
+      let view = ConfigurationListings.view(listing[0] ?? null, listing[1] ?? null, listing[2] ?? null, since);
+      if (view.state === 'stale') view = await listings.read(d.configurationId, d.groupId, since, ctx);
       if (view.state === 'missing') return this.configurationMissing(ctx, view.failure);
       if (view.assignmentId) {
         await this.record(ctx, 'already-assigned', { assignmentId: view.assignmentId }, { action: 'assigned', assignmentId: view.assignmentId });
@@ -288,4 +291,14 @@ export class AssignmentProcessor {
     if (!this.deps.logger.isLevelEnabled(level)) return;
     ctx.log[level]({ outcome: kind, ...(ctx.action === 'delete' ? {} : { assignmentId: outcome.assignmentId }), httpStatus: outcome.httpStatus, requestId: outcome.requestId, code: outcome.code, attempts: outcome.attempts, duplicateRecord: !written }, `row ${kind}`);
   }
+}
+
+/**
+ * When the rollout began, or was last retried, in ms: a listing must have started after it. The job's
+ * own enqueue time stands in for a rollout record without a readable `createdAt`.
+ */
+export function rolloutStartedAt(createdAt: string | null | undefined, retriedAt: string | null | undefined, jobTimestamp: number): number {
+  const created = createdAt ? Date.parse(createdAt) : Number.NaN;
+  const began = Number.isFinite(created) ? created : jobTimestamp;
+  return Math.max(began, Number(retriedAt ?? 0) || 0);
 }

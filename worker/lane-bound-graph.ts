@@ -21,6 +21,17 @@ export interface CallerContext {
   action?: RowAction;
 }
 
+/** How a call takes its lane slot. */
+export interface SlotOptions {
+  /**
+   * How long to wait for the slot in place before parking the row; a multi-page read waits longer,
+   * since parking would restart it from the first page.
+   */
+  maxInlineWaitMs?: number;
+  /** Take the next slot the lane's hard bound allows, ahead of the rows already promised one (see AdmitOptions). */
+  ahead?: boolean;
+}
+
 /**
  * Graph calls that pass the tenant's lane first and report throttling back to it. A 429 or 503
  * pauses the lane for Retry-After (exponential backoff with jitter when absent); a 429 then parks the
@@ -43,18 +54,14 @@ export class LaneBoundGraph {
   /** Throttle count within this process, per tenant, to grow the backoff when Graph gives no Retry-After. */
   private readonly throttleStreak = new Map<string, number>();
 
-  /**
-   * `maxInlineWaitMs`: how long to wait for the slot in place before parking the row; a multi-page
-   * read waits longer, since parking would restart it from the first page.
-   */
-  async call<T extends CallInfo>(ctx: CallerContext, run: (options: CallOptions) => Promise<T>, marker?: AdmitOptions['marker'], maxInlineWaitMs?: number): Promise<{ value: T; count: number }> {
+  async call<T extends CallInfo>(ctx: CallerContext, run: (options: CallOptions) => Promise<T>, marker?: AdmitOptions['marker'], slot: SlotOptions = {}): Promise<{ value: T; count: number }> {
     try {
-      return await this.once(ctx, run, false, marker, maxInlineWaitMs);
+      return await this.once(ctx, run, false, marker, slot);
     } catch (err) {
       if (!(err instanceof GraphFailure && err.kind === 'unauthorized')) throw err;
       // A 401: the cached token may have been revoked or expired early. The same request once more
       // with a token fresh from Entra ID; a second 401 is final.
-      return this.once(ctx, run, true, marker, maxInlineWaitMs);
+      return this.once(ctx, run, true, marker, slot);
     }
   }
 
@@ -69,9 +76,9 @@ export class LaneBoundGraph {
     }
   }
 
-  private async once<T extends CallInfo>(ctx: CallerContext, run: (options: CallOptions) => Promise<T>, freshToken: boolean, marker?: AdmitOptions['marker'], maxInlineWaitMs?: number): Promise<{ value: T; count: number }> {
+  private async once<T extends CallInfo>(ctx: CallerContext, run: (options: CallOptions) => Promise<T>, freshToken: boolean, marker: AdmitOptions['marker'] | undefined, slot: SlotOptions): Promise<{ value: T; count: number }> {
     await this.api.prepare(ctx.tenantId, freshToken);
-    const { sentAt, count } = await this.gate.pass(ctx.tenantId, { owner: ctx.owner, marker, countIn: marker ? ctx.countIn : undefined }, maxInlineWaitMs);
+    const { sentAt, count } = await this.gate.pass(ctx.tenantId, { owner: ctx.owner, marker, countIn: marker ? ctx.countIn : undefined, ahead: slot.ahead }, slot.maxInlineWaitMs);
     ctx.lastSentAt = sentAt;
     if (marker) ctx.lastCount = count;
     // Writes, and only writes, are admitted with their `sent` marker.

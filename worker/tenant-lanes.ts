@@ -37,9 +37,19 @@ if slot and paused > now then
   redis.call('ZREM', KEYS[2], owner)
   slot = nil
 end
+local ahead = ARGV[13] == '1'
+if slot and ahead and slot > now then
+  -- promised a later slot for another request of this job: this one goes ahead
+  redis.call('ZREM', KEYS[2], owner)
+  slot = nil
+end
 if not slot then
-  slot = math.max(now, tat, paused)
-  redis.call('HSET', KEYS[1], 'tat', slot + interval)
+  if ahead then
+    slot = math.max(now, paused)
+  else
+    slot = math.max(now, tat, paused)
+    redis.call('HSET', KEYS[1], 'tat', slot + interval)
+  end
 end
 if slot > now + tolerance then
   redis.call('ZADD', KEYS[2], slot, owner)
@@ -163,6 +173,13 @@ export interface AdmitOptions {
   marker?: { key: string; value: string; ttlMs: number };
   /** Count the grant in this hash field (a row's requests, for its outcome's `attempts`). */
   countIn?: { key: string; field: string; ttlMs: number };
+  /**
+   * Go ahead of the slots already promised: the earliest time the pause and (with a configured
+   * limit) the window allow, without moving the schedule's end. For the few requests many rows wait
+   * on (a configuration's listing); promised rows that then find the window full take the next free
+   * moment, a slot later.
+   */
+  ahead?: boolean;
 }
 
 export class TenantLanes {
@@ -203,6 +220,7 @@ export class TenantLanes {
       String(p.speedupFactor),
       options.countIn?.field ?? '',
       String(options.countIn?.ttlMs ?? 0),
+      options.ahead ? '1' : '0',
     );
     return { granted: granted === 1, at: Number(at), count: Number(count ?? 0) };
   }

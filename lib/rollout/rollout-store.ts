@@ -258,7 +258,8 @@ export class RolloutStore {
       if (rowKeys.length < chunkSize) break;
     }
     if (rows.length === 0) return { retryNumber: 0, rows };
-    const retryNumber = await this.redis.hincrby(k.rollout(rolloutId), 'retries', 1);
+    // A retry asks again what the configurations hold: listings from before it are not reused.
+    const [[, retryNumber]] = (await this.redis.multi().hincrby(k.rollout(rolloutId), 'retries', 1).hset(k.rollout(rolloutId), 'retriedAt', Date.now()).exec()) as [[null, number], [null, number]];
     if (kind === 'cancelled') await this.redis.hdel(k.rollout(rolloutId), 'cancelledAt');
     return { retryNumber, rows };
   }
