@@ -159,11 +159,12 @@ describe('a lane that learns its pace from Graph (no GRAPH_RATE_LIMIT)', () => {
     // 50 sent at T0; Graph says come back in 1 s: it took about 50 per second.
     await lanes.throttled('t', 1000, T0, T0 + 100);
     const learned = (await lanes.state('t')).intervalMs;
-    expect(learned).toBeCloseTo(((100 + 1000) / 50) * 1.1, 5);
+    expect(learned).toBeCloseTo(((100 + 1000) / 50) * 1.03, 5);
     // More answers from the same burst only lengthen the pause.
     await lanes.throttled('t', 1200, T0, T0 + 120);
     expect((await lanes.state('t')).intervalMs).toBe(learned);
-    // Paced sends after the pause; a new throttle slows the lane by a quarter.
+    // Five paced sends after the pause, then a throttle asking for 500 ms: well over the limit, so
+    // the lane slows by the most it may, a quarter.
     let now = T0 + 1400;
     for (let i = 0; i < 5; i++) {
       let a = await lanes.admit('t', { owner: `s${i}` }, now);
@@ -174,6 +175,24 @@ describe('a lane that learns its pace from Graph (no GRAPH_RATE_LIMIT)', () => {
     }
     await lanes.throttled('t', 500, now, now + 5);
     expect((await lanes.state('t')).intervalMs).toBeCloseTo(learned * 1.25, 5);
+  });
+
+  it('a throttle after a long run at the learned pace slows the lane only a little', async () => {
+    const lanes = new TenantLanes(redis, keys, undefined);
+    for (let i = 0; i < 50; i++) await lanes.admit('t', { owner: `r${i}` }, T0);
+    await lanes.throttled('t', 1000, T0, T0 + 100);
+    const learned = (await lanes.state('t')).intervalMs;
+    let now = T0 + 1100;
+    for (let i = 0; i < 400; i++) {
+      let a = await lanes.admit('t', { owner: `s${i}` }, now);
+      while (!a.granted) {
+        now = a.at;
+        a = await lanes.admit('t', { owner: `s${i}` }, now);
+      }
+    }
+    // 400 accepted at the learned pace, then one throttle with a short wait: the edge of the limit.
+    await lanes.throttled('t', 20, now, now + 1);
+    expect((await lanes.state('t')).intervalMs).toBeCloseTo(learned * lanePacing(undefined).minSlowdownFactor, 5);
   });
 
   it('a throttle after too few sends to learn from starts from a cautious guess', async () => {

@@ -10,8 +10,10 @@ export interface LanePacing {
   intervalMs: number;
   /** A slot this close ahead counts as now (saves a pointless wait of a millisecond or two). */
   toleranceMs: number;
-  /** Learning: interval growth per throttling burst, at least. */
+  /** Learning: interval growth per throttling burst, at most... */
   slowdownFactor: number;
+  /** ...and at least. Between the two, the pace Graph accepted since the lane last resumed decides. */
+  minSlowdownFactor: number;
   /** Learning: margin over the pace Graph accepted before it throttled. */
   estimateMargin: number;
   minLearnedIntervalMs: number;
@@ -37,7 +39,8 @@ export interface LanePacing {
 export function lanePacing(limit: RateLimit | undefined): LanePacing {
   const learning = {
     slowdownFactor: 1.25,
-    estimateMargin: 1.1,
+    minSlowdownFactor: 1.05,
+    estimateMargin: 1.03,
     minLearnedIntervalMs: 1,
     maxLearnedIntervalMs: 60_000,
     minSendsToLearn: 3,

@@ -125,17 +125,16 @@ if adaptive then
   local sent = tonumber(lane[6]) or 0
   if newBurst and (interval == 0 or sent >= tonumber(ARGV[8])) then
     local slower
+    -- Graph took 'sent' requests over the time since the lane last opened plus the wait it asks
+    -- for: a little under that pace is what it accepts.
+    local resumedAt = tonumber(lane[5]) or sentAt
+    local accepted = ((now - resumedAt) + tonumber(ARGV[2])) / math.max(sent, 1) * tonumber(ARGV[6])
     if interval == 0 then
-      if sent >= tonumber(ARGV[8]) then
-        -- first throttle: Graph took 'sent' requests over the time since the lane opened plus the
-        -- wait it asks for; start a little under that pace
-        local resumedAt = tonumber(lane[5]) or sentAt
-        slower = ((now - resumedAt) + tonumber(ARGV[2])) / sent * tonumber(ARGV[6])
-      else
-        slower = tonumber(ARGV[9])
-      end
+      if sent >= tonumber(ARGV[8]) then slower = accepted else slower = tonumber(ARGV[9]) end
     else
-      slower = interval * tonumber(ARGV[5])
+      -- A throttle after a long run at this pace is the limit's edge: slow a little. One soon after
+      -- resuming says the pace is well over: slow by up to a quarter.
+      slower = math.min(math.max(accepted, interval * tonumber(ARGV[11])), interval * tonumber(ARGV[5]))
     end
     slower = math.min(math.max(slower, tonumber(ARGV[7])), tonumber(ARGV[10]))
     redis.call('HSET', KEYS[1], 'interval', slower)
@@ -241,6 +240,7 @@ export class TenantLanes {
       String(p.minSendsToLearn),
       String(p.firstGuessIntervalMs),
       String(p.maxLearnedIntervalMs),
+      String(p.minSlowdownFactor),
     );
     return Number(until);
   }
