@@ -29,7 +29,7 @@ import { scaleOutBenchmark } from './scale-out.js';
  *   that answers at once; jobs/s ratio (target ≥ 0.7).
  * - fleet: 1, 10, 100 and 500 tenants, each with its own emulator budget (25 writes/s), two workers: steady
  *   assignments/s against the sum of the budgets, and the CPU of workers, Redis and emulator (bench/fleet.ts).
- * - scaleout: the 100-tenant fleet load with 1, 2 and 4 worker processes (bench/scale-out.ts).
+ * - scaleout: the 500-tenant fleet load with 1, 2 and 4 worker processes (bench/scale-out.ts).
  *
  * Environment (all optional):
  *   BENCH_ONLY           comma-separated subset of throttle,latency,roundtrips,enqueue,footprint,overhead,fleet,scaleout (default: all; pace = throttle)
@@ -42,7 +42,7 @@ import { scaleOutBenchmark } from './scale-out.js';
  *   BENCH_CPU_PROF       a directory: the overhead benchmark's workers run under --cpu-prof and a summary is printed
  *   BENCH_FLEET_TENANTS  tenant counts of the fleet benchmark (default 1,10,100,500); BENCH_FLEET_MAX_ROWS caps its rows per run (20000)
  *   BENCH_QUIET_WAIT_S   how long each fleet or scale-out run waits for the machine to go quiet first (default 180)
- *   BENCH_SCALEOUT_PROCESSES  worker processes of the scale-out runs (default 1,2,4); BENCH_SCALEOUT_TENANTS their tenants (100)
+ *   BENCH_SCALEOUT_PROCESSES  worker processes of the scale-out runs (default 1,2,4); BENCH_SCALEOUT_TENANTS their tenants (500)
  *   BENCH_RSS_PROBE      `preload` to read the CLI's peak RSS from inside the process even where GNU time exists
  */
 const only = new Set((process.env.BENCH_ONLY ?? 'throttle,latency,roundtrips,enqueue,footprint,overhead,fleet,scaleout').split(',').map((s) => s.trim()));
