@@ -10,6 +10,7 @@ import { Redis } from 'ioredis';
 import { startLocalRedis } from '../lib/local-redis.js';
 import { startEmulator } from '../lib/emulator/emulator-server.js';
 import { EmulatorControl } from '../lib/emulator/control-client.js';
+import type { RetryAfterFormat } from '../lib/emulator/emulator-options.js';
 import { openQueue } from '../lib/queue.js';
 import { RolloutStore } from '../lib/rollout/rollout-store.js';
 import { enqueueRollout } from '../producer/enqueue-rollout.js';
@@ -39,10 +40,10 @@ export interface PaceResult {
  * One tenant, `rows` rows, an emulator that allows `max` writes per `windowMs`, two worker processes:
  * how long the rollout takes against the ideal (rows / rate), with and without GRAPH_RATE_LIMIT.
  */
-export async function rolloutPace(options: { rows: number; max: number; windowMs: number; configured: boolean; workers?: number }): Promise<PaceResult> {
+export async function rolloutPace(options: { rows: number; max: number; windowMs: number; configured: boolean; workers?: number; retryAfterFormat?: RetryAfterFormat }): Promise<PaceResult> {
   const redisServer = await startLocalRedis();
   const dir = mkdtempSync(join(tmpdir(), 'assignments-bench-'));
-  const emulator = await startEmulator({ port: 0, certDir: join(dir, 'emulator'), rateLimit: { max: options.max, windowMs: options.windowMs } });
+  const emulator = await startEmulator({ port: 0, certDir: join(dir, 'emulator'), rateLimit: { max: options.max, windowMs: options.windowMs }, retryAfterFormat: options.retryAfterFormat });
   const control = new EmulatorControl(emulator.origin, emulator.caCertPath);
   const tenantId = randomUUID();
   const prefix = `bench${randomUUID().slice(0, 6)}`;
@@ -108,7 +109,9 @@ export async function rolloutPace(options: { rows: number; max: number; windowMs
     // The ideal: the first window's worth goes at once, then `max` per window.
     const idealSeconds = ((options.rows - options.max) / options.max) * (options.windowMs / 1000);
     return {
-      label: options.configured ? `GRAPH_RATE_LIMIT=${options.max}/${options.windowMs}ms` : 'learned (no GRAPH_RATE_LIMIT)',
+      label:
+        (options.configured ? `GRAPH_RATE_LIMIT=${options.max}/${options.windowMs}ms` : 'learned (no GRAPH_RATE_LIMIT)') +
+        (options.retryAfterFormat === 'none' ? ', no Retry-After' : ''),
       rows: options.rows,
       seconds,
       idealSeconds,

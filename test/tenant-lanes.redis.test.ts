@@ -195,6 +195,20 @@ describe('a lane that learns its pace from Graph (no GRAPH_RATE_LIMIT)', () => {
     expect((await lanes.state('t')).intervalMs).toBeCloseTo(learned * lanePacing(undefined).minSlowdownFactor, 5);
   });
 
+  it('without Retry-After, a burst of throttled answers backs off once, not once per answer', async () => {
+    const lanes = new TenantLanes(redis, keys, undefined);
+    const backoff = { baseDelayMs: 1000, random: () => 1 };
+    for (let i = 0; i < 32; i++) await lanes.admit('t', { owner: `r${i}` }, T0);
+    // Seven of the 32 come back 429 without Retry-After: one burst, one base delay from the last.
+    let until = 0;
+    for (let i = 0; i < 7; i++) until = await lanes.throttled('t', undefined, T0, T0 + 100 + i, backoff);
+    expect(until).toBe(T0 + 106 + 1000);
+    expect((await lanes.state('t')).intervalMs).toBeCloseTo(((100 + 1000) / 32) * 1.03, 5);
+    // Throttled again right after resuming (one send through): that one doubles.
+    expect((await lanes.admit('t', { owner: 'next' }, until)).granted).toBe(true);
+    expect(await lanes.throttled('t', undefined, until, until + 5, backoff)).toBe(until + 5 + 2000);
+  });
+
   it('a throttle after too few sends to learn from starts from a cautious guess', async () => {
     const lanes = new TenantLanes(redis, keys, undefined);
     await lanes.admit('t', { owner: 'a' }, T0);

@@ -5,7 +5,6 @@ import type { RowAction } from '../lib/outcome.js';
 import type { WorkerMetrics } from '../lib/metrics/worker-metrics.js';
 import type { TenantLanes, AdmitOptions } from './tenant-lanes.js';
 import { LaneGate, LaneWait } from './lane-gate.js';
-import { backoffDelayMs } from './retry-policy.js';
 
 /** Who is calling: a job (its id holds lane reservations) of one tenant. */
 export interface CallerContext {
@@ -51,9 +50,6 @@ export class LaneBoundGraph {
     this.gate = new LaneGate(lanes, 250, shutdown);
   }
 
-  /** Throttle count within this process, per tenant, to grow the backoff when Graph gives no Retry-After. */
-  private readonly throttleStreak = new Map<string, number>();
-
   async call<T extends CallInfo>(ctx: CallerContext, run: (options: CallOptions) => Promise<T>, marker?: AdmitOptions['marker'], slot: SlotOptions = {}): Promise<{ value: T; count: number }> {
     try {
       return await this.once(ctx, run, false, marker, slot);
@@ -87,7 +83,6 @@ export class LaneBoundGraph {
     try {
       const value = await run({ clientRequestId: ctx.clientRequestId });
       this.metrics?.graphRequest(ctx.tenantId, method, value.httpStatus, (performance.now() - startedAt) / 1000);
-      this.throttleStreak.delete(ctx.tenantId);
       await this.noteLateSend(ctx, sentAt, value.uploadedAt);
       return { value, count };
     } catch (err) {
@@ -96,10 +91,7 @@ export class LaneBoundGraph {
       if (err instanceof GraphFailure) await this.noteLateSend(ctx, sentAt, err.uploadedAt);
       if (err instanceof GraphFailure && err.kind === 'throttled') this.metrics?.throttled(ctx.tenantId, err.retryAfterMs);
       if (err instanceof GraphFailure && (err.kind === 'throttled' || err.httpStatus === 503)) {
-        const streak = (this.throttleStreak.get(ctx.tenantId) ?? 0) + 1;
-        this.throttleStreak.set(ctx.tenantId, streak);
-        const pauseMs = err.retryAfterMs ?? backoffDelayMs(streak, this.baseDelayMs);
-        const until = await this.lanes.throttled(ctx.tenantId, pauseMs, sentAt);
+        const until = await this.lanes.throttled(ctx.tenantId, err.retryAfterMs, sentAt, Date.now(), { baseDelayMs: this.baseDelayMs });
         this.metrics?.lanePaused(ctx.tenantId);
         if (err.kind === 'throttled') throw new ThrottledWait(until, err);
       }

@@ -96,22 +96,38 @@ return {1, now, count}
 /**
  * A 429 or 503: pause the lane until Retry-After and, when learning, slow it down. Several in-flight
  * requests of the same burst come back throttled; only the first adapts the interval.
+ *
+ * Without Retry-After (Intune often leaves it out) the pause backs off exponentially per burst, not
+ * per answer: the 7 answers of one burst of 32 requests are one signal, and counting them one by one
+ * would pause the lane for a minute after its first burst and teach it a pace 60 times too slow. The
+ * streak restarts when the lane got some sends through since it last resumed.
  */
 const THROTTLED = `
 local now = tonumber(ARGV[1])
-local untilTs = now + tonumber(ARGV[2])
 local adaptive = ARGV[3] == '1'
 local sentAt = tonumber(ARGV[4])
-local lane = redis.call('HMGET', KEYS[1], 'pausedUntil', 'tat', 'interval', 'lastAdaptAt', 'resumedAt', 'sentSinceResume')
+local lane = redis.call('HMGET', KEYS[1], 'pausedUntil', 'tat', 'interval', 'lastAdaptAt', 'resumedAt', 'sentSinceResume', 'streak')
 local paused = tonumber(lane[1]) or 0
-if untilTs > paused then
-  redis.call('HSET', KEYS[1], 'pausedUntil', untilTs)
-  paused = untilTs
-end
+local sent = tonumber(lane[6]) or 0
 local lastAdapt = tonumber(lane[4]) or 0
 -- Answers to requests sent before the last throttle are the same burst: they may lengthen the
 -- pause, but only the first answer of a burst replans the lane and (when learning) slows it down.
 local newBurst = sentAt >= lastAdapt
+local waitMs = tonumber(ARGV[2])
+if waitMs < 0 then
+  local streak = tonumber(lane[7]) or 0
+  if newBurst then
+    if sent >= tonumber(ARGV[8]) then streak = 1 else streak = streak + 1 end
+    redis.call('HSET', KEYS[1], 'streak', streak)
+  end
+  streak = math.max(streak, 1)
+  waitMs = math.floor(math.min(tonumber(ARGV[12]) * 2 ^ (streak - 1), 300000) * (0.5 + tonumber(ARGV[13]) / 2))
+end
+local untilTs = now + waitMs
+if untilTs > paused then
+  redis.call('HSET', KEYS[1], 'pausedUntil', untilTs)
+  paused = untilTs
+end
 if newBurst then
   -- promised slots were planned at the old pace: every waiting row takes a new place after the pause
   redis.call('DEL', KEYS[2])
@@ -122,13 +138,12 @@ else
 end
 if adaptive then
   local interval = tonumber(lane[3]) or 0
-  local sent = tonumber(lane[6]) or 0
   if newBurst and (interval == 0 or sent >= tonumber(ARGV[8])) then
     local slower
     -- Graph took 'sent' requests over the time since the lane last opened plus the wait it asks
     -- for: a little under that pace is what it accepts.
     local resumedAt = tonumber(lane[5]) or sentAt
-    local accepted = ((now - resumedAt) + tonumber(ARGV[2])) / math.max(sent, 1) * tonumber(ARGV[6])
+    local accepted = ((now - resumedAt) + waitMs) / math.max(sent, 1) * tonumber(ARGV[6])
     if interval == 0 then
       if sent >= tonumber(ARGV[8]) then slower = accepted else slower = tonumber(ARGV[9]) end
     else
@@ -224,14 +239,24 @@ export class TenantLanes {
     return { granted: granted === 1, at: Number(at), count: Number(count ?? 0) };
   }
 
-  /** Report a throttling answer; returns when the lane opens again. */
-  async throttled(tenantId: string, retryAfterMs: number, sentAtMs: number, nowMs = Date.now()): Promise<number> {
+  /**
+   * Report a throttling answer; returns when the lane opens again. Without Retry-After
+   * (`retryAfterMs` undefined) the lane backs off from `backoff.baseDelayMs`, doubling per burst,
+   * scaled by a random factor in [0.5, 1).
+   */
+  async throttled(
+    tenantId: string,
+    retryAfterMs: number | undefined,
+    sentAtMs: number,
+    nowMs = Date.now(),
+    backoff: { baseDelayMs: number; random?: () => number } = { baseDelayMs: 1000 },
+  ): Promise<number> {
     const p = this.pacing;
     const until = await (this.redis as unknown as LaneCommands).laneThrottled(
       this.keys.lane(tenantId),
       this.keys.laneReservations(tenantId),
       String(nowMs),
-      String(Math.max(0, Math.round(retryAfterMs))),
+      retryAfterMs === undefined ? '-1' : String(Math.max(0, Math.round(retryAfterMs))),
       p.max > 0 ? '0' : '1',
       String(sentAtMs),
       String(p.slowdownFactor),
@@ -241,6 +266,8 @@ export class TenantLanes {
       String(p.firstGuessIntervalMs),
       String(p.maxLearnedIntervalMs),
       String(p.minSlowdownFactor),
+      String(backoff.baseDelayMs),
+      String((backoff.random ?? Math.random)()),
     );
     return Number(until);
   }
