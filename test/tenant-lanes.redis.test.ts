@@ -107,14 +107,27 @@ describe('a lane with GRAPH_RATE_LIMIT', () => {
     const endOfSchedule = (await lanes.admit('t', { owner: 'h' }, T0)).at;
     // Only 'a' has been sent: the window has room, so the listing page goes now.
     expect(await lanes.admit('t', { owner: 'reader', ahead: true }, T0 + 1)).toMatchObject({ granted: true, at: T0 + 1 });
-    // The promised schedule did not move: the next row asking joins after 'h'.
-    expect((await lanes.admit('t', { owner: 'i' }, T0 + 2)).at).toBeCloseTo(endOfSchedule + pacing.intervalMs, 5);
+    // Promised slots keep their times; the end of the schedule moves back one slot to make room.
+    expect((await lanes.admit('t', { owner: 'i' }, T0 + 2)).at).toBeCloseTo(endOfSchedule + 2 * pacing.intervalMs, 5);
+    // A second request going ahead keeps the lane's spacing after the first.
+    expect(await lanes.admit('t', { owner: 'reader2', ahead: true }, T0 + 3)).toMatchObject({ granted: false, at: T0 + 1 + pacing.intervalMs });
+  });
+
+  it('requests going ahead are spaced like the lane even when it learns its pace', async () => {
+    const lanes = new TenantLanes(redis, keys, undefined);
+    for (let i = 0; i < 10; i++) await lanes.admit('t', { owner: `r${i}` }, T0);
+    await lanes.throttled('t', 1000, T0, T0 + 100);
+    const interval = (await lanes.state('t')).intervalMs;
+    const first = await lanes.admit('t', { owner: 'p1', ahead: true }, T0 + 1100);
+    expect(first).toMatchObject({ granted: true });
+    // Lua hands times back as whole milliseconds.
+    expect(await lanes.admit('t', { owner: 'p2', ahead: true }, T0 + 1100)).toMatchObject({ granted: false, at: Math.floor(T0 + 1100 + interval) });
   });
 
   it('going ahead never breaks the window: with max sends in it, the request waits for the first to leave', async () => {
     const lanes = new TenantLanes(redis, keys, limit);
-    for (let i = 0; i < limit.max; i++) expect((await lanes.admit('t', { owner: `s${i}`, ahead: true }, T0 + i)).granted).toBe(true);
-    const waiting = await lanes.admit('t', { owner: 'reader', ahead: true }, T0 + 10);
+    for (let i = 0; i < limit.max; i++) expect((await lanes.admit('t', { owner: `s${i}` }, T0 + i * pacing.intervalMs)).granted).toBe(true);
+    const waiting = await lanes.admit('t', { owner: 'reader', ahead: true }, T0 + 900);
     expect(waiting).toMatchObject({ granted: false, at: T0 + pacing.windowMs });
     expect((await lanes.admit('t', { owner: 'reader', ahead: true }, T0 + pacing.windowMs)).granted).toBe(true);
   });

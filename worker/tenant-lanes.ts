@@ -24,7 +24,7 @@ local window = tonumber(ARGV[4])
 local interval = tonumber(ARGV[5])
 local tolerance = tonumber(ARGV[6])
 local markerTtl = tonumber(ARGV[8])
-local lane = redis.call('HMGET', KEYS[1], 'tat', 'pausedUntil', 'interval', 'lastThrottleAt')
+local lane = redis.call('HMGET', KEYS[1], 'tat', 'pausedUntil', 'interval', 'lastThrottleAt', 'aheadTat')
 local tat = tonumber(lane[1]) or 0
 local paused = tonumber(lane[2]) or 0
 local adaptive = max <= 0
@@ -45,7 +45,10 @@ if slot and ahead and slot > now then
 end
 if not slot then
   if ahead then
-    slot = math.max(now, paused)
+    -- requests going ahead keep the lane's spacing among themselves, and the schedule's end moves
+    -- back one slot to make room for each
+    slot = math.max(now, paused, tonumber(lane[5]) or 0)
+    if interval > 0 then redis.call('HSET', KEYS[1], 'aheadTat', slot + interval, 'tat', math.max(tat, now) + interval) end
   else
     slot = math.max(now, tat, paused)
     redis.call('HSET', KEYS[1], 'tat', slot + interval)
@@ -188,10 +191,10 @@ export interface AdmitOptions {
   /** Count the grant in this hash field (a row's requests, for its outcome's `attempts`). */
   countIn?: { key: string; field: string; ttlMs: number };
   /**
-   * Go ahead of the slots already promised: the earliest time the pause and (with a configured
-   * limit) the window allow, without moving the schedule's end. For the few requests many rows wait
-   * on (a configuration's listing); promised rows that then find the window full take the next free
-   * moment, a slot later.
+   * Go ahead of the slots already promised: the earliest time the pause, the lane's spacing among
+   * such requests and (with a configured limit) the window allow; the schedule's end moves back one
+   * slot for each. For the few requests many rows wait on (a configuration's listing); a promised row
+   * that then finds the window full takes the next free moment, a slot later.
    */
   ahead?: boolean;
 }
