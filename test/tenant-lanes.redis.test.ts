@@ -208,6 +208,16 @@ describe('a lane that learns its pace from Graph (no GRAPH_RATE_LIMIT)', () => {
     expect((await lanes.state('t')).intervalMs).toBeCloseTo(learned * lanePacing(undefined).minSlowdownFactor, 5);
   });
 
+  it('learns from the sends Graph accepted before the throttled one, not from the ones still in flight', async () => {
+    const lanes = new TenantLanes(redis, keys, undefined);
+    const grants = [];
+    for (let i = 0; i < 32; i++) grants.push(await lanes.admit('t', { owner: `r${i}` }, T0));
+    expect(grants.map((g) => g.seq)).toEqual(Array.from({ length: 32 }, (_, i) => i + 1));
+    // Graph took 25 of the 32 in flight; the 26th comes back 429 asking for 1 s.
+    await lanes.throttled('t', 1000, T0, T0 + 50, { seq: grants[25]!.seq });
+    expect((await lanes.state('t')).intervalMs).toBeCloseTo(((50 + 1000) / 25) * 1.03, 5);
+  });
+
   it('without Retry-After, a burst of throttled answers backs off once, not once per answer', async () => {
     const lanes = new TenantLanes(redis, keys, undefined);
     const backoff = { baseDelayMs: 1000, random: () => 1 };

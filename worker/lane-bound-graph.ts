@@ -74,7 +74,7 @@ export class LaneBoundGraph {
 
   private async once<T extends CallInfo>(ctx: CallerContext, run: (options: CallOptions) => Promise<T>, freshToken: boolean, marker: AdmitOptions['marker'] | undefined, slot: SlotOptions): Promise<{ value: T; count: number }> {
     await this.api.prepare(ctx.tenantId, freshToken);
-    const { sentAt, count } = await this.gate.pass(ctx.tenantId, { owner: ctx.owner, marker, countIn: marker ? ctx.countIn : undefined, ahead: slot.ahead }, slot.maxInlineWaitMs);
+    const { sentAt, count, seq } = await this.gate.pass(ctx.tenantId, { owner: ctx.owner, marker, countIn: marker ? ctx.countIn : undefined, ahead: slot.ahead }, slot.maxInlineWaitMs);
     ctx.lastSentAt = sentAt;
     if (marker) ctx.lastCount = count;
     // Writes, and only writes, are admitted with their `sent` marker.
@@ -91,7 +91,7 @@ export class LaneBoundGraph {
       if (err instanceof GraphFailure) await this.noteLateSend(ctx, sentAt, err.uploadedAt);
       if (err instanceof GraphFailure && err.kind === 'throttled') this.metrics?.throttled(ctx.tenantId, err.retryAfterMs);
       if (err instanceof GraphFailure && (err.kind === 'throttled' || err.httpStatus === 503)) {
-        const until = await this.lanes.throttled(ctx.tenantId, err.retryAfterMs, sentAt, Date.now(), { baseDelayMs: this.baseDelayMs });
+        const until = await this.lanes.throttled(ctx.tenantId, err.retryAfterMs, sentAt, Date.now(), { baseDelayMs: this.baseDelayMs, seq });
         this.metrics?.lanePaused(ctx.tenantId);
         if (err.kind === 'throttled') throw new ThrottledWait(until, err);
       }

@@ -23,11 +23,11 @@ export class LaneGate {
   ) {}
 
   /** Resolves with the send time once the lane grants a slot. */
-  async pass(tenantId: string, options: AdmitOptions, maxInlineWaitMs = this.maxInlineWaitMs): Promise<{ sentAt: number; count: number }> {
+  async pass(tenantId: string, options: AdmitOptions, maxInlineWaitMs = this.maxInlineWaitMs): Promise<{ sentAt: number; count: number; seq: number }> {
     for (;;) {
       if (this.shutdown?.aborted) throw new LaneWait(Date.now());
       const admission = await this.lanes.admit(tenantId, options);
-      if (admission.granted) return { sentAt: admission.at, count: admission.count };
+      if (admission.granted) return { sentAt: admission.at, count: admission.count, seq: admission.seq };
       const waitMs = admission.at - Date.now();
       if (waitMs > maxInlineWaitMs) throw new LaneWait(admission.at);
       if (waitMs > 0) {

@@ -76,7 +76,7 @@ if paused > 0 then
   -- first send after a pause: start counting what the tenant accepts from here
   redis.call('HSET', KEYS[1], 'pausedUntil', 0, 'resumedAt', now, 'sentSinceResume', 0)
 end
-redis.call('HINCRBY', KEYS[1], 'sentSinceResume', 1)
+local seq = redis.call('HINCRBY', KEYS[1], 'sentSinceResume', 1)
 if adaptive and interval > 0 then
   local last = tonumber(lane[4]) or 0
   if now - last > tonumber(ARGV[9]) then
@@ -93,7 +93,7 @@ if ARGV[11] ~= '' then
   redis.call('PEXPIRE', KEYS[5], ARGV[12])
 end
 redis.call('PEXPIRE', KEYS[1], 86400000)
-return {1, now, count}
+return {1, now, count, seq}
 `;
 
 /**
@@ -111,7 +111,13 @@ local adaptive = ARGV[3] == '1'
 local sentAt = tonumber(ARGV[4])
 local lane = redis.call('HMGET', KEYS[1], 'pausedUntil', 'tat', 'interval', 'lastAdaptAt', 'resumedAt', 'sentSinceResume', 'streak')
 local paused = tonumber(lane[1]) or 0
+-- What Graph accepted before it throttled: the sends granted before the throttled one since the
+-- lane last resumed (its grant's sequence number less one). Requests granted after it were still
+-- in flight and mostly come back throttled too; counting them would learn a pace too fast by the
+-- lane's concurrency. Without a sequence number, every send since the lane resumed.
 local sent = tonumber(lane[6]) or 0
+local seq = tonumber(ARGV[14]) or 0
+if seq > 0 then sent = math.min(sent, seq - 1) end
 local lastAdapt = tonumber(lane[4]) or 0
 -- Answers to requests sent before the last throttle are the same burst: they may lengthen the
 -- pause, but only the first answer of a burst replans the lane and (when learning) slows it down.
@@ -144,7 +150,7 @@ if adaptive then
   if newBurst and (interval == 0 or sent >= tonumber(ARGV[8])) then
     local slower
     -- Graph took 'sent' requests over the time since the lane last opened plus the wait it asks
-    -- for: a little under that pace is what it accepts.
+    -- for (the first of them leaves its window then): a little under that pace is what it accepts.
     local resumedAt = tonumber(lane[5]) or sentAt
     local accepted = ((now - resumedAt) + waitMs) / math.max(sent, 1) * tonumber(ARGV[6])
     if interval == 0 then
@@ -181,7 +187,8 @@ if closed < tat then redis.call('HSET', KEYS[1], 'tat', closed) end
 return 1
 `;
 
-export type Admission = { granted: true; at: number; count: number } | { granted: false; at: number; count: number };
+/** `seq`: a grant's number among the lane's sends since it last resumed (0 when not granted). */
+export type Admission = { granted: true; at: number; count: number; seq: number } | { granted: false; at: number; count: number; seq: number };
 
 export interface AdmitOptions {
   /** Who holds a reservation: the job id (a job re-asking for its lane finds its slot again). */
@@ -219,7 +226,7 @@ export class TenantLanes {
   async admit(tenantId: string, options: AdmitOptions, nowMs = Date.now()): Promise<Admission> {
     const p = this.pacing;
     const k = this.keys;
-    const [granted, at, count] = await (this.redis as unknown as LaneCommands).laneAdmit(
+    const [granted, at, count, seq] = await (this.redis as unknown as LaneCommands).laneAdmit(
       k.lane(tenantId),
       k.laneReservations(tenantId),
       k.laneSends(tenantId),
@@ -239,20 +246,21 @@ export class TenantLanes {
       String(options.countIn?.ttlMs ?? 0),
       options.ahead ? '1' : '0',
     );
-    return { granted: granted === 1, at: Number(at), count: Number(count ?? 0) };
+    return { granted: granted === 1, at: Number(at), count: Number(count ?? 0), seq: Number(seq ?? 0) };
   }
 
   /**
-   * Report a throttling answer; returns when the lane opens again. Without Retry-After
-   * (`retryAfterMs` undefined) the lane backs off from `backoff.baseDelayMs`, doubling per burst,
-   * scaled by a random factor in [0.5, 1).
+   * Report a throttling answer to the request granted at `sentAtMs` (as the `seq`-th send since the
+   * lane resumed, when known); returns when the lane opens again. Without Retry-After
+   * (`retryAfterMs` undefined) the lane backs off from `baseDelayMs`, doubling per burst, scaled by
+   * a random factor in [0.5, 1).
    */
   async throttled(
     tenantId: string,
     retryAfterMs: number | undefined,
     sentAtMs: number,
     nowMs = Date.now(),
-    backoff: { baseDelayMs: number; random?: () => number } = { baseDelayMs: 1000 },
+    options: { baseDelayMs?: number; random?: () => number; seq?: number } = {},
   ): Promise<number> {
     const p = this.pacing;
     const until = await (this.redis as unknown as LaneCommands).laneThrottled(
@@ -269,8 +277,9 @@ export class TenantLanes {
       String(p.firstGuessIntervalMs),
       String(p.maxLearnedIntervalMs),
       String(p.minSlowdownFactor),
-      String(backoff.baseDelayMs),
-      String((backoff.random ?? Math.random)()),
+      String(options.baseDelayMs ?? 1000),
+      String((options.random ?? Math.random)()),
+      String(options.seq ?? 0),
     );
     return Number(until);
   }
@@ -296,7 +305,7 @@ export class TenantLanes {
 }
 
 interface LaneCommands {
-  laneAdmit(...args: string[]): Promise<[number, number | string, number?]>;
+  laneAdmit(...args: string[]): Promise<[number, number | string, number?, number?]>;
   laneThrottled(...args: string[]): Promise<number | string>;
   laneRelease(...args: string[]): Promise<number>;
 }
