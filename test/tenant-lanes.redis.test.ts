@@ -113,6 +113,15 @@ describe('a lane with GRAPH_RATE_LIMIT', () => {
     expect(await lanes.admit('t', { owner: 'reader2', ahead: true }, T0 + 3)).toMatchObject({ granted: false, at: T0 + 1 + pacing.intervalMs });
   });
 
+  it('a request going ahead that comes back a moment early keeps its slot', async () => {
+    const lanes = new TenantLanes(redis, keys, limit);
+    expect((await lanes.admit('t', { owner: 'p1', ahead: true }, T0)).granted).toBe(true);
+    const waiting = await lanes.admit('t', { owner: 'p2', ahead: true }, T0 + 1);
+    expect(waiting).toMatchObject({ granted: false, at: T0 + pacing.intervalMs });
+    expect(await lanes.admit('t', { owner: 'p2', ahead: true }, waiting.at - 5)).toMatchObject({ granted: false, at: waiting.at });
+    expect(await lanes.admit('t', { owner: 'p2', ahead: true }, waiting.at)).toMatchObject({ granted: true });
+  });
+
   it('requests going ahead are spaced like the lane even when it learns its pace', async () => {
     const lanes = new TenantLanes(redis, keys, undefined);
     for (let i = 0; i < 10; i++) await lanes.admit('t', { owner: `r${i}` }, T0);

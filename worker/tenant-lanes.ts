@@ -38,8 +38,9 @@ if slot and paused > now then
   slot = nil
 end
 local ahead = ARGV[13] == '1'
-if slot and ahead and slot > now then
-  -- promised a later slot for another request of this job: this one goes ahead
+if slot and ahead and slot > math.max(now, paused, tonumber(lane[5]) or 0) then
+  -- promised a later slot for another request of this job (its POST): this one goes ahead. A slot
+  -- promised to this request going ahead is never later than that, and is kept.
   redis.call('ZREM', KEYS[2], owner)
   slot = nil
 end
