@@ -169,6 +169,19 @@ describe('a lane with GRAPH_RATE_LIMIT', () => {
   });
 });
 
+/** Sends `n` requests one after another, each when the lane grants it; returns the last grant time. */
+async function sendAtPace(lanes: TenantLanes, n: number, start: number): Promise<number> {
+  let now = start;
+  for (let i = 0; i < n; i++) {
+    let a = await lanes.admit('t', { owner: `s${i}` }, now);
+    while (!a.granted) {
+      now = a.at;
+      a = await lanes.admit('t', { owner: `s${i}` }, now);
+    }
+  }
+  return now;
+}
+
 describe('a lane that learns its pace from Graph (no GRAPH_RATE_LIMIT)', () => {
   it('sends without pacing until Graph throttles', async () => {
     const lanes = new TenantLanes(redis, keys, undefined);
@@ -187,14 +200,7 @@ describe('a lane that learns its pace from Graph (no GRAPH_RATE_LIMIT)', () => {
     expect((await lanes.state('t')).intervalMs).toBe(learned);
     // Five paced sends after the pause, then a throttle asking for 500 ms: well over the limit, so
     // the lane slows by the most it may, a quarter.
-    let now = T0 + 1400;
-    for (let i = 0; i < 5; i++) {
-      let a = await lanes.admit('t', { owner: `s${i}` }, now);
-      while (!a.granted) {
-        now = a.at;
-        a = await lanes.admit('t', { owner: `s${i}` }, now);
-      }
-    }
+    const now = await sendAtPace(lanes, 5, T0 + 1400);
     await lanes.throttled('t', 500, now, now + 5);
     expect((await lanes.state('t')).intervalMs).toBeCloseTo(learned * 1.25, 5);
   });
@@ -204,14 +210,7 @@ describe('a lane that learns its pace from Graph (no GRAPH_RATE_LIMIT)', () => {
     for (let i = 0; i < 50; i++) await lanes.admit('t', { owner: `r${i}` }, T0);
     await lanes.throttled('t', 1000, T0, T0 + 100);
     const learned = (await lanes.state('t')).intervalMs;
-    let now = T0 + 1100;
-    for (let i = 0; i < 400; i++) {
-      let a = await lanes.admit('t', { owner: `s${i}` }, now);
-      while (!a.granted) {
-        now = a.at;
-        a = await lanes.admit('t', { owner: `s${i}` }, now);
-      }
-    }
+    const now = await sendAtPace(lanes, 400, T0 + 1100);
     // 400 accepted at the learned pace, then one throttle with a short wait: the edge of the limit.
     await lanes.throttled('t', 20, now, now + 1);
     expect((await lanes.state('t')).intervalMs).toBeCloseTo(learned * lanePacing(undefined).minSlowdownFactor, 5);
