@@ -150,6 +150,18 @@ describe('a lane with GRAPH_RATE_LIMIT', () => {
     expect(await lanes.admit('t', { owner: 'x', ahead: true }, T0 + 6)).toMatchObject({ granted: false, at: until });
   });
 
+  it('an exclusive marker is granted while absent or this row’s own, and refused once another rollout holds it', async () => {
+    const lanes = new TenantLanes(redis, keys, undefined);
+    const key = `${keys.prefix}:marker:x`;
+    const mine = { key, value: 'sent|rollout-b|', ttlMs: 60_000, exclusive: true };
+    expect(await lanes.admit('t', { owner: 'b1', marker: mine }, T0)).toMatchObject({ granted: true });
+    // Its own earlier grant (a retry with a fresh token) does not block it.
+    expect(await lanes.admit('t', { owner: 'b1', marker: mine }, T0 + 1)).toMatchObject({ granted: true });
+    await redis.set(key, `sent|rollout-a|${T0 + 2}`);
+    expect(await lanes.admit('t', { owner: 'b1', marker: mine }, T0 + 3)).toMatchObject({ granted: false, markerTaken: true });
+    expect(await redis.get(key)).toBe(`sent|rollout-a|${T0 + 2}`);
+  });
+
   it('a paused tenant holds back no other tenant', async () => {
     const lanes = new TenantLanes(redis, keys, limit);
     await lanes.throttled('slow', 60_000, T0, T0);

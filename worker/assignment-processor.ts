@@ -197,8 +197,10 @@ export class AssignmentProcessor {
   private async post(ctx: RowContext): Promise<void> {
     const d = ctx.job.data;
     const { graph, keys, retentionMs } = this.deps;
-    // The lane writes `sent|<rolloutId>|<grant time>` with the grant, before the request leaves.
-    const sentMark = { key: keys.rowMarker(ctx.rowKey), value: `sent|${d.rolloutId}|`, ttlMs: retentionMs };
+    // The lane writes `sent|<rolloutId>|<grant time>` with the grant, before the request leaves, and
+    // only if no other rollout marked this triple since the row looked (two rollouts of the same
+    // file at once): the row then runs again and finds that marker instead of posting a duplicate.
+    const sentMark = { key: keys.rowMarker(ctx.rowKey), value: `sent|${d.rolloutId}|`, ttlMs: retentionMs, exclusive: true };
     try {
       const { value, count } = await graph.call(ctx, (o) => graph.api.create(d.tenantId, d.configurationId, d.groupId, o), sentMark);
       ctx.attempts = count;

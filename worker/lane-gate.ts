@@ -13,6 +13,17 @@ export class LaneWait extends Error {
   }
 }
 
+/**
+ * Thrown when a POST's lane refused the grant because another rollout's POST of the same triple
+ * went first (its marker): the row is run again at once and finds that marker.
+ */
+export class MarkerTaken extends LaneWait {
+  constructor() {
+    super(Date.now());
+    this.name = 'MarkerTaken';
+  }
+}
+
 /** Every Graph request passes here first. Short waits are slept in place; long ones park the job. */
 export class LaneGate {
   constructor(
@@ -28,6 +39,7 @@ export class LaneGate {
       if (this.shutdown?.aborted) throw new LaneWait(Date.now());
       const admission = await this.lanes.admit(tenantId, options);
       if (admission.granted) return { sentAt: admission.at, count: admission.count, seq: admission.seq };
+      if (admission.markerTaken) throw new MarkerTaken();
       const waitMs = admission.at - Date.now();
       if (waitMs > maxInlineWaitMs) throw new LaneWait(admission.at);
       if (waitMs > 0) {

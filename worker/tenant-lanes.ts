@@ -30,6 +30,16 @@ local paused = tonumber(lane[2]) or 0
 local adaptive = max <= 0
 if adaptive then interval = tonumber(lane[3]) or 0 end
 
+if ARGV[14] == '1' then
+  -- an exclusive marker: another rollout's POST of this triple was granted (or ended, or found it
+  -- assigned) since this row last looked: no grant; the row looks again
+  local current = redis.call('GET', KEYS[4])
+  if current and string.sub(current, 1, #ARGV[7]) ~= ARGV[7] then
+    redis.call('ZREM', KEYS[2], owner)
+    return {2, now, 0, 0}
+  end
+end
+
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - 600000)
 local slot = tonumber(redis.call('ZSCORE', KEYS[2], owner))
 if slot and paused > now then
@@ -188,14 +198,23 @@ if closed < tat then redis.call('HSET', KEYS[1], 'tat', closed) end
 return 1
 `;
 
-/** `seq`: a grant's number among the lane's sends since it last resumed (0 when not granted). */
-export type Admission = { granted: true; at: number; count: number; seq: number } | { granted: false; at: number; count: number; seq: number };
+/**
+ * `seq`: a grant's number among the lane's sends since it last resumed (0 when not granted).
+ * `markerTaken`: refused because an exclusive marker belongs to someone else (see AdmitOptions).
+ */
+export type Admission =
+  | { granted: true; at: number; count: number; seq: number }
+  | { granted: false; at: number; count: number; seq: number; markerTaken?: boolean };
 
 export interface AdmitOptions {
   /** Who holds a reservation: the job id (a job re-asking for its lane finds its slot again). */
   owner: string;
-  /** Set this marker atomically with the grant (the `sent` mark of a POST); the grant time is appended to `value`. */
-  marker?: { key: string; value: string; ttlMs: number };
+  /**
+   * Set this marker atomically with the grant (the `sent` mark of a POST); the grant time is appended
+   * to `value`. `exclusive`: grant only while the marker is absent or starts with `value` (this row's
+   * own earlier request); otherwise the admission comes back `markerTaken`.
+   */
+  marker?: { key: string; value: string; ttlMs: number; exclusive?: boolean };
   /** Count the grant in this hash field (a row's requests, for its outcome's `attempts`). */
   countIn?: { key: string; field: string; ttlMs: number };
   /**
@@ -246,8 +265,10 @@ export class TenantLanes {
       options.countIn?.field ?? '',
       String(options.countIn?.ttlMs ?? 0),
       options.ahead ? '1' : '0',
+      options.marker?.exclusive ? '1' : '0',
     );
-    return { granted: granted === 1, at: Number(at), count: Number(count ?? 0), seq: Number(seq ?? 0) };
+    if (granted === 1) return { granted: true, at: Number(at), count: Number(count ?? 0), seq: Number(seq ?? 0) };
+    return { granted: false, at: Number(at), count: 0, seq: 0, ...(granted === 2 ? { markerTaken: true } : {}) };
   }
 
   /**
