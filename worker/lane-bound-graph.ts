@@ -91,7 +91,11 @@ export class LaneBoundGraph {
       if (err instanceof GraphFailure) await this.noteLateSend(ctx, sentAt, err.uploadedAt);
       if (err instanceof GraphFailure && err.kind === 'throttled') this.metrics?.throttled(ctx.tenantId, err.retryAfterMs);
       if (err instanceof GraphFailure && (err.kind === 'throttled' || err.httpStatus === 503)) {
-        const until = await this.lanes.throttled(ctx.tenantId, err.retryAfterMs, sentAt, Date.now(), { baseDelayMs: this.baseDelayMs, seq });
+        // A 429 says the requests granted before this one were what Graph would take (`seq`); a 503
+        // is as often a fault as load, so it is weighed against every send since the lane resumed,
+        // and one early in a run does not read as a pace far over the limit.
+        const accepted = err.kind === 'throttled' ? seq : undefined;
+        const until = await this.lanes.throttled(ctx.tenantId, err.retryAfterMs, sentAt, Date.now(), { baseDelayMs: this.baseDelayMs, seq: accepted });
         this.metrics?.lanePaused(ctx.tenantId);
         if (err.kind === 'throttled') throw new ThrottledWait(until, err);
       }
