@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type { RedisKeys } from '../lib/redis-keys.js';
 import type { RateLimit } from '../lib/rate-limit-spec.js';
 import { lanePacing, type LanePacing } from './lane-pacing.js';
+import { MAX_BACKOFF_MS } from './retry-policy.js';
 
 /**
  * Tenant lanes: the per-tenant request budget shared by every worker process, kept in Redis.
@@ -141,7 +142,9 @@ if waitMs < 0 then
     redis.call('HSET', KEYS[1], 'streak', streak)
   end
   streak = math.max(streak, 1)
-  waitMs = math.floor(math.min(tonumber(ARGV[12]) * 2 ^ (streak - 1), 300000) * (0.5 + tonumber(ARGV[13]) / 2))
+  -- backoffDelayMs (worker/retry-policy.ts) with the streak as the attempt; here because the streak
+  -- has to be counted atomically with the burst
+  waitMs = math.floor(math.min(tonumber(ARGV[12]) * 2 ^ (streak - 1), tonumber(ARGV[15])) * (0.5 + tonumber(ARGV[13]) / 2))
 end
 local untilTs = now + waitMs
 if untilTs > paused then
@@ -302,6 +305,7 @@ export class TenantLanes {
       String(options.baseDelayMs ?? 1000),
       String((options.random ?? Math.random)()),
       String(options.seq ?? 0),
+      String(MAX_BACKOFF_MS),
     );
     return Number(until);
   }
