@@ -8,6 +8,9 @@ WORKDIR /app
 COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 COPY bin ./bin
 COPY lib ./lib
+COPY cli ./cli
+COPY server ./server
+COPY emulator ./emulator
 COPY producer ./producer
 COPY worker ./worker
 COPY bench ./bench

@@ -2,7 +2,7 @@ import https from 'node:https';
 import { Worker, type Job } from 'bullmq';
 import { got } from 'got';
 import { Redis } from 'ioredis';
-import { QUEUE_NAME, type AssignmentJobData } from '../lib/queue.js';
+import { QUEUE_NAME, type AssignmentJobData } from '../lib/queues/assignment-queue.js';
 
 /**
  * The worker-overhead benchmark's baseline, run as a process like `assignments worker`: a bare BullMQ

@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startEmulator } from '../lib/emulator/emulator-server.js';
-import { startLocalRedis } from '../lib/local-redis.js';
-import { connectRedis } from '../lib/redis-connection.js';
+import { startEmulator } from '../emulator/emulator-server.js';
+import { startLocalRedis } from '../lib/redis/local-redis.js';
+import { connectRedis } from '../lib/redis/redis-connection.js';
 import { syntheticRows } from './synthetic-rows.js';
 import { timedRollout } from './timed-rollout.js';
 

@@ -7,11 +7,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { startLocalRedis } from '../lib/local-redis.js';
-import { startEmulator } from '../lib/emulator/emulator-server.js';
-import { EmulatorControl } from '../lib/emulator/control-client.js';
-import type { RetryAfterFormat } from '../lib/emulator/emulator-options.js';
-import { openQueue } from '../lib/queue.js';
+import { startLocalRedis } from '../lib/redis/local-redis.js';
+import { startEmulator } from '../emulator/emulator-server.js';
+import { EmulatorControl } from '../emulator/control-client.js';
+import type { RetryAfterFormat } from '../emulator/emulator-options.js';
+import { openQueue } from '../lib/queues/assignment-queue.js';
 import { RolloutStore } from '../lib/rollout/rollout-store.js';
 import { enqueueRollout } from '../producer/enqueue-rollout.js';
 

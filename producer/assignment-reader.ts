@@ -1,7 +1,7 @@
 import type { Assignment, AssignmentsApi } from '../lib/graph/assignments-api.js';
-import { GraphFailure } from '../lib/graph/graph-failure.js';
+import { GraphFailure, gaveUp } from '../lib/graph/graph-failure.js';
 import type { RateLimit } from '../lib/rate-limit-spec.js';
-import { backoffDelayMs } from '../worker/retry-policy.js';
+import { backoffDelayMs } from '../lib/lanes/backoff.js';
 import { ReadPace, realClock, type PaceClock } from './read-pace.js';
 
 /** Reads per second per tenant when GRAPH_RATE_LIMIT is not set. */
@@ -92,20 +92,4 @@ export class AssignmentReader {
       }
     }
   }
-}
-
-/** The last failure, its message saying that retries ran out (as a failed row's errorMessage does). */
-export function gaveUp(err: GraphFailure, attempts: number): GraphFailure {
-  const failure = new GraphFailure({
-    kind: err.kind,
-    code: err.code,
-    ambiguous: err.ambiguous,
-    message: `${err.message} (gave up after ${attempts} attempts)`,
-    httpStatus: err.httpStatus,
-    graphCode: err.graphCode,
-    requestId: err.requestId,
-    retryAfterMs: err.retryAfterMs,
-  });
-  failure.uploadedAt = err.uploadedAt;
-  return failure;
 }

@@ -1,8 +1,7 @@
 import { isObjectId, normalizeObjectId } from '../lib/object-id.js';
-import { desiredStateSchema, KEYS_BY_LIST, type DesiredState } from './desired-state-schema.js';
+import type { DesiredState } from '../lib/queues/sync-queue.js';
+import { desiredStateSchema, KEYS_BY_LIST } from './desired-state-schema.js';
 import { at, parseYamlFile, readYamlFileText, showPath, valueAt, type DocumentPath, type Problem, type YamlFileKind } from './yaml-config-file.js';
-
-export type { DesiredConfiguration, DesiredState, DesiredTenant } from './desired-state-schema.js';
 
 export interface DesiredStateFileOptions {
   /** Read for the path `-`; defaults to process.stdin. */

@@ -1,20 +1,6 @@
 import { z } from 'zod';
+import type { DesiredState } from '../lib/queues/sync-queue.js';
 import { expected, objectId } from './config-file-values.js';
-
-export interface DesiredConfiguration {
-  configurationId: string;
-  /** Normalized, each once, in order of first appearance; empty means "no group assignments". */
-  groups: string[];
-}
-
-export interface DesiredTenant {
-  tenantId: string;
-  configurations: DesiredConfiguration[];
-}
-
-export interface DesiredState {
-  tenants: DesiredTenant[];
-}
 
 const configuration = z.strictObject(
   {

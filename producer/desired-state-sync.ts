@@ -1,19 +1,10 @@
 import type { Queue } from 'bullmq';
-import type { AssignmentJobData } from '../lib/queue.js';
+import type { AssignmentJobData } from '../lib/queues/assignment-queue.js';
 import type { RolloutStore } from '../lib/rollout/rollout-store.js';
-import type { DesiredState } from './desired-state-file.js';
+import type { DesiredState, SyncOptions } from '../lib/queues/sync-queue.js';
 import { readListing, type AssignmentLister } from './dry-run-plan.js';
 import { desiredStateDrift, driftRows, pruneChecks, type ConfigurationRead, type Drift, type PruneCheck } from './drift.js';
 import { enqueueRollout, type EnqueueResult } from './enqueue-rollout.js';
-
-export interface SyncOptions {
-  /** Also delete extra and duplicate assignments. */
-  prune: boolean;
-  /** Prune even past the threshold. */
-  force: boolean;
-  /** Most of a configuration's assignments one prune may remove, in percent. */
-  pruneThresholdPercent: number;
-}
 
 /** What a sync decided, before anything is written. */
 export type SyncDecision =

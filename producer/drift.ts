@@ -1,5 +1,5 @@
 import type { AssignmentRow } from '../lib/assignment-row.js';
-import type { DesiredState } from './desired-state-file.js';
+import type { DesiredState } from '../lib/queues/sync-queue.js';
 import type { ListingRead, PlanReason } from './dry-run-plan.js';
 
 /** An assignment Intune has that the desired state does not want (or wants only once). */

@@ -4,7 +4,7 @@ import type { RolloutInput } from './rollout-file.js';
 import type { ScannedRollout } from './rollout-scan.js';
 import { rowJobs } from './row-jobs.js';
 import { rowKey, type AssignmentRow } from '../lib/assignment-row.js';
-import type { AssignmentJobData } from '../lib/queue.js';
+import type { AssignmentJobData } from '../lib/queues/assignment-queue.js';
 import type { RolloutMeta, RolloutStore } from '../lib/rollout/rollout-store.js';
 
 export interface EnqueueResult {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { EventRule } from './event-rule.js';
+import type { EventRule } from '../lib/queues/event-rule.js';
 import { showValue } from './row-validation.js';
 import { expected, objectId } from './config-file-values.js';
 

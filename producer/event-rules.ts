@@ -1,5 +1,5 @@
 import { isAlias, isMap, isScalar, isSeq, type Document } from 'yaml';
-import type { EventRule } from './event-rule.js';
+import type { EventRule } from '../lib/queues/event-rule.js';
 import { eventRulesSchema, RULE_KEYS_BY_PARENT } from './event-rules-schema.js';
 import { showValue } from './row-validation.js';
 import { at, parseYamlFile, readYamlFileText, valueAt, type DocumentPath, type Problem, type YamlFileKind } from './yaml-config-file.js';
@@ -23,7 +23,7 @@ import { at, parseYamlFile, readYamlFileText, valueAt, type DocumentPath, type P
  * what the event carries, matchedConfigurations then applies the display-name patterns.
  */
 
-export type { EventRule } from './event-rule.js';
+export type { EventRule } from '../lib/queues/event-rule.js';
 
 /** What the matchers read of an event. */
 export interface RuleEvent {

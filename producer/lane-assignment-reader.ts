@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Assignment } from '../lib/graph/assignments-api.js';
-import type { LaneBoundGraph, CallerContext } from '../worker/lane-bound-graph.js';
+import type { LaneBoundGraph, CallerContext } from '../lib/lanes/lane-bound-graph.js';
 import type { AssignmentLister } from './dry-run-plan.js';
-import { callThroughLane, type LaneCallOptions } from './lane-call.js';
+import { callThroughLane, type LaneCallOptions } from '../lib/lanes/lane-call.js';
 
 /**
  * Whole listings of a configuration's assignments for a sync, each page through the tenant's lane,

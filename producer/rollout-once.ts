@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import type { AssignmentRow } from '../lib/assignment-row.js';
 import { parseRowKey } from '../lib/assignment-row.js';
-import type { AssignmentJobData } from '../lib/queue.js';
+import type { AssignmentJobData } from '../lib/queues/assignment-queue.js';
 import type { RolloutStore } from '../lib/rollout/rollout-store.js';
 import { enqueueRollout, type EnqueueResult } from './enqueue-rollout.js';
 import { rowJobs } from './row-jobs.js';

@@ -1,26 +1,11 @@
-import { Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
+import { SYNC_JOB_OPTIONS, type SyncJobData } from '../lib/queues/sync-queue.js';
 import type { Redis } from 'ioredis';
 import { CronExpressionParser } from 'cron-parser';
 import { UserError } from '../lib/errors/user-error.js';
 import { ErrorCodes } from '../lib/errors/codes.js';
-import { RedisKeys } from '../lib/redis-keys.js';
-import type { DesiredState } from './desired-state-file.js';
+import { RedisKeys } from '../lib/redis/redis-keys.js';
 import { desiredStateCounts } from './desired-state-file.js';
-import type { SyncOptions } from './desired-state-sync.js';
-
-/** The BullMQ queue scheduled syncs fire into; every worker process also works this queue. */
-export const SYNC_QUEUE_NAME = 'syncs';
-
-/**
- * A scheduled sync's job: the whole desired state as it was at `schedule add`, so a worker on any
- * machine can run it without the file. Ids only; no secret.
- */
-export interface SyncJobData extends SyncOptions {
-  schedule: string;
-  /** The file it was added from, for display. */
-  source: string;
-  desired: DesiredState;
-}
 
 /** When a schedule fires: a cron pattern (with an optional time zone) or a fixed interval. */
 export type ScheduleTiming = { cron: string; tz?: string } | { everyMs: number };
@@ -66,13 +51,6 @@ export interface ScheduleInfo {
 
 /** A schedule's name: it appears in commands, job ids and Redis keys. */
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-
-/** Scheduled sync jobs keep their failures a while for inspection; successes go at once. */
-const SYNC_JOB_OPTIONS = { attempts: 1, removeOnComplete: true, removeOnFail: 100 } as const;
-
-export function openSyncQueue(connection: Redis, prefix: string): Queue<SyncJobData> {
-  return new Queue<SyncJobData>(SYNC_QUEUE_NAME, { connection, prefix });
-}
 
 /** Checks a schedule's name and timing; throws UserError (exit 2) naming what is wrong. */
 export function validateSchedule(name: string, timing: ScheduleTiming): void {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isDeleteRow, isDeleteRowKey, parseRowKey, rowKey, type AssignmentRow } from '../lib/assignment-row.js';
 import { rowFieldsOf } from '../lib/outcome.js';
-import { jobDataOf, jobNameOf } from '../lib/queue.js';
+import { jobDataOf, jobNameOf } from '../lib/queues/assignment-queue.js';
 import { rowJobs } from '../producer/row-jobs.js';
 
 const T = '6f1c2a8e-3b7d-4c9a-9e21-5d4b8a7c0f13';

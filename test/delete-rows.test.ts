@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'csv-parse/sync';
 import { Redis } from 'ioredis';
 import { rowKey, type AssignmentRow } from '../lib/assignment-row.js';
-import { openQueue } from '../lib/queue.js';
+import { openQueue } from '../lib/queues/assignment-queue.js';
 import { RolloutStore } from '../lib/rollout/rollout-store.js';
 import { enqueueRollout } from '../producer/enqueue-rollout.js';
 import { startStack, type Stack } from './support/stack.js';

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AssignmentRow } from '../lib/assignment-row.js';
-import type { DryRunJson } from '../lib/cli/dry-run-output.js';
+import type { DryRunJson } from '../cli/dry-run-output.js';
 import { startStack, type Stack } from './support/stack.js';
 
 /**

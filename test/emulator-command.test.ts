@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { emulatorCommand, formatEnv, parseEmulatorOptions, type RawEmulatorOptions } from '../lib/cli/emulator-command.js';
-import { startEmulator } from '../lib/emulator/emulator-server.js';
+import { emulatorCommand, formatEnv, parseEmulatorOptions, type RawEmulatorOptions } from '../cli/emulator-command.js';
+import { startEmulator } from '../emulator/emulator-server.js';
 import { UserError } from '../lib/errors/user-error.js';
 
 const DEFAULTS: RawEmulatorOptions = {

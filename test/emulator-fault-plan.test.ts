@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FaultPlan, checkFaultRates } from '../lib/emulator/fault-plan.js';
+import { FaultPlan, checkFaultRates } from '../emulator/fault-plan.js';
 
 describe('FaultPlan', () => {
   it('never faults with no rates', () => {

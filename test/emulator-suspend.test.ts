@@ -4,8 +4,8 @@ import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EmulatorControl } from '../lib/emulator/control-client.js';
-import { startEmulator, type RunningEmulator } from '../lib/emulator/emulator-server.js';
+import { EmulatorControl } from '../emulator/control-client.js';
+import { startEmulator, type RunningEmulator } from '../emulator/emulator-server.js';
 
 /**
  * suspend()/resume(): the emulator stops answering (connections refused) and comes back on the same

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { maxInSlidingWindow } from '../lib/emulator/emulator-stats.js';
-import { formatRetryAfter } from '../lib/emulator/retry-after.js';
-import { TenantRateWindow } from '../lib/emulator/tenant-rate-window.js';
+import { maxInSlidingWindow } from '../emulator/emulator-stats.js';
+import { formatRetryAfter } from '../emulator/retry-after.js';
+import { TenantRateWindow } from '../emulator/tenant-rate-window.js';
 
 const TENANT = '0c4a7f0e-1111-4222-8333-444455556666';
 const OTHER = '9d1b2c3e-aaaa-4bbb-8ccc-ddddeeeeffff';

@@ -5,8 +5,8 @@ import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EmulatorControl } from '../lib/emulator/control-client.js';
-import { startEmulator, type RunningEmulator } from '../lib/emulator/emulator-server.js';
+import { EmulatorControl } from '../emulator/control-client.js';
+import { startEmulator, type RunningEmulator } from '../emulator/emulator-server.js';
 
 /**
  * The token endpoint failing on demand (`PUT /_emulator/token-failure`), as the chaos suite drives it

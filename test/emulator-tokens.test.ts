@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { TokenService } from '../lib/emulator/token-service.js';
+import { TokenService } from '../emulator/token-service.js';
 
 const TENANT = '0c4a7f0e-1111-4222-8333-444455556666';
 const CLIENT = 'b3e5d7a9-2c4f-4e6a-8b1d-9f0e2c4a6b8d';

@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { generate } from 'selfsigned';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { EmulatorControl } from '../lib/emulator/control-client.js';
-import { startEmulator, type RunningEmulator } from '../lib/emulator/emulator-server.js';
+import { EmulatorControl } from '../emulator/control-client.js';
+import { startEmulator, type RunningEmulator } from '../emulator/emulator-server.js';
 
 /**
  * The emulator over real HTTPS: Entra ID's token endpoint (also through the real MSAL, in a child

@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { QUEUE_NAME } from '../lib/queue.js';
+import { QUEUE_NAME } from '../lib/queues/assignment-queue.js';
 import { startStack, type Stack } from './support/stack.js';
 
 /**

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCodes } from '../lib/errors/codes.js';
 import { UserError } from '../lib/errors/user-error.js';
-import type { EventRule } from '../producer/event-rule.js';
+import type { EventRule } from '../lib/queues/event-rule.js';
 import { candidateRules, matchedConfigurations, needsDisplayName, parseEventRules, readEventRulesFile } from '../producer/event-rules.js';
 
 const T1 = '11111111-1111-1111-1111-111111111111';

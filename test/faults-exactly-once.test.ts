@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { FaultKind, FaultRates } from '../lib/emulator/emulator-options.js';
+import type { FaultKind, FaultRates } from '../emulator/emulator-options.js';
 import { makeRows, startStack, type Stack } from './support/stack.js';
 import {
   enqueueRows,

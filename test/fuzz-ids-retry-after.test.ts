@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { RetryAfterFormat } from '../lib/emulator/emulator-options.js';
-import { formatRetryAfter } from '../lib/emulator/retry-after.js';
+import type { RetryAfterFormat } from '../emulator/emulator-options.js';
+import { formatRetryAfter } from '../emulator/retry-after.js';
 import { parseRetryAfter, MAX_RETRY_AFTER_MS } from '../lib/graph/retry-after.js';
 import { isObjectId, normalizeObjectId } from '../lib/object-id.js';
 import { rowValidator } from '../producer/row-validation.js';

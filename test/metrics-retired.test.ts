@@ -3,11 +3,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { Gauge, Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLocalRedis, type LocalRedis } from '../lib/local-redis.js';
+import { startLocalRedis, type LocalRedis } from '../lib/redis/local-redis.js';
 import { scrapeFleet } from '../lib/metrics/fleet-metrics.js';
 import { MetricsPublisher, type MetricsPublisherOptions } from '../lib/metrics/metrics-publisher.js';
 import { WorkerMetrics } from '../lib/metrics/worker-metrics.js';
-import { RedisKeys } from '../lib/redis-keys.js';
+import { RedisKeys } from '../lib/redis/redis-keys.js';
 
 /** The sum of a metric's samples in Prometheus text whose labels include `match`. */
 function total(text: string, name: string, match: Record<string, string> = {}): number {

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { RolloutStatus } from '../lib/rollout/rollout-store.js';
-import { RateMeter } from '../lib/cli/rate-meter.js';
-import { formatDuration, progressLine, summaryLine } from '../lib/cli/progress-text.js';
-import { exitCodeFor, hasEnded, watchExitCode } from '../lib/cli/rollout-watch.js';
-import { FixedWidthTable, formatTable } from '../lib/cli/text-table.js';
+import { RateMeter } from '../cli/rate-meter.js';
+import { formatDuration, progressLine, summaryLine } from '../lib/rollout/progress-text.js';
+import { exitCodeFor, hasEnded, watchExitCode } from '../cli/rollout-watch.js';
+import { FixedWidthTable, formatTable } from '../cli/text-table.js';
 
 function statusOf(fields: Partial<RolloutStatus>): RolloutStatus {
   return {

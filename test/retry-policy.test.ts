@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelayMs, decideRetry, type RetryPolicy } from '../worker/retry-policy.js';
+import { backoffDelayMs } from '../lib/lanes/backoff.js';
+import { decideRetry, type RetryPolicy } from '../worker/retry-policy.js';
 
 const policy: RetryPolicy = { maxAttempts: 5, maxAgeMs: 60_000, baseDelayMs: 1000, settleMs: 4000 };
 const transient = { kind: 'transient' as const, ambiguous: false, retryAfterMs: undefined };

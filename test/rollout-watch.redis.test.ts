@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { startLocalRedis, type LocalRedis } from '../lib/local-redis.js';
+import { startLocalRedis, type LocalRedis } from '../lib/redis/local-redis.js';
 import { RolloutStore } from '../lib/rollout/rollout-store.js';
 import type { Outcome, OutcomeKind } from '../lib/outcome.js';
-import { exitCodeFor, watchRollout, type WatchOutput } from '../lib/cli/rollout-watch.js';
+import { exitCodeFor, watchRollout, type WatchOutput } from '../cli/rollout-watch.js';
 import { UserError } from '../lib/errors/user-error.js';
 
 /**

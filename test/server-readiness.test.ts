@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLocalRedis, type LocalRedis } from '../lib/local-redis.js';
+import { startLocalRedis, type LocalRedis } from '../lib/redis/local-redis.js';
 import { startStack, type Stack } from './support/stack.js';
 
 /** `/readyz` follows Redis; `/healthz` only says the process is up. */

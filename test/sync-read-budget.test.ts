@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SyncJson } from '../lib/cli/drift-output.js';
+import type { SyncJson } from '../cli/drift-output.js';
 import type { Outcome } from '../lib/outcome.js';
 import { makeRows, rolloutIdOf, startStack, type Stack } from './support/stack.js';
 

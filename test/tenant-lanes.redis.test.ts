@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
-import { startLocalRedis, type LocalRedis } from '../lib/local-redis.js';
-import { RedisKeys } from '../lib/redis-keys.js';
-import { TenantLanes } from '../worker/tenant-lanes.js';
-import { lanePacing } from '../worker/lane-pacing.js';
+import { startLocalRedis, type LocalRedis } from '../lib/redis/local-redis.js';
+import { RedisKeys } from '../lib/redis/redis-keys.js';
+import { TenantLanes } from '../lib/lanes/tenant-lanes.js';
+import { lanePacing } from '../lib/lanes/lane-pacing.js';
 
 /**
  * Lane arithmetic, on a real Redis (the lanes are Lua scripts) with a fake clock: every call is

@@ -6,9 +6,9 @@ import { GraphFailure, GraphFailureCodes } from '../lib/graph/graph-failure.js';
 import { PromEventMetrics } from '../lib/metrics/event-metrics.js';
 import { scrapeFleet, type MeteredQueue } from '../lib/metrics/fleet-metrics.js';
 import { WorkerMetrics, serveWorkerMetrics } from '../lib/metrics/worker-metrics.js';
-import { RedisKeys } from '../lib/redis-keys.js';
-import { LaneBoundGraph, ThrottledWait, type CallerContext } from '../worker/lane-bound-graph.js';
-import type { TenantLanes } from '../worker/tenant-lanes.js';
+import { RedisKeys } from '../lib/redis/redis-keys.js';
+import { LaneBoundGraph, ThrottledWait, type CallerContext } from '../lib/lanes/lane-bound-graph.js';
+import type { TenantLanes } from '../lib/lanes/tenant-lanes.js';
 
 /** One sample's value from Prometheus text, by metric name and exact label set (`{}` for none). */
 function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {

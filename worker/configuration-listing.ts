@@ -1,9 +1,9 @@
 import type { Redis } from 'ioredis';
-import type { RedisKeys } from '../lib/redis-keys.js';
+import type { RedisKeys } from '../lib/redis/redis-keys.js';
 import type { Assignment } from '../lib/graph/assignments-api.js';
 import { GraphFailure } from '../lib/graph/graph-failure.js';
-import type { LaneBoundGraph, CallerContext } from './lane-bound-graph.js';
-import { LaneWait } from './lane-gate.js';
+import type { LaneBoundGraph, CallerContext } from '../lib/lanes/lane-bound-graph.js';
+import { LaneWait } from '../lib/lanes/lane-gate.js';
 
 /** A configuration's assignments as read from Graph at some moment, shared by every worker. */
 export type ListingView =

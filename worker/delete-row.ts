@@ -1,13 +1,13 @@
 import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../lib/logger.js';
-import type { AssignmentJobData, GaveUp } from '../lib/queue.js';
-import type { RedisKeys } from '../lib/redis-keys.js';
+import type { AssignmentJobData, GaveUp } from '../lib/queues/assignment-queue.js';
+import type { RedisKeys } from '../lib/redis/redis-keys.js';
 import type { Outcome, OutcomeKind } from '../lib/outcome.js';
 import type { MarkerUpdate } from '../lib/rollout/rollout-store.js';
 import { GraphFailure } from '../lib/graph/graph-failure.js';
-import { LaneWait } from './lane-gate.js';
-import { ThrottledWait, type CallerContext, type LaneBoundGraph } from './lane-bound-graph.js';
+import { LaneWait } from '../lib/lanes/lane-gate.js';
+import { ThrottledWait, type CallerContext, type LaneBoundGraph } from '../lib/lanes/lane-bound-graph.js';
 import { clearRowMarkerIfUnchanged, lookNotBefore, markRowPostEnded, parseRowMarker, type RowMarker } from './row-marker.js';
 
 /** What a delete row needs of the processor's job context. */

@@ -64,3 +64,19 @@ export class GraphFailure extends Error {
     this.retryAfterMs = details.retryAfterMs;
   }
 }
+
+/** The last failure, its message saying that retries ran out (as a failed row's errorMessage does). */
+export function gaveUp(err: GraphFailure, attempts: number): GraphFailure {
+  const failure = new GraphFailure({
+    kind: err.kind,
+    code: err.code,
+    ambiguous: err.ambiguous,
+    message: `${err.message} (gave up after ${attempts} attempts)`,
+    httpStatus: err.httpStatus,
+    graphCode: err.graphCode,
+    requestId: err.requestId,
+    retryAfterMs: err.retryAfterMs,
+  });
+  failure.uploadedAt = err.uploadedAt;
+  return failure;
+}

@@ -1,5 +1,5 @@
 import { Counter, Registry } from 'prom-client';
-import type { EventSource } from '../../producer/event-queue.js';
+import type { EventSource } from '../queues/event-queue.js';
 
 /** Why the server turned an event or notification away. */
 export type EventRejection = 'bad-signature' | 'stale' | 'bad-payload' | 'too-large' | 'client-state' | 'not-configured';

@@ -1,7 +1,7 @@
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { AggregatorRegistry, Gauge, Registry, type PrometheusContentType } from 'prom-client';
-import type { RedisKeys } from '../redis-keys.js';
+import type { RedisKeys } from '../redis/redis-keys.js';
 import { WorkerMetrics } from './worker-metrics.js';
 
 /** The BullMQ states worth watching; `completed` stays 0 for queues that remove finished jobs. */

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { AggregatorRegistry, type Registry } from 'prom-client';
 import type { Logger } from '../logger.js';
-import type { RedisKeys } from '../redis-keys.js';
+import type { RedisKeys } from '../redis/redis-keys.js';
 import { summable, type MetricsJson } from './fleet-metrics.js';
 
 const STOP_TIMEOUT_MS = 2000;

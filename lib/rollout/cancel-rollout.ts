@@ -1,6 +1,6 @@
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { jobIdOf, type AssignmentJobData } from '../queue.js';
+import { jobIdOf, type AssignmentJobData } from '../queues/assignment-queue.js';
 import { NO_RESULT, rowFieldsOf, type Outcome } from '../outcome.js';
 import { parseRowKey } from '../assignment-row.js';
 import type { RolloutStore } from './rollout-store.js';

@@ -1,5 +1,5 @@
 import type { Queue } from 'bullmq';
-import { JOB_OPTIONS, jobDataOf, jobIdOf, jobNameOf, type AssignmentJobData } from '../queue.js';
+import { JOB_OPTIONS, jobDataOf, jobIdOf, jobNameOf, type AssignmentJobData } from '../queues/assignment-queue.js';
 import type { OutcomeKind } from '../outcome.js';
 import { parseRowKey } from '../assignment-row.js';
 import type { RolloutStore } from './rollout-store.js';

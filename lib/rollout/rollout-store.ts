@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { RedisKeys } from '../redis-keys.js';
+import { RedisKeys } from '../redis/redis-keys.js';
 import { NO_RESULT, type Outcome, type OutcomeKind } from '../outcome.js';
 import { isDeleteRowKey } from '../assignment-row.js';
 

@@ -3,7 +3,7 @@ import { createServer, request, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import type { RunningEmulator } from '../../lib/emulator/emulator-server.js';
+import type { RunningEmulator } from '../../emulator/emulator-server.js';
 
 /** One request that passed the tap, as the client sent it. */
 export interface TappedRequest {

@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { freePort, startLocalRedis, type LocalRedis } from '../../lib/local-redis.js';
-import { startEmulator, type EmulatorOptions, type RunningEmulator } from '../../lib/emulator/emulator-server.js';
-import { EmulatorControl } from '../../lib/emulator/control-client.js';
+import { freePort, startLocalRedis, type LocalRedis } from '../../lib/redis/local-redis.js';
+import { startEmulator, type EmulatorOptions, type RunningEmulator } from '../../emulator/emulator-server.js';
+import { EmulatorControl } from '../../emulator/control-client.js';
 import type { AssignmentRow } from '../../lib/assignment-row.js';
 
 export const BIN = resolve(import.meta.dirname, '../../bin/assignments.js');

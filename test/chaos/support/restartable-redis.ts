@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { freePort } from '../../../lib/local-redis.js';
+import { freePort } from '../../../lib/redis/local-redis.js';
 
 /**
  * A redis-server that can be stopped and started again on the same port and data directory, with
