@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
+import { afterAll, beforeAll } from 'vitest';
 import { freePort, startLocalRedis, type LocalRedis } from '../../lib/redis/local-redis.js';
 import { startEmulator, type EmulatorOptions, type RunningEmulator } from '../../emulator/emulator-server.js';
 import { EmulatorControl } from '../../emulator/control-client.js';
@@ -52,7 +53,36 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-export async function startStack(options: { emulator?: EmulatorOptions; env?: NodeJS.ProcessEnv } = {}): Promise<Stack> {
+export interface StackOptions {
+  emulator?: EmulatorOptions;
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * The usual set-up of a describe block: a stack started before its tests with `workers` worker
+ * processes, stopped after them. The stack only exists once `beforeAll` has run, so what this returns
+ * stands in for it and hands every property access on to it (an access before then is a test bug and
+ * throws).
+ */
+export function useStack(options: StackOptions = {}, setup: { workers?: number } = {}): Stack {
+  let started: Stack | undefined;
+  beforeAll(async () => {
+    started = await startStack(options);
+    for (let i = 0; i < (setup.workers ?? 0); i++) await started.worker();
+  });
+  afterAll(async () => {
+    await started?.stop();
+  });
+  return new Proxy({} as Stack, {
+    get(_target, property) {
+      if (!started) throw new Error(`the stack is not started yet (stack.${String(property)} read outside a test)`);
+      const value: unknown = started[property as keyof Stack];
+      return typeof value === 'function' ? value.bind(started) : value;
+    },
+  });
+}
+
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
   let local: LocalRedis | undefined;
   let redisUrl = process.env.REDIS_URL;
   if (!redisUrl) {

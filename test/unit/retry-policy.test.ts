@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { backoffDelayMs } from '../../lib/lanes/backoff.js';
+import { decideRetry, type RetryPolicy } from '../../worker/retry-policy.js';
+
+const policy: RetryPolicy = { maxAttempts: 5, maxAgeMs: 60_000, baseDelayMs: 1000, settleMs: 4000 };
+const transient = { kind: 'transient' as const, ambiguous: false, retryAfterMs: undefined };
+
+describe('backoff', () => {
+  it('doubles per attempt, with jitter between half and all of the step', () => {
+    expect(backoffDelayMs(1, 1000, () => 0)).toBe(500);
+    expect(backoffDelayMs(1, 1000, () => 0.999999)).toBe(1000);
+    expect(backoffDelayMs(3, 1000, () => 0)).toBe(2000);
+    expect(backoffDelayMs(4, 1000, () => 0.5)).toBe(6000);
+  });
+  it('is capped at five minutes', () => expect(backoffDelayMs(40, 1000, () => 0.999999)).toBe(300_000));
+});
+
+describe('deciding a retry', () => {
+  it('retries a transient failure while attempts remain', () => {
+    expect(decideRetry(transient, 1, 0, policy, () => 0)).toEqual({ retry: true, delayMs: 500 });
+  });
+  it('stops after the last attempt', () => expect(decideRetry(transient, 5, 0, policy)).toEqual({ retry: false, reason: 'attempts' }));
+  it('stops when the next try would pass the age limit', () => expect(decideRetry(transient, 2, 59_500, policy, () => 0)).toEqual({ retry: false, reason: 'age' }));
+  it('never retries a permanent failure or a second 401', () => {
+    expect(decideRetry({ ...transient, kind: 'permanent' }, 1, 0, policy)).toEqual({ retry: false, reason: 'permanent' });
+    expect(decideRetry({ ...transient, kind: 'unauthorized' }, 1, 0, policy)).toEqual({ retry: false, reason: 'permanent' });
+  });
+  it('waits at least Retry-After', () => expect(decideRetry({ ...transient, retryAfterMs: 9000 }, 1, 0, policy, () => 0)).toEqual({ retry: true, delayMs: 9000 }));
+  it('after an ambiguous end waits at least the settle delay, so the next look sees a slow commit', () => {
+    expect(decideRetry({ ...transient, ambiguous: true }, 1, 0, policy, () => 0)).toEqual({ retry: true, delayMs: 4000 });
+  });
+});
