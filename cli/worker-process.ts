@@ -9,7 +9,7 @@ import type { Config } from '../lib/config.js';
 import { requireGraphCredentials } from '../lib/config.js';
 import type { Logger } from '../lib/logger.js';
 import { connectRedis } from '../lib/redis/redis-connection.js';
-import { QUEUE_NAME, openQueue, type AssignmentJobData } from '../lib/queues/assignment-queue.js';
+import { openQueue } from '../lib/queues/assignment-queue.js';
 import { SYNC_QUEUE_NAME, openSyncQueue, type SyncJobData } from '../lib/queues/sync-queue.js';
 import { SyncSchedules } from '../producer/sync-schedules.js';
 import { RedisKeys } from '../lib/redis/redis-keys.js';
@@ -17,8 +17,8 @@ import { connectGraph } from '../lib/graph/graph-connection.js';
 import { RolloutStore } from '../lib/rollout/rollout-store.js';
 import { TenantLanes } from '../lib/lanes/tenant-lanes.js';
 import { LaneBoundGraph } from '../lib/lanes/lane-bound-graph.js';
-import { AssignmentProcessor, RetryLater } from '../worker/assignment-processor.js';
-import { backoffDelayMs } from '../lib/lanes/backoff.js';
+import { AssignmentProcessor } from '../worker/assignment-processor.js';
+import { startRowWorker } from '../worker/row-worker.js';
 import { ScheduledSync } from '../producer/scheduled-sync.js';
 import { EventProcessor } from '../producer/event-processor.js';
 import { EVENTS_QUEUE_NAME, type EventJobData } from '../lib/queues/event-queue.js';
@@ -36,8 +36,11 @@ export interface RunningWorker {
 }
 
 /**
- * One worker process: a BullMQ Worker whose processor takes rows to outcomes. Any number of these,
- * on any number of machines, share the queue, the lanes and the outcomes through Redis.
+ * One worker process (`assignments worker`): the row worker (worker/row-worker.ts) beside the
+ * processors that turn scheduled syncs and events into rollouts (producer/), sharing one set of
+ * tenant lanes, one Graph client and one metrics registry. It lives in cli/ because only the
+ * applications may use both worker/ and producer/. Any number of these, on any number of machines,
+ * share the queue, the lanes and the outcomes through Redis.
  */
 export async function startWorker(config: Config, logger: Logger): Promise<RunningWorker> {
   requireGraphCredentials(config);
@@ -81,23 +84,13 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
     },
   });
 
-  const worker = new Worker<AssignmentJobData>(QUEUE_NAME, (job: Job<AssignmentJobData>, token?: string) => processor.process(job, token), {
+  const worker = startRowWorker(processor, {
     connection: bullConnection,
     prefix: config.queuePrefix,
     concurrency: config.workerConcurrency,
-    lockDuration: config.workerLockMs,
-    stalledInterval: Math.min(30_000, config.workerLockMs),
-    // A row whose worker died is re-run, and the marker check makes that safe; failing it for
-    // stalling would end it without an outcome.
-    maxStalledCount: 20,
-    settings: {
-      backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) =>
-        err instanceof RetryLater ? err.retryDelayMs : backoffDelayMs(attemptsMade, config.retryBaseDelayMs),
-    },
-  });
-  worker.on('error', (err) => logger.error({ err }, 'worker error'));
-  worker.on('failed', (job, err) => {
-    if (!(err instanceof RetryLater)) logger.error({ err, jobId: job?.id }, 'unexpected error in a row; it will be retried');
+    lockMs: config.workerLockMs,
+    baseDelayMs: config.retryBaseDelayMs,
+    logger,
   });
 
   // Scheduled syncs (`assignments schedule add`) fire into their own queue; any worker runs them.

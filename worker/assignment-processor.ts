@@ -11,7 +11,7 @@ import { GraphFailure } from '../lib/graph/graph-failure.js';
 import { LaneWait } from '../lib/lanes/lane-gate.js';
 import { ThrottledWait, type LaneBoundGraph, type CallerContext } from '../lib/lanes/lane-bound-graph.js';
 import { ConfigurationListings, LISTING_FIELDS, type ListingFailure } from './configuration-listing.js';
-import { decideRetry, type RetryPolicy } from './retry-policy.js';
+import { decideRetry, RetryLater, type RetryPolicy } from './retry-policy.js';
 import { clearRowMarkerIfUnchanged, lookNotBefore, markRowPostEnded, parseRowMarker } from './row-marker.js';
 import { DeleteRow, type DeleteRowContext } from './delete-row.js';
 import type { WorkerMetrics } from '../lib/metrics/worker-metrics.js';
@@ -28,17 +28,6 @@ export interface ProcessorDeps {
   logger: Logger;
   /** Where recorded outcomes are counted; absent in tests that do not look at metrics. */
   metrics?: WorkerMetrics;
-}
-
-/** Thrown to let BullMQ retry the row after `retryDelayMs` (read by the worker's backoff strategy). */
-export class RetryLater extends Error {
-  constructor(
-    readonly retryDelayMs: number,
-    readonly failure: GraphFailure,
-  ) {
-    super(`${failure.code}: ${failure.message}`);
-    this.name = 'RetryLater';
-  }
 }
 
 interface RowContext extends CallerContext, DeleteRowContext {

@@ -31,3 +31,23 @@ export function decideRetry(
   if (ageMs + delayMs > policy.maxAgeMs) return { retry: false, reason: 'age' };
   return { retry: true, delayMs };
 }
+
+/** Thrown to let BullMQ retry the row after `retryDelayMs` (read by the worker's backoff strategy). */
+export class RetryLater extends Error {
+  constructor(
+    readonly retryDelayMs: number,
+    readonly failure: GraphFailure,
+  ) {
+    super(`${failure.code}: ${failure.message}`);
+    this.name = 'RetryLater';
+  }
+}
+
+/**
+ * BullMQ's backoff hook for rows (the Worker's `settings.backoffStrategy`): a row that threw
+ * RetryLater waits the delay its processor decided (Retry-After, settle time, jitter included);
+ * anything else that escaped the processor backs off exponentially.
+ */
+export function rowBackoffStrategy(baseDelayMs: number): (attemptsMade: number, type?: string, err?: Error) => number {
+  return (attemptsMade, _type, err) => (err instanceof RetryLater ? err.retryDelayMs : backoffDelayMs(attemptsMade, baseDelayMs));
+}
