@@ -2,6 +2,7 @@ import type { Assignment, AssignmentsApi } from '../lib/graph/assignments-api.js
 import { GraphFailure, gaveUp } from '../lib/graph/graph-failure.js';
 import type { RateLimit } from '../lib/rate-limit-spec.js';
 import { backoffDelayMs } from '../lib/lanes/backoff.js';
+import { retryWith } from '../lib/retry/retry-with.js';
 import { ReadPace, realClock, type PaceClock } from './read-pace.js';
 
 /** Reads per second per tenant when GRAPH_RATE_LIMIT is not set. */
@@ -66,30 +67,36 @@ export class AssignmentReader {
   private async page(tenantId: string, configurationId: string, nextLink: string | undefined): Promise<{ assignments: Assignment[]; nextLink?: string }> {
     let freshToken = false;
     let refreshed = false;
-    for (let attempt = 1; ; attempt++) {
-      try {
+    return retryWith(
+      async () => {
         if (freshToken) await this.api.prepare(tenantId, true);
         freshToken = false;
         await this.pace.take(tenantId);
-        return await this.api.listPage(tenantId, configurationId, nextLink);
-      } catch (err) {
-        if (!(err instanceof GraphFailure)) throw err;
-        if (err.kind === 'permanent') throw err;
-        if (err.kind === 'unauthorized') {
-          // Once with a token fresh from Entra ID; a second 401 is final.
-          if (refreshed) throw err;
-          refreshed = freshToken = true;
-        }
-        if (attempt >= this.maxAttempts) throw gaveUp(err, attempt);
-        if (err.kind === 'unauthorized') continue;
-        const delayMs = Math.max(backoffDelayMs(attempt, this.baseDelayMs, this.random), err.retryAfterMs ?? 0);
-        if (err.kind === 'throttled' || err.httpStatus === 503) {
-          // The tenant as a whole was told to wait, so every read of it waits.
-          this.pace.pause(tenantId, this.clock.now() + delayMs);
-        } else {
-          await this.clock.sleep(delayMs);
-        }
-      }
-    }
+        return this.api.listPage(tenantId, configurationId, nextLink);
+      },
+      {
+        maxAttempts: this.maxAttempts,
+        nextDelayMs: ({ error, attempt, attemptsLeft }) => {
+          if (!(error instanceof GraphFailure)) throw error;
+          if (error.kind === 'permanent') throw error;
+          if (error.kind === 'unauthorized') {
+            // Once with a token fresh from Entra ID; a second 401 is final.
+            if (refreshed) throw error;
+            refreshed = freshToken = true;
+          }
+          if (attemptsLeft === 0) throw gaveUp(error, attempt);
+          if (error.kind === 'unauthorized') return 0;
+          const delayMs = Math.max(backoffDelayMs(attempt, this.baseDelayMs, this.random), error.retryAfterMs ?? 0);
+          if (error.kind === 'throttled' || error.httpStatus === 503) {
+            // The tenant as a whole was told to wait, so every read of it waits (in pace.take).
+            this.pace.pause(tenantId, this.clock.now() + delayMs);
+            return 0;
+          }
+          return delayMs;
+        },
+        // 0 is no wait here: a fresh token is tried at once, and a paused tenant waits in pace.take.
+        sleep: (delayMs) => (delayMs > 0 ? this.clock.sleep(delayMs) : Promise.resolve()),
+      },
+    );
   }
 }

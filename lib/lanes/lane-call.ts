@@ -1,6 +1,6 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { CallInfo, CallOptions } from '../graph/assignments-api.js';
 import { GraphFailure, gaveUp } from '../graph/graph-failure.js';
+import { retryWith } from '../retry/retry-with.js';
 import type { LaneBoundGraph, CallerContext } from './lane-bound-graph.js';
 import { LaneWait } from './lane-gate.js';
 import { backoffDelayMs } from './backoff.js';
@@ -22,20 +22,19 @@ export interface LaneCallOptions {
  * Anything else, or the last attempt's failure, is thrown as a GraphFailure.
  */
 export async function callThroughLane<T extends CallInfo>(graph: LaneBoundGraph, ctx: CallerContext, run: (options: CallOptions) => Promise<T>, options: LaneCallOptions): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      const { value } = await graph.call(ctx, run, undefined, { maxInlineWaitMs: Number.POSITIVE_INFINITY });
-      return value;
-    } catch (err) {
-      const failure = err instanceof LaneWait ? ((err as { failure?: unknown }).failure ?? err) : err;
+  return retryWith(async () => (await graph.call(ctx, run, undefined, { maxInlineWaitMs: Number.POSITIVE_INFINITY })).value, {
+    maxAttempts: options.maxAttempts,
+    signal: options.signal,
+    nextDelayMs: ({ error, attempt, attemptsLeft }) => {
+      const failure = error instanceof LaneWait ? ((error as { failure?: unknown }).failure ?? error) : error;
       if (!(failure instanceof GraphFailure)) {
         // A plain LaneWait: shutting down while waiting for the slot.
-        throw options.signal?.aborted ? new Error('interrupted: the worker is shutting down') : err;
+        throw options.signal?.aborted ? new Error('interrupted: the worker is shutting down') : error;
       }
       if (failure.kind === 'permanent' || failure.kind === 'unauthorized') throw failure;
-      if (attempt >= options.maxAttempts) throw gaveUp(failure, attempt);
-      const waitMs = err instanceof LaneWait ? err.untilMs - Date.now() : Math.max(backoffDelayMs(attempt, options.baseDelayMs), failure.retryAfterMs ?? 0);
-      await sleep(Math.max(0, waitMs), undefined, { signal: options.signal });
-    }
-  }
+      if (attemptsLeft === 0) throw gaveUp(failure, attempt);
+      const waitMs = error instanceof LaneWait ? error.untilMs - Date.now() : Math.max(backoffDelayMs(attempt, options.baseDelayMs), failure.retryAfterMs ?? 0);
+      return Math.max(0, waitMs);
+    },
+  });
 }

@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 import { AggregatorRegistry, type Registry } from 'prom-client';
 import type { Logger } from '../logger.js';
 import type { RedisKeys } from '../redis/redis-keys.js';
+import { retryWith } from '../retry/retry-with.js';
 import { summable, type MetricsJson } from './fleet-metrics.js';
 
 const STOP_TIMEOUT_MS = 2000;
@@ -23,6 +24,13 @@ redis.call('DEL', KEYS[2])
 redis.call('ZREM', KEYS[3], ARGV[3])
 return 1
 `;
+
+/** The fold's compare-and-set found the retired sum changed since it was read. */
+class FoldOvertaken extends Error {
+  constructor() {
+    super('another fold landed first');
+  }
+}
 
 export interface MetricsPublisherOptions {
   /** How often the snapshot is refreshed; a scrape sees counts at most this old. */
@@ -96,30 +104,39 @@ export class MetricsPublisher {
   private async retire(deadline: number): Promise<void> {
     const final = summable(await this.registry.getMetricsAsJSON());
     const retiredKey = this.keys.metricsRetired();
-    for (let attempt = 1; ; attempt++) {
-      // The bytes as stored, for the compare-and-set's hash.
-      const current = (await this.redis.getBuffer(retiredKey)) ?? Buffer.alloc(0);
-      // A value that is not a snapshot is not overwritten: someone else's, to be looked at.
-      const parsed: unknown = current.length === 0 ? [] : JSON.parse(current.toString('utf8'));
-      if (!Array.isArray(parsed)) throw new Error(`${retiredKey} does not hold a metrics snapshot`);
-      // This version's help text first; every counter and histogram aggregates by summing.
-      const sum = await AggregatorRegistry.aggregate([final, summable(parsed as MetricsJson)]).getMetricsAsJSON();
-      const folded = await this.redis.eval(
-        FOLD_SCRIPT,
-        3,
-        retiredKey,
-        this.keys.workerMetrics(this.workerId),
-        this.keys.metricsWorkers(),
-        createHash('sha1').update(current).digest('hex'),
-        JSON.stringify(sum),
-        this.workerId,
-      );
-      if (folded === 1) return;
-      // Another worker's fold landed in between: fold onto the new sum. Only a fold that did not
-      // happen is tried again (an error is not), so counts are never added twice.
-      if (Date.now() >= deadline) throw new Error(`the retired metrics changed under ${attempt} attempts to fold into them`);
-      await sleep(Math.random() * 5 * attempt);
-    }
+    await retryWith(
+      async () => {
+        // The bytes as stored, for the compare-and-set's hash.
+        const current = (await this.redis.getBuffer(retiredKey)) ?? Buffer.alloc(0);
+        // A value that is not a snapshot is not overwritten: someone else's, to be looked at.
+        const parsed: unknown = current.length === 0 ? [] : JSON.parse(current.toString('utf8'));
+        if (!Array.isArray(parsed)) throw new Error(`${retiredKey} does not hold a metrics snapshot`);
+        // This version's help text first; every counter and histogram aggregates by summing.
+        const sum = await AggregatorRegistry.aggregate([final, summable(parsed as MetricsJson)]).getMetricsAsJSON();
+        const folded = await this.redis.eval(
+          FOLD_SCRIPT,
+          3,
+          retiredKey,
+          this.keys.workerMetrics(this.workerId),
+          this.keys.metricsWorkers(),
+          createHash('sha1').update(current).digest('hex'),
+          JSON.stringify(sum),
+          this.workerId,
+        );
+        if (folded !== 1) throw new FoldOvertaken();
+      },
+      {
+        // Bounded by the deadline, not by a count: how many workers stop at once is not known.
+        maxAttempts: Number.POSITIVE_INFINITY,
+        nextDelayMs: ({ error, attempt }) => {
+          // Another worker's fold landed in between: fold onto the new sum. Only a fold that did not
+          // happen is tried again (an error is not), so counts are never added twice.
+          if (!(error instanceof FoldOvertaken)) throw error;
+          if (Date.now() >= deadline) throw new Error(`the retired metrics changed under ${attempt} attempts to fold into them`);
+          return Math.random() * 5 * attempt;
+        },
+      },
+    );
   }
 
   private async tick(): Promise<void> {
