@@ -4,8 +4,10 @@ FROM node:20-slim
 
 WORKDIR /app
 
-# Sources first: `npm ci` runs the `prepare` script, which compiles them (tsc) into dist/.
+# Sources first: `npm ci` runs the `prepare` script, which compiles them (tsc) into dist/ and copies
+# the Redis scripts (*.lua) next to the compiled code that reads them (scripts/copy-lua.mjs).
 COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
+COPY scripts ./scripts
 COPY bin ./bin
 COPY lib ./lib
 COPY cli ./cli

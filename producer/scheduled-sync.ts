@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from '../lib/logger.js';
 import type { AssignmentJobData } from '../lib/queues/assignment-queue.js';
 import type { RedisKeys } from '../lib/redis/redis-keys.js';
+import { ifValueUnchanged } from '../lib/redis/if-value-unchanged.js';
 import type { RolloutStore } from '../lib/rollout/rollout-store.js';
 import { applySync, planSync, readDrift, type SyncPlan } from './desired-state-sync.js';
 import { LaneAssignmentReader } from './lane-assignment-reader.js';
@@ -28,9 +29,6 @@ export interface ScheduledSyncDeps {
 /** The run lock outlives a dead worker by this much; a live one renews it every third of it. */
 const LOCK_MS = 60_000;
 
-const RENEW_IF_OWNER = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`;
-const RELEASE_IF_OWNER = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
-
 /**
  * One run of a scheduled sync (a job the schedule's BullMQ job scheduler fired): read every
  * configuration of the stored desired state through the tenants' lanes, compare, and apply the
@@ -53,7 +51,7 @@ export class ScheduledSync {
     if ((await redis.set(lock, owner, 'PX', LOCK_MS, 'NX')) !== 'OK' && (await redis.get(lock)) !== owner) {
       return this.finish(name, log, { result: 'skipped', message: 'the previous run of this schedule is still reading', rolloutId: null });
     }
-    const renew = setInterval(() => void redis.eval(RENEW_IF_OWNER, 1, lock, owner, LOCK_MS).catch(() => undefined), LOCK_MS / 3);
+    const renew = setInterval(() => void ifValueUnchanged(redis, lock, owner, { action: 'pexpire', ttlMs: LOCK_MS }).catch(() => undefined), LOCK_MS / 3);
     try {
       return await this.run(job, log);
     } catch (err) {
@@ -61,7 +59,7 @@ export class ScheduledSync {
       throw err;
     } finally {
       clearInterval(renew);
-      await redis.eval(RELEASE_IF_OWNER, 1, lock, owner).catch(() => undefined);
+      await ifValueUnchanged(redis, lock, owner, { action: 'del' }).catch(() => undefined);
     }
   }
 

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { ifValueUnchanged } from '../lib/redis/if-value-unchanged.js';
 
 /**
  * What we know of a (tenant, configuration, group) assignment across rollouts and attempts:
@@ -33,14 +34,10 @@ export function lookNotBefore(marker: { kind: 'sent' | 'ended'; at: number }, ti
   return marker.at + settleMs + (marker.kind === 'sent' ? timeoutMs : 0);
 }
 
-const REPLACE_IF_UNCHANGED = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL') end return 0`;
-
 /** The POST behind a `sent` marker ended without a clear answer: say when. */
 export async function markRowPostEnded(redis: Redis, key: string, sent: string, rolloutId: string, endedAt: number): Promise<void> {
-  await redis.eval(REPLACE_IF_UNCHANGED, 1, key, sent, `ended|${rolloutId}|${endedAt}`);
+  await ifValueUnchanged(redis, key, sent, { action: 'set', value: `ended|${rolloutId}|${endedAt}` });
 }
-
-const CLEAR_IF_UNCHANGED = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
 /**
  * A look at Graph showed the marker's assignment is not there: forget the marker, unless someone
@@ -49,5 +46,5 @@ const CLEAR_IF_UNCHANGED = `if redis.call('GET', KEYS[1]) == ARGV[1] then return
  * on the read each time.
  */
 export async function clearRowMarkerIfUnchanged(redis: Redis, key: string, seen: string): Promise<void> {
-  await redis.eval(CLEAR_IF_UNCHANGED, 1, key, seen);
+  await ifValueUnchanged(redis, key, seen, { action: 'del' });
 }

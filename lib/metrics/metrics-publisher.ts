@@ -6,24 +6,9 @@ import type { Logger } from '../logger.js';
 import type { RedisKeys } from '../redis/redis-keys.js';
 import { retryWith } from '../retry/retry-with.js';
 import { summable, type MetricsJson } from './fleet-metrics.js';
+import { foldRetiredMetrics } from './fold-retired-metrics.js';
 
 const STOP_TIMEOUT_MS = 2000;
-
-/**
- * The fold's compare-and-set: if the retired sum is still the one the new sum was computed from
- * (same SHA-1; an absent key reads as ''), replace it, and drop the worker's live snapshot and its
- * entry in the list, all at once. A script runs atomically, as a MULTI would, without a WATCH on
- * the worker's shared connection, where another caller's EXEC would silently clear the watch.
- * KEYS: retired, live snapshot, workers list. ARGV: SHA-1 of the sum read, new sum, worker id.
- */
-const FOLD_SCRIPT = `
-local current = redis.call('GET', KEYS[1]) or ''
-if redis.sha1hex(current) ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[2])
-redis.call('DEL', KEYS[2])
-redis.call('ZREM', KEYS[3], ARGV[3])
-return 1
-`;
 
 /** The fold's compare-and-set found the retired sum changed since it was read. */
 class FoldOvertaken extends Error {
@@ -113,15 +98,11 @@ export class MetricsPublisher {
         if (!Array.isArray(parsed)) throw new Error(`${retiredKey} does not hold a metrics snapshot`);
         // This version's help text first; every counter and histogram aggregates by summing.
         const sum = await AggregatorRegistry.aggregate([final, summable(parsed as MetricsJson)]).getMetricsAsJSON();
-        const folded = await this.redis.eval(
-          FOLD_SCRIPT,
-          3,
-          retiredKey,
-          this.keys.workerMetrics(this.workerId),
-          this.keys.metricsWorkers(),
-          createHash('sha1').update(current).digest('hex'),
-          JSON.stringify(sum),
-          this.workerId,
+        // A compare-and-set on the sum as read (why a script, not WATCH: fold-retired-metrics-3.lua).
+        const folded = await foldRetiredMetrics(
+          this.redis,
+          { retired: retiredKey, liveSnapshot: this.keys.workerMetrics(this.workerId), workers: this.keys.metricsWorkers() },
+          { sha1Hex: createHash('sha1').update(current).digest('hex'), sum: JSON.stringify(sum), workerId: this.workerId },
         );
         if (folded !== 1) throw new FoldOvertaken();
       },

@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import { RedisKeys } from '../redis/redis-keys.js';
 import { NO_RESULT, type Outcome, type OutcomeKind } from '../outcome.js';
 import { isDeleteRowKey } from '../assignment-row.js';
+import { recordOutcome, takeForRetry } from './rollout-scripts.js';
 
 export interface RolloutMeta {
   rolloutId: string;
@@ -70,75 +71,6 @@ export const COUNTER: Record<OutcomeKind, string> = {
   cancelled: 'cancelled',
 };
 
-/**
- * Records a row's outcome exactly once (HSETNX: a job re-run after its outcome was written changes
- * nothing), bumps the rollout's and the tenant's counter, updates the marker, and starts the
- * retention clock when the rollout is finished. One round trip.
- */
-const RECORD_OUTCOME = `
-if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
--- outcomes of a rollout that never finishes still expire
-if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[6]) end
-redis.call('HINCRBY', KEYS[2], ARGV[3], 1)
-redis.call('HINCRBY', KEYS[2], 't:' .. ARGV[9] .. ':' .. ARGV[3], 1)
-if ARGV[4] == 'assigned' then
-  redis.call('SET', KEYS[3], ARGV[5], 'PX', ARGV[6])
-elseif ARGV[4] == 'clear-own' then
-  local m = redis.call('GET', KEYS[3])
-  local own = 'sent|' .. ARGV[7] .. '|'
-  if m and string.sub(m, 1, #own) == own then redis.call('DEL', KEYS[3]) end
-elseif ARGV[4] == 'drop-own' then
-  local m = redis.call('GET', KEYS[3])
-  local sent = 'sent|' .. ARGV[7] .. '|'
-  local ended = 'ended|' .. ARGV[7] .. '|'
-  if m and (string.sub(m, 1, #sent) == sent or string.sub(m, 1, #ended) == ended) then redis.call('DEL', KEYS[3]) end
-end
-local h = redis.call('HMGET', KEYS[2], 'total', 'created', 'alreadyAssigned', 'failed', 'cancelled', 'deleted', 'alreadyDeleted')
-local done = 0
-for i = 2, 7 do done = done + (tonumber(h[i]) or 0) end
-if done >= (tonumber(h[1]) or 0) then
-  redis.call('HSETNX', KEYS[2], 'finishedAt', ARGV[8])
-  redis.call('PEXPIRE', KEYS[1], ARGV[6])
-  redis.call('PEXPIRE', KEYS[2], ARGV[6])
-  redis.call('PEXPIRE', KEYS[4], ARGV[6])
-end
-return 1
-`;
-
-/**
- * Takes rows of the given outcome back for `retry`, atomically per chunk: each row's outcome moves to
- * its history and the counters go down, so two concurrent retries never take the same row twice.
- * Returns the row numbers (0-based) taken.
- */
-const TAKE_FOR_RETRY = `
-local taken = {}
-local kind = ARGV[1]
-local counter = ARGV[2]
-for i = 3, #ARGV, 2 do
-  local rowKey = ARGV[i]
-  local value = redis.call('HGET', KEYS[1], rowKey)
-  if value then
-    local outcome = cjson.decode(value)
-    if outcome['outcome'] == kind then
-      local history = redis.call('HGET', KEYS[3], rowKey)
-      local list = history and cjson.decode(history) or {}
-      table.insert(list, outcome)
-      redis.call('HSET', KEYS[3], rowKey, cjson.encode(list))
-      redis.call('HDEL', KEYS[1], rowKey)
-      redis.call('HINCRBY', KEYS[2], counter, -1)
-      redis.call('HINCRBY', KEYS[2], 't:' .. outcome['tenantId'] .. ':' .. counter, -1)
-      table.insert(taken, ARGV[i + 1])
-    end
-  end
-end
-if #taken > 0 then
-  redis.call('HDEL', KEYS[2], 'finishedAt')
-  local ttl = redis.call('PTTL', KEYS[2])
-  if ttl > 0 then redis.call('PEXPIRE', KEYS[3], ttl) end
-end
-return taken
-`;
-
 export class RolloutStore {
   readonly keys: RedisKeys;
 
@@ -148,10 +80,6 @@ export class RolloutStore {
     private readonly retentionMs: number,
   ) {
     this.keys = new RedisKeys(prefix);
-    if (!('recordOutcome' in redis)) {
-      redis.defineCommand('recordOutcome', { numberOfKeys: 4, lua: RECORD_OUTCOME });
-      redis.defineCommand('takeForRetry', { numberOfKeys: 3, lua: TAKE_FOR_RETRY });
-    }
   }
 
   /** Writes the rollout record before any row or job exists, so `total` is known first. */
@@ -214,26 +142,29 @@ export class RolloutStore {
     await this.appendRows(meta.rolloutId, chunk);
   }
 
-  /** Returns false when the row already had an outcome (nothing changed). */
+  /**
+   * Records the row's outcome exactly once, with its counters, its marker's update and the retention
+   * clock, in one round trip (record-outcome-4.lua). Returns false when the row already had an
+   * outcome (nothing changed).
+   */
   async record(outcome: Outcome, rowKey: string, marker: MarkerUpdate): Promise<boolean> {
     const k = this.keys;
     const markerValue = marker.action === 'assigned' ? `assigned|${marker.assignmentId}` : '';
-    const written = await (this.redis as unknown as StoreCommands).recordOutcome(
-      k.rolloutOutcomes(outcome.rolloutId),
-      k.rollout(outcome.rolloutId),
-      k.rowMarker(rowKey),
-      k.rolloutRows(outcome.rolloutId),
-      rowKey,
-      JSON.stringify(outcome, storedField),
-      COUNTER[outcome.outcome],
-      marker.action,
-      markerValue,
-      String(this.retentionMs),
-      outcome.rolloutId,
-      outcome.finishedAt,
-      outcome.tenantId,
+    return recordOutcome(
+      this.redis,
+      { outcomes: k.rolloutOutcomes(outcome.rolloutId), rollout: k.rollout(outcome.rolloutId), marker: k.rowMarker(rowKey), rows: k.rolloutRows(outcome.rolloutId) },
+      {
+        rowKey,
+        outcomeJson: JSON.stringify(outcome, storedField),
+        counter: COUNTER[outcome.outcome],
+        markerAction: marker.action,
+        markerValue,
+        retentionMs: this.retentionMs,
+        rolloutId: outcome.rolloutId,
+        finishedAt: outcome.finishedAt,
+        tenantId: outcome.tenantId,
+      },
     );
-    return written === 1;
   }
 
   /** Marks the rollout cancelled (idempotent); rows still queued end as `cancelled`. */
@@ -251,10 +182,12 @@ export class RolloutStore {
     for (let start = 0; ; start += chunkSize) {
       const rowKeys = await this.redis.lrange(k.rolloutRows(rolloutId), start, start + chunkSize - 1);
       if (rowKeys.length === 0) break;
-      const args: string[] = [];
-      rowKeys.forEach((key, i) => args.push(key, String(start + i)));
-      const taken = await (this.redis as unknown as StoreCommands).takeForRetry(k.rolloutOutcomes(rolloutId), k.rollout(rolloutId), k.rolloutHistory(rolloutId), kind, COUNTER[kind], ...args);
-      for (const row of taken) rows.push([Number(row), rowKeys[Number(row) - start]!]);
+      const taken = await takeForRetry(
+        this.redis,
+        { outcomes: k.rolloutOutcomes(rolloutId), rollout: k.rollout(rolloutId), history: k.rolloutHistory(rolloutId) },
+        { kind, counter: COUNTER[kind], rows: rowKeys.map((key, i) => [key, start + i] as const) },
+      );
+      for (const row of taken) rows.push([row, rowKeys[row - start]!]);
       if (rowKeys.length < chunkSize) break;
     }
     if (rows.length === 0) return { retryNumber: 0, rows };
@@ -311,11 +244,6 @@ export class RolloutStore {
  */
 function storedField(key: string, value: unknown): unknown {
   return value === null || (key === 'action' && value === 'create') ? undefined : value;
-}
-
-interface StoreCommands {
-  recordOutcome(...args: string[]): Promise<number>;
-  takeForRetry(...args: string[]): Promise<string[]>;
 }
 
 function tenantIdsOf(h: Record<string, string>): string[] {

@@ -1,0 +1,57 @@
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Redis } from 'ioredis';
+
+/** A Redis Lua script read from its `.lua` file, ready to define as an ioredis command. */
+export interface LuaScript<Name extends string = string> {
+  /** The command's name on the connection (`redis.<name>(...)`), typed by a `declare module 'ioredis'`. */
+  readonly name: Name;
+  readonly numberOfKeys: number;
+  readonly lua: string;
+  readonly path: string;
+}
+
+/**
+ * Reads a script once, synchronously: callers load theirs at module load, so a `.lua` file missing
+ * from dist/ (see scripts/copy-lua.mjs) stops the process at start, not at its first row.
+ *
+ * The number of keys comes from the file name, `name-<numberOfKeys>.lua`, as in BullMQ's
+ * src/commands: it is what ioredis sends as EVALSHA's numkeys, so it is visible where the script is
+ * loaded and in a directory listing, and no comment is parsed to decide how a command splits its
+ * arguments. The header's `KEYS[n]` lines must name exactly KEYS[1] to KEYS[numberOfKeys], so the
+ * documentation cannot drift from the count.
+ */
+export function loadLuaScript<Name extends string>(name: Name, file: URL): LuaScript<Name> {
+  const path = fileURLToPath(file);
+  const suffix = /-(\d+)\.lua$/.exec(basename(path));
+  if (!suffix) throw new Error(`${path}: a Lua script's file name ends in -<numberOfKeys>.lua`);
+  const numberOfKeys = Number(suffix[1]);
+  const lua = readFileSync(file, 'utf8');
+  const header = /^--\[\[([\s\S]*?)\]\]/.exec(lua)?.[1];
+  if (header === undefined) throw new Error(`${path}: a Lua script opens with a --[[ … ]] header naming its KEYS and ARGV`);
+  const documented = [...new Set([...header.matchAll(/\bKEYS\[(\d+)\]/g)].map((m) => Number(m[1])))].sort((a, b) => a - b);
+  const expected = Array.from({ length: numberOfKeys }, (_, i) => i + 1);
+  if (documented.join() !== expected.join()) {
+    throw new Error(`${path}: its header names KEYS[${documented.join('], KEYS[')}], its file name says ${numberOfKeys} key(s)`);
+  }
+  return { name, numberOfKeys, lua, path };
+}
+
+/** Per connection: the scripts defined on it, by name. */
+const defined = new WeakMap<Redis, Map<string, string>>();
+
+/**
+ * Defines the script as a command on this connection, once: ioredis then sends EVALSHA, and EVAL
+ * the first time on a socket or after a NOSCRIPT (a Redis restart empties its script cache).
+ * A second script under a name already taken on the connection is an error, not a silent swap.
+ */
+export function defineLuaScript(redis: Redis, script: LuaScript): void {
+  let scripts = defined.get(redis);
+  if (!scripts) defined.set(redis, (scripts = new Map()));
+  const lua = scripts.get(script.name);
+  if (lua === script.lua) return;
+  if (lua !== undefined) throw new Error(`another Lua script is already defined as ${script.name} on this connection`);
+  redis.defineCommand(script.name, { numberOfKeys: script.numberOfKeys, lua: script.lua });
+  scripts.set(script.name, script.lua);
+}
