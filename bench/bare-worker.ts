@@ -3,6 +3,7 @@ import { Worker, type Job } from 'bullmq';
 import { got } from 'got';
 import { Redis } from 'ioredis';
 import { QUEUE_NAME, type AssignmentJobData } from '../lib/queues/assignment-queue.js';
+import { officeClientConfigurationKind as kind } from '../lib/graph/kinds/office-client-configuration.js';
 
 /**
  * The worker-overhead benchmark's baseline, run as a process like `assignments worker`: a bare BullMQ
@@ -43,9 +44,9 @@ function token(tenantId: string): Promise<string> {
 
 async function process_(job: Job<AssignmentJobData>): Promise<void> {
   const d = job.data;
-  const res = await http.post(`${graphBaseUrl}/officeConfiguration/clientConfigurations/${d.configurationId}/assignments`, {
+  const res = await http.post(`${graphBaseUrl}${kind.collectionPath(d.configurationId)}`, {
     headers: { authorization: `Bearer ${await token(d.tenantId)}` },
-    json: { '@odata.type': '#microsoft.graph.officeClientConfigurationAssignment', target: { '@odata.type': '#microsoft.graph.officeConfigurationGroupAssignmentTarget', groupId: d.groupId } },
+    json: kind.createBody(d.groupId),
   });
   if (res.statusCode !== 201) throw new Error(`POST answered ${res.statusCode}: ${res.body}`);
   JSON.parse(res.body);

@@ -38,7 +38,7 @@ export async function runDryRun(file: string, options: { json?: boolean }): Prom
     maxAttempts: DRY_RUN_READ_ATTEMPTS,
     baseDelayMs: config.retryBaseDelayMs,
   });
-  const plan = await planRollout(input, reader, { concurrency: DRY_RUN_CONCURRENCY });
+  const plan = await planRollout(input, reader, { concurrency: DRY_RUN_CONCURRENCY, kind: api.kind });
 
   process.stdout.write(
     options.json

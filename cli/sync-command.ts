@@ -66,7 +66,7 @@ export function syncCommand(): Command {
         const lanes = new TenantLanes(redis, new RedisKeys(config.queuePrefix), config.rateLimit);
         const graph = new LaneBoundGraph(connectGraph(config, 16), lanes, config.retryBaseDelayMs);
         const reader = new LaneAssignmentReader(graph, { maxAttempts: config.retryMaxAttempts, baseDelayMs: config.retryBaseDelayMs });
-        const plan = planSync(await readDrift(desired, reader), syncOptions);
+        const plan = planSync(await readDrift(desired, reader, graph.api.kind), syncOptions);
         const show = { ...syncOptions, dryRun: options.dryRun === true, source };
 
         if (options.dryRun) {

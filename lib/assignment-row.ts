@@ -3,8 +3,8 @@
  * (lower-case GUIDs).
  *
  * A row without `assignmentId` is a create: one assignment to make (POST). A row with one is a
- * delete ("prune" row): `DELETE …/clientConfigurations/{configurationId}/assignments/{assignmentId}`;
- * its `groupId` is the group that assignment targets, kept for the report.
+ * delete ("prune" row): a DELETE of that assignment of the configuration; its `groupId` is the
+ * group that assignment targets, kept for the report.
  */
 export interface AssignmentRow {
   tenantId: string;

@@ -1,4 +1,5 @@
-import type { Assignment, AssignmentsApi } from '../lib/graph/assignments-api.js';
+import type { Assignment } from '../lib/graph/assignment.js';
+import type { AssignmentsApi } from '../lib/graph/assignments-api.js';
 import { GraphFailure, gaveUp } from '../lib/graph/graph-failure.js';
 import type { RateLimit } from '../lib/rate-limit-spec.js';
 import { backoffDelayMs } from '../lib/lanes/backoff.js';

@@ -2,6 +2,7 @@ import type { Queue } from 'bullmq';
 import type { AssignmentJobData } from '../lib/queues/assignment-queue.js';
 import type { RolloutStore } from '../lib/rollout/rollout-store.js';
 import type { DesiredState, SyncOptions } from '../lib/queues/sync-queue.js';
+import type { AssignmentKind } from '../lib/graph/assignment-kind.js';
 import { readListing, type AssignmentLister } from './dry-run-plan.js';
 import { desiredStateDrift, driftRows, pruneChecks, type ConfigurationRead, type Drift, type PruneCheck } from './drift.js';
 import { enqueueRollout, type EnqueueResult } from './enqueue-rollout.js';
@@ -26,10 +27,11 @@ const READ_CONCURRENCY = 8;
 
 /**
  * Reads every configuration of the desired state (all pages, through `lister`), at most
- * READ_CONCURRENCY at a time, and compares. A 404 makes the configuration `not-found`; any other
- * failure after the lister's retries makes it `unreadable`; neither stops the others.
+ * READ_CONCURRENCY at a time, and compares, with "assigned" as `kind` (the lister's) means it. A 404
+ * makes the configuration `not-found`; any other failure after the lister's retries makes it
+ * `unreadable`; neither stops the others.
  */
-export async function readDrift(desired: DesiredState, lister: AssignmentLister): Promise<Drift> {
+export async function readDrift(desired: DesiredState, lister: AssignmentLister, kind: AssignmentKind): Promise<Drift> {
   const pairs = desired.tenants.flatMap((t) => t.configurations.map((c) => ({ tenantId: t.tenantId, configurationId: c.configurationId })));
   const reads = new Map<string, ConfigurationRead>();
   let next = 0;
@@ -40,7 +42,7 @@ export async function readDrift(desired: DesiredState, lister: AssignmentLister)
     }
   };
   await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, pairs.length) }, reader));
-  return desiredStateDrift(desired, (t, c) => reads.get(`${t}/${c}`)!);
+  return desiredStateDrift(desired, (t, c) => reads.get(`${t}/${c}`)!, kind);
 }
 
 

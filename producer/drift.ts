@@ -1,11 +1,13 @@
 import type { AssignmentRow } from '../lib/assignment-row.js';
+import type { AssignmentKind } from '../lib/graph/assignment-kind.js';
+import { officeClientConfigurationKind } from '../lib/graph/kinds/office-client-configuration.js';
 import type { DesiredState } from '../lib/queues/sync-queue.js';
 import type { ListingRead, PlanReason } from './dry-run-plan.js';
 
 /** An assignment Intune has that the desired state does not want (or wants only once). */
 export interface DriftAssignment {
   assignmentId: string;
-  /** The group it targets; null for targets that are not groups (all devices, all users, …). */
+  /** The group it targets; null for targets that name none (all devices, all users, …). */
   groupId: string | null;
   targetType: string | null;
 }
@@ -16,8 +18,8 @@ export interface DriftAssignment {
  * - present: groups of the file that are assigned (the first assignment of each);
  * - extra: group assignments of groups the file does not list (the first of each group);
  * - duplicate: the second and later assignments of any group;
- * - otherTargets: assignments to targets that are not groups (all devices, all users, exclusions of
- *   other kinds); the file cannot name them, so they are reported and never pruned.
+ * - otherTargets: assignments the kind does not count as assigning a group (all devices, all users,
+ *   exclusions, another intent); the file cannot name them, so they are reported and never pruned.
  * A configuration Graph answered 404 for is `not-found`; one that could not be read after retries
  * is `unreadable` and is left out of the apply: "could not read" is never "has no assignments".
  */
@@ -60,9 +62,15 @@ export type ConfigurationRead = ListingRead;
 /**
  * Compares one configuration. Assignments are taken in Graph's order: the first assignment of a
  * group is the one kept (the same one the workers' listings map a group to), later ones are
- * duplicates.
+ * duplicates. Which group an assignment assigns, if any, is the kind's to say.
  */
-export function configurationDrift(tenantId: string, configurationId: string, groups: readonly string[], read: ConfigurationRead): ConfigurationDrift {
+export function configurationDrift(
+  tenantId: string,
+  configurationId: string,
+  groups: readonly string[],
+  read: ConfigurationRead,
+  kind: AssignmentKind = officeClientConfigurationKind,
+): ConfigurationDrift {
   const drift: ConfigurationDrift = {
     tenantId,
     configurationId,
@@ -84,12 +92,13 @@ export function configurationDrift(tenantId: string, configurationId: string, gr
   const wanted = new Set(groups);
   const seen = new Set<string>();
   for (const a of read.assignments) {
-    const entry: DriftAssignment = { assignmentId: a.id, groupId: a.groupId ?? null, targetType: a.targetType ?? null };
-    if (!a.groupId) drift.otherTargets.push(entry);
-    else if (seen.has(a.groupId)) drift.duplicate.push(entry);
+    const group = kind.assignedGroup(a);
+    const entry: DriftAssignment = { assignmentId: a.id, groupId: group ?? a.groupId ?? null, targetType: a.targetType ?? null };
+    if (group === undefined) drift.otherTargets.push(entry);
+    else if (seen.has(group)) drift.duplicate.push(entry);
     else {
-      seen.add(a.groupId);
-      if (wanted.has(a.groupId)) drift.present.push({ groupId: a.groupId, assignmentId: a.id });
+      seen.add(group);
+      if (wanted.has(group)) drift.present.push({ groupId: group, assignmentId: a.id });
       else drift.extra.push(entry);
     }
   }
@@ -98,10 +107,14 @@ export function configurationDrift(tenantId: string, configurationId: string, gr
 }
 
 /** The drift of every configuration of the desired state, given how each read went. */
-export function desiredStateDrift(desired: DesiredState, readOf: (tenantId: string, configurationId: string) => ConfigurationRead): Drift {
+export function desiredStateDrift(
+  desired: DesiredState,
+  readOf: (tenantId: string, configurationId: string) => ConfigurationRead,
+  kind: AssignmentKind = officeClientConfigurationKind,
+): Drift {
   const configurations: ConfigurationDrift[] = [];
   for (const t of desired.tenants) {
-    for (const c of t.configurations) configurations.push(configurationDrift(t.tenantId, c.configurationId, c.groups, readOf(t.tenantId, c.configurationId)));
+    for (const c of t.configurations) configurations.push(configurationDrift(t.tenantId, c.configurationId, c.groups, readOf(t.tenantId, c.configurationId), kind));
   }
   const summary: DriftSummary = {
     tenants: desired.tenants.length,

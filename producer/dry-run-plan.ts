@@ -1,4 +1,6 @@
-import type { Assignment } from '../lib/graph/assignments-api.js';
+import type { Assignment } from '../lib/graph/assignment.js';
+import type { AssignmentKind } from '../lib/graph/assignment-kind.js';
+import { officeClientConfigurationKind } from '../lib/graph/kinds/office-client-configuration.js';
 import { GraphFailure, GraphFailureCodes } from '../lib/graph/graph-failure.js';
 import type { RolloutInput } from './rollout-file.js';
 
@@ -77,6 +79,8 @@ export interface AssignmentLister {
 export interface PlanOptions {
   /** Configurations read at the same time, across tenants. Default 4. */
   concurrency?: number;
+  /** What "assigned" means: pass the kind of the API the lister reads through. Default: the seed kind. */
+  kind?: AssignmentKind;
 }
 
 type ConfigurationRead =
@@ -93,6 +97,7 @@ type ConfigurationRead =
 export async function planRollout(input: RolloutInput, graph: AssignmentLister, options: PlanOptions = {}): Promise<RolloutPlan> {
   const concurrency = options.concurrency ?? 4;
   if (!Number.isSafeInteger(concurrency) || concurrency < 1) throw new RangeError(`concurrency must be a positive integer, got ${String(concurrency)}`);
+  const kind = options.kind ?? officeClientConfigurationKind;
 
   const configurations = new Map<string, PlannedConfiguration>();
   for (const row of input.rows) {
@@ -119,7 +124,7 @@ export async function planRollout(input: RolloutInput, graph: AssignmentLister, 
   const reader = async () => {
     while (nextIndex < planned.length) {
       const c = planned[nextIndex++]!;
-      reads.set(configurationKey(c.tenantId, c.configurationId), await readConfiguration(graph, c.tenantId, c.configurationId));
+      reads.set(configurationKey(c.tenantId, c.configurationId), await readConfiguration(graph, kind, c.tenantId, c.configurationId));
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, planned.length) }, reader));
@@ -176,13 +181,16 @@ export async function readListing(lister: AssignmentLister, tenantId: string, co
   }
 }
 
-async function readConfiguration(graph: AssignmentLister, tenantId: string, configurationId: string): Promise<ConfigurationRead> {
+async function readConfiguration(graph: AssignmentLister, kind: AssignmentKind, tenantId: string, configurationId: string): Promise<ConfigurationRead> {
   const read = await readListing(graph, tenantId, configurationId);
   if (read.state !== 'read') return read;
-  // Group ids come lower-cased from AssignmentsApi, as rows' ids are; the first assignment of a
+  // Group ids come lower-cased from the kind's reading, as rows' ids are; the first assignment of a
   // group wins, as in the workers' listings.
   const byGroup = new Map<string, string>();
-  for (const a of read.assignments) if (a.groupId && !byGroup.has(a.groupId)) byGroup.set(a.groupId, a.id);
+  for (const a of read.assignments) {
+    const group = kind.assignedGroup(a);
+    if (group !== undefined && !byGroup.has(group)) byGroup.set(group, a.id);
+  }
   return { state: 'read', byGroup, count: read.assignments.length };
 }
 

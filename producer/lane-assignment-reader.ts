@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Assignment } from '../lib/graph/assignments-api.js';
+import type { Assignment } from '../lib/graph/assignment.js';
 import type { LaneBoundGraph, CallerContext } from '../lib/lanes/lane-bound-graph.js';
 import type { AssignmentLister } from './dry-run-plan.js';
 import { callThroughLane, type LaneCallOptions } from '../lib/lanes/lane-call.js';

@@ -82,7 +82,7 @@ export class ScheduledSync {
     }
 
     const reader = new LaneAssignmentReader(this.deps.graph, { maxAttempts: this.deps.readAttempts, baseDelayMs: this.deps.baseDelayMs, signal: this.deps.signal });
-    const plan = planSync(await readDrift(d.desired, reader), d);
+    const plan = planSync(await readDrift(d.desired, reader, this.deps.graph.api.kind), d);
     const problems = readProblems(plan);
     if (plan.decision.kind === 'refused') {
       const list = plan.decision.refused.map((c) => `${c.configurationId} in ${c.tenantId}: ${c.wouldDelete} of ${c.existingAssignments}`).join('; ');

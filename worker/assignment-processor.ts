@@ -8,6 +8,7 @@ import type { RedisKeys } from '../lib/redis/redis-keys.js';
 import { NO_RESULT, type Outcome, type OutcomeKind, type RowAction } from '../lib/outcome.js';
 import type { RolloutStore, MarkerUpdate } from '../lib/rollout/rollout-store.js';
 import { GraphFailure } from '../lib/graph/graph-failure.js';
+import { isAssignmentOf } from '../lib/graph/assignment-kind.js';
 import { LaneWait } from '../lib/lanes/lane-gate.js';
 import { ThrottledWait, type LaneBoundGraph, type CallerContext } from '../lib/lanes/lane-bound-graph.js';
 import { ConfigurationListings, LISTING_FIELDS, type ListingFailure } from './configuration-listing.js';
@@ -145,7 +146,9 @@ export class AssignmentProcessor {
       await clearRowMarkerIfUnchanged(redis, keys.rowMarker(ctx.rowKey), marker.raw);
     } else if (marker?.kind === 'assigned') {
       const { value } = await this.deps.graph.call(ctx, (o) => this.deps.graph.api.get(d.tenantId, d.configurationId, marker.assignmentId, o));
-      if (value.assignment && (!value.assignment.groupId || value.assignment.groupId === d.groupId)) {
+      const found = value.assignment;
+      // A body that names no group cannot say the assignment is another group's: the marker's id stands.
+      if (found && (!found.groupId || isAssignmentOf(this.deps.graph.api.kind, found, d.groupId))) {
         await this.record(ctx, 'already-assigned', { assignmentId: marker.assignmentId, httpStatus: value.httpStatus, requestId: value.requestId ?? null }, { action: 'keep' });
         return;
       }

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from '../lib/redis/redis-keys.js';
-import type { Assignment } from '../lib/graph/assignments-api.js';
+import type { Assignment } from '../lib/graph/assignment.js';
 import { GraphFailure } from '../lib/graph/graph-failure.js';
 import type { LaneBoundGraph, CallerContext } from '../lib/lanes/lane-bound-graph.js';
 import { LaneWait } from '../lib/lanes/lane-gate.js';
@@ -88,8 +88,12 @@ export class ConfigurationListings {
         }
         throw err;
       }
+      const { kind } = this.graph.api;
       const byGroup = new Map<string, string>();
-      for (const a of assignments) if (a.groupId && !byGroup.has(a.groupId)) byGroup.set(a.groupId, a.id);
+      for (const a of assignments) {
+        const group = kind.assignedGroup(a);
+        if (group !== undefined && !byGroup.has(group)) byGroup.set(group, a.id);
+      }
       // Written aside and renamed into place, so a reader never sees half a listing.
       const staging = this.keys.listingStaging(ctx.tenantId, configurationId, ctx.owner);
       const entries = [...byGroup.entries()];

@@ -1,17 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { Got } from 'got';
 import type { TokenProvider } from './token-provider.js';
+import type { Assignment } from './assignment.js';
+import type { AssignmentKind } from './assignment-kind.js';
+import { officeClientConfigurationKind } from './kinds/office-client-configuration.js';
 import { classifyResponse, classifyTransportError } from './failure-classification.js';
 import { GraphFailure, GraphFailureCodes } from './graph-failure.js';
 
-/** An officeClientConfigurationAssignment as far as we use it. */
-export interface Assignment {
-  id: string;
-  /** The target's group, for group targets; absent for all-devices, all-users and other targets. */
-  groupId?: string;
-  /** The target's @odata.type (e.g. #microsoft.graph.officeConfigurationGroupAssignmentTarget). */
-  targetType?: string;
-}
+// The calls return it: callers that know this module need not know where the model lives.
+export type { Assignment } from './assignment.js';
 
 /** A directory group as far as event rules read one. */
 export interface GroupInfo {
@@ -34,13 +31,10 @@ export interface CallOptions {
   clientRequestId?: string;
 }
 
-const ASSIGNMENT_TYPE = '#microsoft.graph.officeClientConfigurationAssignment';
-const GROUP_TARGET_TYPE = '#microsoft.graph.officeConfigurationGroupAssignmentTarget';
-
 /**
- * The officeConfiguration assignment endpoints (Graph beta). One request per call, no retries: the
- * caller admits every request through the tenant's lane and owns the retry policy. Failures are
- * thrown as GraphFailure.
+ * The assignment endpoints of one assignment kind (where they are, what a POST sends and how an
+ * answer reads are the kind's). One request per call, no retries: the caller admits every request
+ * through the tenant's lane and owns the retry policy. Failures are thrown as GraphFailure.
  */
 export class AssignmentsApi {
   private readonly origin: string;
@@ -49,6 +43,8 @@ export class AssignmentsApi {
     private readonly http: Got,
     private readonly tokens: TokenProvider,
     private readonly graphBaseUrl: string,
+    /** Also what the pipeline asks what "assigned" means, so the calls and that answer cannot disagree. */
+    readonly kind: AssignmentKind = officeClientConfigurationKind,
   ) {
     this.origin = new URL(graphBaseUrl).origin;
   }
@@ -62,11 +58,10 @@ export class AssignmentsApi {
     await this.tokens.token(tenantId, refreshToken);
   }
 
-  /** POST …/clientConfigurations/{configurationId}/assignments with a group target. */
+  /** POST to the configuration's assignments: the configuration assigned to one group. */
   async create(tenantId: string, configurationId: string, groupId: string, options: CallOptions = {}): Promise<{ assignment: Assignment } & CallInfo> {
-    const body = { '@odata.type': ASSIGNMENT_TYPE, target: { '@odata.type': GROUP_TARGET_TYPE, groupId } };
-    const res = await this.send('POST', tenantId, this.collectionUrl(configurationId), options, body);
-    return { assignment: toAssignment(res.body), ...res.info };
+    const res = await this.send('POST', tenantId, this.collectionUrl(configurationId), options, this.kind.createBody(groupId));
+    return { assignment: this.kind.readAssignment(res.body), ...res.info };
   }
 
   /** One page of the configuration's assignments; pass the previous page's nextLink to go on. */
@@ -78,7 +73,7 @@ export class AssignmentsApi {
     }
     const res = await this.send('GET', tenantId, url, options);
     const page = res.body as { value?: unknown; '@odata.nextLink'?: unknown };
-    const assignments = Array.isArray(page?.value) ? page.value.map(toAssignment) : [];
+    const assignments = Array.isArray(page?.value) ? page.value.map((value) => this.kind.readAssignment(value)) : [];
     const next = typeof page?.['@odata.nextLink'] === 'string' ? page['@odata.nextLink'] : undefined;
     return { assignments, nextLink: next, ...res.info };
   }
@@ -86,8 +81,8 @@ export class AssignmentsApi {
   /** GET one assignment; null when Graph says it does not exist. */
   async get(tenantId: string, configurationId: string, assignmentId: string, options: CallOptions = {}): Promise<{ assignment: Assignment | null } & CallInfo> {
     try {
-      const res = await this.send('GET', tenantId, `${this.collectionUrl(configurationId)}/${encodeURIComponent(assignmentId)}`, options);
-      return { assignment: toAssignment(res.body), ...res.info };
+      const res = await this.send('GET', tenantId, this.assignmentUrl(configurationId, assignmentId), options);
+      return { assignment: this.kind.readAssignment(res.body), ...res.info };
     } catch (err) {
       if (err instanceof GraphFailure && err.httpStatus === 404) {
         return { assignment: null, httpStatus: 404, requestId: err.requestId, clientRequestId: options.clientRequestId ?? '', uploadedAt: err.uploadedAt };
@@ -118,12 +113,16 @@ export class AssignmentsApi {
 
   /** DELETE one assignment. */
   async delete(tenantId: string, configurationId: string, assignmentId: string, options: CallOptions = {}): Promise<CallInfo> {
-    const res = await this.send('DELETE', tenantId, `${this.collectionUrl(configurationId)}/${encodeURIComponent(assignmentId)}`, options);
+    const res = await this.send('DELETE', tenantId, this.assignmentUrl(configurationId, assignmentId), options);
     return res.info;
   }
 
   private collectionUrl(configurationId: string): string {
-    return `${this.graphBaseUrl}/officeConfiguration/clientConfigurations/${encodeURIComponent(configurationId)}/assignments`;
+    return `${this.graphBaseUrl}${this.kind.collectionPath(configurationId)}`;
+  }
+
+  private assignmentUrl(configurationId: string, assignmentId: string): string {
+    return `${this.graphBaseUrl}${this.kind.assignmentPath(configurationId, assignmentId)}`;
   }
 
   private async send(method: 'GET' | 'POST' | 'DELETE', tenantId: string, url: string, options: CallOptions, json?: unknown): Promise<{ body: unknown; info: CallInfo }> {
@@ -164,16 +163,6 @@ export class AssignmentsApi {
     failure.uploadedAt = uploadedAt;
     throw failure;
   }
-}
-
-function toAssignment(value: unknown): Assignment {
-  const v = (value ?? {}) as { id?: unknown; target?: { groupId?: unknown; '@odata.type'?: unknown } };
-  const targetType = v.target?.['@odata.type'];
-  return {
-    id: typeof v.id === 'string' ? v.id : '',
-    groupId: typeof v.target?.groupId === 'string' ? v.target.groupId.toLowerCase() : undefined,
-    ...(typeof targetType === 'string' ? { targetType } : {}),
-  };
 }
 
 function toGroup(value: unknown, requestedId: string): GroupInfo {

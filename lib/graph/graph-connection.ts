@@ -3,10 +3,12 @@ import { createHttpClient } from './http-client.js';
 import { msalNetworkClient } from './msal-network-client.js';
 import { TokenProvider, graphScopeFor } from './token-provider.js';
 import { AssignmentsApi } from './assignments-api.js';
+import { officeClientConfigurationKind } from './kinds/office-client-configuration.js';
 
 /**
  * The assignments API wired from configuration: one keep-alive HTTP client shared by Graph and
- * MSAL, and the app's credentials. Reads the certificate file at once, so a bad
+ * MSAL, the app's credentials, and the assignment kind rolled out (workers and producers take it
+ * from the API: a second kind would be chosen here). Reads the certificate file at once, so a bad
  * AZURE_CLIENT_CERTIFICATE_PATH is reported before anything else happens.
  */
 export function connectGraph(config: Config, maxSockets: number): AssignmentsApi {
@@ -21,5 +23,5 @@ export function connectGraph(config: Config, maxSockets: number): AssignmentsApi
     },
     msalNetworkClient(http),
   );
-  return new AssignmentsApi(http, tokens, config.graphBaseUrl);
+  return new AssignmentsApi(http, tokens, config.graphBaseUrl, officeClientConfigurationKind);
 }
