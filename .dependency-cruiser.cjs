@@ -48,7 +48,8 @@ module.exports = {
     {
       name: 'emulator-imports-only-lib-leaves',
       severity: 'error',
-      comment: 'The emulator stands in for Microsoft; it may share an id or a rate format, never the client code it is tested against.',
+      comment:
+        'The emulator stands in for Microsoft; it may share an id or a rate format, never the client code it is tested against.',
       from: { path: '^emulator/' },
       to: { path: '^(cli|server|producer|worker|bench|test)/|^lib/(?!object-id\\.ts$|rate-limit-spec\\.ts$)' },
     },
@@ -58,6 +59,10 @@ module.exports = {
     exclude: { path: '^(node_modules|dist)/' },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
-    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default'], extensions: ['.ts', '.js'] },
+    enhancedResolveOptions: {
+      exportsFields: ['exports'],
+      conditionNames: ['import', 'require', 'node', 'default'],
+      extensions: ['.ts', '.js'],
+    },
   },
 };

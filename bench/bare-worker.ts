@@ -23,7 +23,13 @@ const env = (name: string): string => {
 const concurrency = Number(env('WORKER_CONCURRENCY'));
 const graphBaseUrl = env('GRAPH_BASE_URL');
 const agent = new https.Agent({ keepAlive: true, maxSockets: concurrency + 8, maxFreeSockets: concurrency + 8 });
-const http = got.extend({ agent: { https: agent }, retry: { limit: 0 }, throwHttpErrors: false, timeout: { request: 20_000 }, responseType: 'text' });
+const http = got.extend({
+  agent: { https: agent },
+  retry: { limit: 0 },
+  throwHttpErrors: false,
+  timeout: { request: 20_000 },
+  responseType: 'text',
+});
 
 const tokens = new Map<string, Promise<string>>();
 function token(tenantId: string): Promise<string> {
@@ -31,7 +37,12 @@ function token(tenantId: string): Promise<string> {
   if (!t) {
     t = http
       .post(`${env('AZURE_AUTHORITY_HOST')}/${tenantId}/oauth2/v2.0/token`, {
-        form: { grant_type: 'client_credentials', client_id: env('AZURE_CLIENT_ID'), client_secret: env('AZURE_CLIENT_SECRET'), scope: 'https://graph.microsoft.com/.default' },
+        form: {
+          grant_type: 'client_credentials',
+          client_id: env('AZURE_CLIENT_ID'),
+          client_secret: env('AZURE_CLIENT_SECRET'),
+          scope: 'https://graph.microsoft.com/.default',
+        },
       })
       .then((res) => {
         if (res.statusCode !== 200) throw new Error(`token endpoint answered ${res.statusCode}: ${res.body}`);

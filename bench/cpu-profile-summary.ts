@@ -44,7 +44,9 @@ export function summarizeCpuProfiles(dir: string): CpuProfileSummary {
     }
   }
   const sorted = <K extends string>(m: Map<string, number>, key: K) =>
-    [...m].sort((a, b) => b[1] - a[1]).map(([name, us]) => ({ [key]: name, ms: us / 1000 }) as Record<K, string> & { ms: number });
+    [...m]
+      .sort((a, b) => b[1] - a[1])
+      .map(([name, us]) => ({ [key]: name, ms: us / 1000 }) as Record<K, string> & { ms: number });
   return { totalMs: totalUs / 1000, byPlace: sorted(byPlace, 'place'), byFunction: sorted(byFunction, 'fn') };
 }
 
@@ -53,7 +55,10 @@ export function summarizeCpuProfiles(dir: string): CpuProfileSummary {
  * matches any frame of its stack (`functionName url:line`), or to `other`. Stacks end at the last
  * await, so work resumed after one counts where it resumed, not where it was started.
  */
-export function cpuByConcern(dir: string, concerns: [label: string, frame: RegExp][]): { busyMs: number; concerns: { concern: string; ms: number }[] } {
+export function cpuByConcern(
+  dir: string,
+  concerns: [label: string, frame: RegExp][],
+): { busyMs: number; concerns: { concern: string; ms: number }[] } {
   const totals = new Map<string, number>([...concerns.map(([label]) => [label, 0] as [string, number]), ['other', 0]]);
   let busyUs = 0;
   for (const file of readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'))) {
@@ -83,7 +88,10 @@ export function cpuByConcern(dir: string, concerns: [label: string, frame: RegEx
       totals.set(concern, (totals.get(concern) ?? 0) + us);
     }
   }
-  return { busyMs: busyUs / 1000, concerns: [...totals].map(([concern, us]) => ({ concern, ms: us / 1000 })).sort((a, b) => b.ms - a.ms) };
+  return {
+    busyMs: busyUs / 1000,
+    concerns: [...totals].map(([concern, us]) => ({ concern, ms: us / 1000 })).sort((a, b) => b.ms - a.ms),
+  };
 }
 
 function shortUrl(url: string): string {

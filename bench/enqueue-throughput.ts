@@ -34,7 +34,11 @@ export interface EnqueueThroughputResult {
  * (baseline, CLI, baseline, CLI…) on a private redis-server that is flushed before each, so both see
  * the same empty Redis and the same machine load.
  */
-export async function enqueueThroughput(options: { rows: number; repeats: number; rssProbe?: PeakRssProbe }): Promise<EnqueueThroughputResult> {
+export async function enqueueThroughput(options: {
+  rows: number;
+  repeats: number;
+  rssProbe?: PeakRssProbe;
+}): Promise<EnqueueThroughputResult> {
   const probe = options.rssProbe ?? peakRssProbe();
   const redisServer = await startLocalRedis();
   const dir = mkdtempSync(join(tmpdir(), 'assignments-bench-enqueue-'));
@@ -62,9 +66,11 @@ export async function enqueueThroughput(options: { rows: number; repeats: number
       if (cli.code !== 0) throw new Error(`enqueue exited ${cli.code}: ${cli.stderr}`);
       const total = (JSON.parse(cli.stdout) as { total: number }).total;
       const waiting = await redis.llen(`${prefix}:${QUEUE_NAME}:wait`);
-      if (total !== options.rows || waiting !== options.rows) throw new Error(`enqueue: total ${total}, ${waiting} jobs waiting; expected ${options.rows}`);
+      if (total !== options.rows || waiting !== options.rows)
+        throw new Error(`enqueue: total ${total}, ${waiting} jobs waiting; expected ${options.rows}`);
       const rss = probe.read(cli.stderr);
-      if (rss === undefined) throw new Error(`no peak RSS in the CLI's stderr (${probe.source}): ${cli.stderr.slice(-500)}`);
+      if (rss === undefined)
+        throw new Error(`no peak RSS in the CLI's stderr (${probe.source}): ${cli.stderr.slice(-500)}`);
       result.cliSeconds.push(cli.seconds);
       result.cliPeakRssBytes.push(rss);
 
@@ -99,7 +105,11 @@ async function rawAddBulk(redis: Redis, rows: ReturnType<typeof syntheticRows>):
   }
 }
 
-async function timed(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string; seconds: number }> {
+async function timed(
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number | null; stdout: string; stderr: string; seconds: number }> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -134,7 +134,11 @@ export async function fleetRun(options: FleetRunOptions): Promise<FleetRun> {
   let clean = false;
   try {
     await queue.pause();
-    const { rolloutId } = await enqueueRollout({ rows, lines: [], inputRows: rows.length, duplicateRows: 0, format: 'csv' }, { queue, store }, { source: 'bench' });
+    const { rolloutId } = await enqueueRollout(
+      { rows, lines: [], inputRows: rows.length, duplicateRows: 0, format: 'csv' },
+      { queue, store },
+      { source: 'bench' },
+    );
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       ...emulator.env(tenantIds[0]),
@@ -193,13 +197,17 @@ export async function fleetRun(options: FleetRunOptions): Promise<FleetRun> {
     const steadyRows = to.done - from.done;
     const inWindow = samples.filter((s) => s.at >= from.at && s.at <= to.at);
     const mean = (pick: (s: Sample) => number) => inWindow.reduce((a, s) => a + pick(s), 0) / inWindow.length;
-    const workerCores = from.workerCpu && to.workerCpu ? to.workerCpu.map((c, i) => (c - from.workerCpu![i]!) / wall) : undefined;
+    const workerCores =
+      from.workerCpu && to.workerCpu ? to.workerCpu.map((c, i) => (c - from.workerCpu![i]!) / wall) : undefined;
     const cpu: CpuCores = {
       workers: workerCores ? workerCores.reduce((a, c) => a + c, 0) : NaN,
       busiestWorker: workerCores ? Math.max(...workerCores) : NaN,
       redis: (to.redisCpu - from.redisCpu) / wall,
       emulator: (to.selfCpu - from.selfCpu) / wall,
-      machine: from.machine && to.machine ? ((to.machine.busy - from.machine.busy) / (to.machine.total - from.machine.total)) * cpus().length : undefined,
+      machine:
+        from.machine && to.machine
+          ? ((to.machine.busy - from.machine.busy) / (to.machine.total - from.machine.total)) * cpus().length
+          : undefined,
       others: undefined,
     };
     if (cpu.machine !== undefined) cpu.others = Math.max(0, cpu.machine - cpu.workers - cpu.redis - cpu.emulator);
@@ -210,7 +218,11 @@ export async function fleetRun(options: FleetRunOptions): Promise<FleetRun> {
     const tenantStats = Object.values(stats.tenants);
     const idealPerSecond = (options.tenants * FLEET_BUDGET.max * 1000) / FLEET_BUDGET.windowMs;
     const steadyPerSecond = steadyRows / wall;
-    const queueMeans = { waiting: mean((s) => s.waiting), delayed: mean((s) => s.delayed), active: mean((s) => s.active) };
+    const queueMeans = {
+      waiting: mean((s) => s.waiting),
+      delayed: mean((s) => s.delayed),
+      active: mean((s) => s.active),
+    };
     const run: FleetRun = {
       ...options,
       rows: rows.length,
@@ -237,7 +249,9 @@ export async function fleetRun(options: FleetRunOptions): Promise<FleetRun> {
     run.cpuCeilingPerSecond = cpuCeilingPerSecond(run);
     run.limitedBy = limitedBy(run);
     if (run.failed !== 0 || run.duplicates !== 0 || run.assignments !== rows.length || run.created !== rows.length) {
-      throw new Error(`fleet run of ${options.tenants} tenants is wrong: ${JSON.stringify({ created: run.created, failed: run.failed, duplicates: run.duplicates, assignments: run.assignments, rows: rows.length })}; logs in ${dir}`);
+      throw new Error(
+        `fleet run of ${options.tenants} tenants is wrong: ${JSON.stringify({ created: run.created, failed: run.failed, duplicates: run.duplicates, assignments: run.assignments, rows: rows.length })}; logs in ${dir}`,
+      );
     }
     clean = true;
     return run;
@@ -253,7 +267,12 @@ export async function fleetRun(options: FleetRunOptions): Promise<FleetRun> {
 }
 
 /** CPU milliseconds per assignment over the steady window: workers, Redis, emulator, and their sum. */
-export function cpuMsPerRow(run: Pick<FleetRun, 'cpu' | 'steadyPerSecond'>): { workers: number; redis: number; emulator: number; total: number } {
+export function cpuMsPerRow(run: Pick<FleetRun, 'cpu' | 'steadyPerSecond'>): {
+  workers: number;
+  redis: number;
+  emulator: number;
+  total: number;
+} {
   const per = (cores: number) => (cores * 1000) / run.steadyPerSecond;
   const workers = per(run.cpu.workers);
   const redis = per(run.cpu.redis);
@@ -285,7 +304,8 @@ export function limitedBy(run: FleetRun): string {
   if (cpu.redis >= 0.9) return `Redis (its one thread at ${cpu.redis.toFixed(2)} core)`;
   const backlog = run.queue.waiting > run.queue.active ? `, ${fmt(run.queue.waiting)} rows waiting for a worker` : '';
   if (cpu.machine !== undefined && cpu.machine >= cpus().length * 0.85) {
-    const others = cpu.others !== undefined && cpu.others >= 0.2 ? ` (${cpu.others.toFixed(2)} of them other processes’)` : '';
+    const others =
+      cpu.others !== undefined && cpu.others >= 0.2 ? ` (${cpu.others.toFixed(2)} of them other processes’)` : '';
     return `CPU: ${cpu.machine.toFixed(2)} of ${cpus().length} cores busy${others}${backlog}; ${workerShare}`;
   }
   if (cpu.busiestWorker >= 0.9) return `worker CPU (busiest process at ${cpu.busiestWorker.toFixed(2)} core)${backlog}`;
@@ -299,7 +319,7 @@ export function limitedBy(run: FleetRun): string {
  */
 async function quietMachine(): Promise<void> {
   const until = Date.now() + Number(process.env.BENCH_QUIET_WAIT_S ?? 180) * 1000;
-  for (let announced = false; Date.now() < until; ) {
+  for (let announced = false; Date.now() < until;) {
     const a = machineTicks();
     await sleep(2000);
     const b = machineTicks();
@@ -321,7 +341,11 @@ function machineTicks(): { busy: number; total: number } | undefined {
     return undefined;
   }
   // cpu user nice system idle iowait irq softirq steal guest guest_nice (guest is inside user)
-  const [user, nice, system, idle, iowait, irq, softirq, steal] = line.trim().split(/\s+/).slice(1, 9).map(Number) as number[];
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = line
+    .trim()
+    .split(/\s+/)
+    .slice(1, 9)
+    .map(Number) as number[];
   const total = user! + nice! + system! + idle! + iowait! + irq! + softirq! + steal!;
   return { busy: total - idle! - iowait!, total };
 }
@@ -331,7 +355,10 @@ function machineTicks(): { busy: number; total: number } | undefined {
  * measure a steady state; but never more than `maxRows` in all, so that 500 tenants stay at about
  * 20,000 rows (40 each), which the machine, not the budgets, then takes 10-20 s over.
  */
-export function fleetRowsPerTenant(tenants: number, maxRows = Number(process.env.BENCH_FLEET_MAX_ROWS ?? 20_000)): number {
+export function fleetRowsPerTenant(
+  tenants: number,
+  maxRows = Number(process.env.BENCH_FLEET_MAX_ROWS ?? 20_000),
+): number {
   return Math.max(FLEET_BUDGET.max + 15, Math.min(FLEET_BUDGET.max * 12, Math.floor(maxRows / tenants)));
 }
 
@@ -379,7 +406,12 @@ export async function fleetBenchmark(): Promise<FleetRun[]> {
     title: `Fleet: 2 worker processes, ${FLEET_BUDGET.max} writes/s per tenant`,
     xLabel: 'tenants (log scale)',
     xLog: true,
-    points: runs.map((r) => ({ x: r.tenants, measured: r.steadyPerSecond, ideal: r.idealPerSecond, ceiling: r.cpuCeilingPerSecond })),
+    points: runs.map((r) => ({
+      x: r.tenants,
+      measured: r.steadyPerSecond,
+      ideal: r.idealPerSecond,
+      ceiling: r.cpuCeilingPerSecond,
+    })),
   });
   return runs;
 }

@@ -34,18 +34,40 @@ export interface LatencyHidingResult {
  * many per latency. Several tenants and configurations, as in a real rollout: each configuration's
  * first rows wait for its one shared listing read, and each tenant for its token.
  */
-export async function latencyHiding(options: { rows: number; tenants: number; configurations: number; processes: number; concurrencies: number[]; latencyMs: number }): Promise<LatencyHidingResult> {
+export async function latencyHiding(options: {
+  rows: number;
+  tenants: number;
+  configurations: number;
+  processes: number;
+  concurrencies: number[];
+  latencyMs: number;
+}): Promise<LatencyHidingResult> {
   const redisServer = await startLocalRedis();
   const redis = connectRedis(redisServer.url, 'client');
   const dir = mkdtempSync(join(tmpdir(), 'assignments-bench-latency-'));
-  const result: LatencyHidingResult = { rows: options.rows, tenants: options.tenants, configurationsPerTenant: options.configurations, processes: options.processes, latencyMs: options.latencyMs, runs: [] };
+  const result: LatencyHidingResult = {
+    rows: options.rows,
+    tenants: options.tenants,
+    configurationsPerTenant: options.configurations,
+    processes: options.processes,
+    latencyMs: options.latencyMs,
+    runs: [],
+  };
   try {
     for (const concurrency of options.concurrencies) {
       const emulator = await startEmulator({ port: 0, certDir: join(dir, 'emulator'), latencyMs: options.latencyMs });
       try {
         const tenants = Array.from({ length: options.tenants }, () => randomUUID());
         const rows = syntheticRows(options.rows, { tenants, configurations: options.configurations });
-        const r = await timedRollout({ redis, redisUrl: redisServer.url, emulator, rows, processes: options.processes, concurrency, logDir: dir });
+        const r = await timedRollout({
+          redis,
+          redisUrl: redisServer.url,
+          emulator,
+          rows,
+          processes: options.processes,
+          concurrency,
+          logDir: dir,
+        });
         const ideal = (options.processes * concurrency) / (options.latencyMs / 1000);
         result.runs.push({
           concurrency,

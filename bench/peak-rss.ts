@@ -20,7 +20,8 @@ export interface PeakRssProbe {
  * reports the same figure from inside.
  */
 export function peakRssProbe(prefer: 'time' | 'preload' = 'time'): PeakRssProbe {
-  const probe = prefer === 'time' ? spawnSync(GNU_TIME, ['-v', process.execPath, '-e', '0'], { encoding: 'utf8' }) : undefined;
+  const probe =
+    prefer === 'time' ? spawnSync(GNU_TIME, ['-v', process.execPath, '-e', '0'], { encoding: 'utf8' }) : undefined;
   if (probe?.status === 0 && /Maximum resident set size \(kbytes\)/.test(probe.stderr)) {
     return {
       source: 'GNU time -v',

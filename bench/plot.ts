@@ -20,8 +20,9 @@ const M = { left: 72, right: 24, top: 44, bottom: 56 };
 
 /**
  * Measured throughput against the ideal (and, when given, the CPU ceiling) as a hand-written SVG: a
- * few series and their axes are a few dozen elements, not worth a plotting dependency. With `xLog` the y axis is logarithmic too, since
- * the fleet's ideal spans 25 to 12,500/s. Writes bench/results/<name>.svg and returns its path.
+ * few series and their axes are a few dozen elements, not worth a plotting dependency. With `xLog`
+ * the y axis is logarithmic too, since the fleet's ideal spans 25 to 12,500/s. Writes
+ * bench/results/<name>.svg and returns its path.
  */
 export function writeThroughputSvg(name: string, plot: ThroughputPlot): string {
   const svg = throughputSvg(plot);
@@ -44,16 +45,22 @@ export function throughputSvg(plot: ThroughputPlot): string {
   const yTicks = log ? decades(yBottom, yTop) : linearTicks(yTop);
 
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif" font-size="12">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif" font-size="12">`,
+  );
   // Opaque, so the plot reads the same on a dark page.
   out.push(`<rect width="${W}" height="${H}" fill="#fff"/>`);
-  out.push(`<text x="${W / 2}" y="24" text-anchor="middle" font-size="15" font-weight="bold">${escape(plot.title)}</text>`);
+  out.push(
+    `<text x="${W / 2}" y="24" text-anchor="middle" font-size="15" font-weight="bold">${escape(plot.title)}</text>`,
+  );
   for (const t of yTicks) {
     out.push(`<line x1="${M.left}" x2="${W - M.right}" y1="${y(t)}" y2="${y(t)}" stroke="#e5e5e5"/>`);
     out.push(`<text x="${M.left - 8}" y="${y(t) + 4}" text-anchor="end">${label(t)}</text>`);
   }
   for (const v of xs) {
-    out.push(`<line x1="${x(v).toFixed(1)}" x2="${x(v).toFixed(1)}" y1="${M.top}" y2="${H - M.bottom}" stroke="#f0f0f0"/>`);
+    out.push(
+      `<line x1="${x(v).toFixed(1)}" x2="${x(v).toFixed(1)}" y1="${M.top}" y2="${H - M.bottom}" stroke="#f0f0f0"/>`,
+    );
     out.push(`<text x="${x(v).toFixed(1)}" y="${H - M.bottom + 18}" text-anchor="middle">${label(v)}</text>`);
   }
   out.push(`<line x1="${M.left}" x2="${W - M.right}" y1="${H - M.bottom}" y2="${H - M.bottom}" stroke="#333"/>`);
@@ -64,10 +71,22 @@ export function throughputSvg(plot: ThroughputPlot): string {
   );
 
   const series = [
-    { key: 'ideal' as const, name: 'ideal: sum of the tenants’ budgets', color: '#888', dash: ' stroke-dasharray="6 4"' },
+    {
+      key: 'ideal' as const,
+      name: 'ideal: sum of the tenants’ budgets',
+      color: '#888',
+      dash: ' stroke-dasharray="6 4"',
+    },
     { key: 'measured' as const, name: 'measured (steady state)', color: '#1f6feb', dash: '' },
     ...(points.every((p) => p.ceiling !== undefined)
-      ? [{ key: 'ceiling' as const, name: 'CPU ceiling: cores ÷ CPU per row', color: '#d1242f', dash: ' stroke-dasharray="2 3"' }]
+      ? [
+          {
+            key: 'ceiling' as const,
+            name: 'CPU ceiling: cores ÷ CPU per row',
+            color: '#d1242f',
+            dash: ' stroke-dasharray="2 3"',
+          },
+        ]
       : []),
   ];
   for (const s of series) {
@@ -87,7 +106,9 @@ export function throughputSvg(plot: ThroughputPlot): string {
   }
   series.forEach((s, i) => {
     const ly = M.top + 8 + i * 18;
-    out.push(`<line x1="${M.left + 14}" x2="${M.left + 44}" y1="${ly}" y2="${ly}" stroke="${s.color}" stroke-width="2"${s.dash}/>`);
+    out.push(
+      `<line x1="${M.left + 14}" x2="${M.left + 44}" y1="${ly}" y2="${ly}" stroke="${s.color}" stroke-width="2"${s.dash}/>`,
+    );
     out.push(`<text x="${M.left + 50}" y="${ly + 4}">${escape(s.name)}</text>`);
   });
   out.push('</svg>');

@@ -21,7 +21,13 @@ const TAIL_BYTES = 8192;
  * benchmark's own process (which runs the emulator, and whose CPU is measured) never has to read a
  * worker's log lines, and the log is there to read after a failure.
  */
-export async function spawnReady(args: string[], env: NodeJS.ProcessEnv, readyText: string, logPath: string, timeoutMs = 30_000): Promise<ReadyChild> {
+export async function spawnReady(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  readyText: string,
+  logPath: string,
+  timeoutMs = 30_000,
+): Promise<ReadyChild> {
   const log = openSync(logPath, 'a');
   let child: ChildProcess;
   try {
@@ -32,7 +38,9 @@ export async function spawnReady(args: string[], env: NodeJS.ProcessEnv, readyTe
   }
   const tail = (): string => {
     const size = statSync(logPath).size;
-    return readFileSync(logPath).subarray(Math.max(0, size - TAIL_BYTES)).toString();
+    return readFileSync(logPath)
+      .subarray(Math.max(0, size - TAIL_BYTES))
+      .toString();
   };
   const handle: ReadyChild = {
     child,
@@ -47,7 +55,8 @@ export async function spawnReady(args: string[], env: NodeJS.ProcessEnv, readyTe
   };
   const until = Date.now() + timeoutMs;
   while (!readFileSync(logPath, 'utf8').includes(readyText)) {
-    if (child.exitCode !== null) throw new Error(`${args.join(' ')} exited (${child.exitCode}) before it was ready: ${tail()}`);
+    if (child.exitCode !== null)
+      throw new Error(`${args.join(' ')} exited (${child.exitCode}) before it was ready: ${tail()}`);
     if (Date.now() > until) {
       await handle.stop('SIGKILL');
       throw new Error(`${args.join(' ')} not ready after ${timeoutMs} ms: ${tail()}`);

@@ -48,7 +48,11 @@ export interface RedisFootprintResult {
  * before the rollout, and MEMORY USAGE of every key under the prefix, grouped by kind. Finished jobs
  * are removed by BullMQ, so what remains is outcomes and bookkeeping, not job bodies.
  */
-export async function redisFootprint(options: { rows: number; processes: number; concurrency: number }): Promise<RedisFootprintResult> {
+export async function redisFootprint(options: {
+  rows: number;
+  processes: number;
+  concurrency: number;
+}): Promise<RedisFootprintResult> {
   const redisServer = await startLocalRedis();
   const redis = connectRedis(redisServer.url, 'client');
   const dir = mkdtempSync(join(tmpdir(), 'assignments-bench-footprint-'));
@@ -69,14 +73,19 @@ export async function redisFootprint(options: { rows: number; processes: number;
   const workers: ReadyChild[] = [];
   const queue = openQueue(redis, prefix);
   try {
-    for (let i = 0; i < options.processes; i++) workers.push(await spawnReady([BIN, 'worker'], env, 'worker started', join(dir, `worker-${i + 1}.log`)));
+    for (let i = 0; i < options.processes; i++)
+      workers.push(await spawnReady([BIN, 'worker'], env, 'worker started', join(dir, `worker-${i + 1}.log`)));
     const rows = syntheticRows(options.rows, { tenants, configurations: 10 });
     await queue.waitUntilReady();
     const usedMemoryEmpty = await usedMemory(redis);
 
     const store = new RolloutStore(redis, prefix, 3_600_000);
     const started = performance.now();
-    const { rolloutId } = await enqueueRollout({ rows, lines: [], inputRows: rows.length, duplicateRows: 0, format: 'csv' }, { queue, store }, { source: 'bench' });
+    const { rolloutId } = await enqueueRollout(
+      { rows, lines: [], inputRows: rows.length, duplicateRows: 0, format: 'csv' },
+      { queue, store },
+      { source: 'bench' },
+    );
     let status = await store.status(rolloutId);
     while (status?.state === 'running') {
       for (const w of workers) if (w.child.exitCode !== null) throw new Error(`a worker exited: ${w.stderrTail()}`);
@@ -89,7 +98,9 @@ export async function redisFootprint(options: { rows: number; processes: number;
     // The last jobs are removed just after their outcome is recorded.
     let jobsLeft = Infinity;
     for (let i = 0; i < 100 && jobsLeft > 0; i++) {
-      jobsLeft = Object.values(await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed')).reduce((a, n) => a + n, 0);
+      jobsLeft = Object.values(
+        await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed'),
+      ).reduce((a, n) => a + n, 0);
       if (jobsLeft > 0) await sleep(100);
     }
     const usedMemoryFinished = await usedMemory(redis);

@@ -15,6 +15,7 @@ export async function redisWork(redis: Redis): Promise<{ cpuSeconds: number; com
   const cpu = await redisInfo(redis, 'cpu');
   let commands = 0;
   // cmdstat_evalsha:calls=123,usec=…
-  for (const value of (await redisInfo(redis, 'commandstats')).values()) commands += Number(/calls=(\d+)/.exec(value)?.[1] ?? 0);
+  for (const value of (await redisInfo(redis, 'commandstats')).values())
+    commands += Number(/calls=(\d+)/.exec(value)?.[1] ?? 0);
   return { cpuSeconds: Number(cpu.get('used_cpu_user') ?? 0) + Number(cpu.get('used_cpu_sys') ?? 0), commands };
 }

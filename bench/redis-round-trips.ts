@@ -25,7 +25,10 @@ export interface RoundTripsResult {
   seconds: number;
   /** INFO commandstats delta / rows: every command Redis ran, those inside Lua scripts included. */
   commandsPerRow: number;
-  /** MONITOR, commands sent by clients (not those a script ran) / rows: the round trips, pipelines counted per command. */
+  /**
+   * MONITOR, commands sent by clients (not those a script ran) / rows: the round trips, pipelines counted per
+   * command.
+   */
   clientCommandsPerRow: number;
   /** MONITOR, per command (EVALSHA by the shape of its first key), per row. */
   byCommand: CommandShare[];
@@ -42,7 +45,13 @@ export interface RoundTripsResult {
  * its lane or retries: this is the cost of the happy path. The benchmark's own status polling goes
  * through a separate connection whose commands are left out.
  */
-export async function redisRoundTrips(options: { rows: number; tenants: number; configurations: number; processes: number; concurrency: number }): Promise<RoundTripsResult> {
+export async function redisRoundTrips(options: {
+  rows: number;
+  tenants: number;
+  configurations: number;
+  processes: number;
+  concurrency: number;
+}): Promise<RoundTripsResult> {
   const redisServer = await startLocalRedis();
   const redis = connectRedis(redisServer.url, 'client');
   await redis.client('SETNAME', 'bench');
@@ -65,7 +74,8 @@ export async function redisRoundTrips(options: { rows: number; tenants: number; 
     const rows = syntheticRows(options.rows, { tenants, configurations: options.configurations });
     const snapshot = async () => {
       const stats = new Map<string, number>();
-      for (const [field, value] of await redisInfo(redis, 'commandstats')) stats.set(field.replace(/^cmdstat_/, ''), Number(/calls=(\d+)/.exec(value)?.[1] ?? 0));
+      for (const [field, value] of await redisInfo(redis, 'commandstats'))
+        stats.set(field.replace(/^cmdstat_/, ''), Number(/calls=(\d+)/.exec(value)?.[1] ?? 0));
       return stats;
     };
     const r = await timedRollout({
@@ -100,7 +110,9 @@ export async function redisRoundTrips(options: { rows: number; tenants: number; 
       seconds: r.seconds,
       commandsPerRow: total / options.rows,
       clientCommandsPerRow: clientCommands / options.rows,
-      byCommand: [...counts].map(([command, n]) => ({ command, perRow: n / options.rows })).sort((a, b) => b.perRow - a.perRow),
+      byCommand: [...counts]
+        .map(([command, n]) => ({ command, perRow: n / options.rows }))
+        .sort((a, b) => b.perRow - a.perRow),
       statsByCommand: statsByCommand.sort((a, b) => b.perRow - a.perRow),
       duplicates: r.duplicates,
       failed: r.status.failed,

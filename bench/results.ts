@@ -24,7 +24,13 @@ const RESULTS_DIR = fileURLToPath(new URL('../../bench/results/', import.meta.ur
 
 /** Cores, CPU, Node and the redis-server binary's version; sync, so writing a result never waits. */
 export function localMachineFacts(): MachineFacts {
-  return { cores: cpus().length, cpuModel: cpus()[0]?.model.trim() ?? 'unknown', node: process.version, redis: redisServerVersion(), date: new Date().toISOString() };
+  return {
+    cores: cpus().length,
+    cpuModel: cpus()[0]?.model.trim() ?? 'unknown',
+    node: process.version,
+    redis: redisServerVersion(),
+    date: new Date().toISOString(),
+  };
 }
 
 /** As localMachineFacts, with the version a running Redis reports when `redisUrl` is given. */

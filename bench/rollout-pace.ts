@@ -40,10 +40,22 @@ export interface PaceResult {
  * One tenant, `rows` rows, an emulator that allows `max` writes per `windowMs`, two worker processes:
  * how long the rollout takes against the ideal (rows / rate), with and without GRAPH_RATE_LIMIT.
  */
-export async function rolloutPace(options: { rows: number; max: number; windowMs: number; configured: boolean; workers?: number; retryAfterFormat?: RetryAfterFormat }): Promise<PaceResult> {
+export async function rolloutPace(options: {
+  rows: number;
+  max: number;
+  windowMs: number;
+  configured: boolean;
+  workers?: number;
+  retryAfterFormat?: RetryAfterFormat;
+}): Promise<PaceResult> {
   const redisServer = await startLocalRedis();
   const dir = mkdtempSync(join(tmpdir(), 'assignments-bench-'));
-  const emulator = await startEmulator({ port: 0, certDir: join(dir, 'emulator'), rateLimit: { max: options.max, windowMs: options.windowMs }, retryAfterFormat: options.retryAfterFormat });
+  const emulator = await startEmulator({
+    port: 0,
+    certDir: join(dir, 'emulator'),
+    rateLimit: { max: options.max, windowMs: options.windowMs },
+    retryAfterFormat: options.retryAfterFormat,
+  });
   const control = new EmulatorControl(emulator.origin, emulator.caCertPath);
   const tenantId = randomUUID();
   const prefix = `bench${randomUUID().slice(0, 6)}`;
@@ -71,7 +83,11 @@ export async function rolloutPace(options: { rows: number; max: number; windowMs
     const queue = openQueue(redis, prefix);
     const store = new RolloutStore(redis, prefix, 3600_000);
     const started = Date.now();
-    const { rolloutId } = await enqueueRollout({ rows, lines: [], inputRows: rows.length, duplicateRows: 0, format: 'csv' }, { queue, store }, { source: 'bench' });
+    const { rolloutId } = await enqueueRollout(
+      { rows, lines: [], inputRows: rows.length, duplicateRows: 0, format: 'csv' },
+      { queue, store },
+      { source: 'bench' },
+    );
     let status = await store.status(rolloutId);
     // Sampled every 100 ms: when Graph saw the first and the last write, to tell start-up from pace.
     let firstWriteAt: number | undefined;
@@ -96,7 +112,20 @@ export async function rolloutPace(options: { rows: number; max: number; windowMs
         // Delayed jobs whose time has come but that BullMQ has not promoted yet (scores are ms * 0x1000).
         const overdue = await redis.zcount(`${prefix}:assignments:delayed`, 0, (Date.now() - 100) * 0x1000);
         const writes = (await control.stats()).tenants[tenantId]?.writesAccepted ?? 0;
-        console.error(((Date.now() - started) / 1000).toFixed(1), 'pending', status?.pending, 'writes', writes, 'tat-now', Number(lane.tat ?? 0) - Date.now(), 'reservations', reservations, 'overdue>100ms', overdue, JSON.stringify(counts));
+        console.error(
+          ((Date.now() - started) / 1000).toFixed(1),
+          'pending',
+          status?.pending,
+          'writes',
+          writes,
+          'tat-now',
+          Number(lane.tat ?? 0) - Date.now(),
+          'reservations',
+          reservations,
+          'overdue>100ms',
+          overdue,
+          JSON.stringify(counts),
+        );
       }
     }
     const finishedAt = Date.now();
@@ -110,8 +139,9 @@ export async function rolloutPace(options: { rows: number; max: number; windowMs
     const idealSeconds = ((options.rows - options.max) / options.max) * (options.windowMs / 1000);
     return {
       label:
-        (options.configured ? `GRAPH_RATE_LIMIT=${options.max}/${options.windowMs}ms` : 'learned (no GRAPH_RATE_LIMIT)') +
-        (options.retryAfterFormat === 'none' ? ', no Retry-After' : ''),
+        (options.configured
+          ? `GRAPH_RATE_LIMIT=${options.max}/${options.windowMs}ms`
+          : 'learned (no GRAPH_RATE_LIMIT)') + (options.retryAfterFormat === 'none' ? ', no Retry-After' : ''),
       rows: options.rows,
       seconds,
       idealSeconds,
@@ -122,7 +152,9 @@ export async function rolloutPace(options: { rows: number; max: number; windowMs
       failed: status?.failed ?? -1,
       firstWriteSeconds: ((firstWriteAt ?? finishedAt) - started) / 1000,
       tailSeconds: Math.max(0, finishedAt - lastWriteAt) / 1000,
-      steadyWritesPerSecond: (t?.writesAccepted ?? 0) / Math.max(0.001, (Math.min(lastWriteAt, finishedAt) - (firstWriteAt ?? started)) / 1000),
+      steadyWritesPerSecond:
+        (t?.writesAccepted ?? 0) /
+        Math.max(0.001, (Math.min(lastWriteAt, finishedAt) - (firstWriteAt ?? started)) / 1000),
     };
   } finally {
     for (const w of workers) w.kill('SIGTERM');

@@ -15,8 +15,9 @@ import { scaleOutBenchmark } from './scale-out.js';
  * the same run, on the same machine, so the ratios hold on any machine even where the seconds do not.
  *
  * - throttle (alias pace): 2,000 rows for one tenant against an emulator that allows 25 writes/s, two
- *   workers, GRAPH_RATE_LIMIT set and unset, and unset against an emulator that leaves Retry-After out. The baseline is the ideal: the first window's 25 rows at
- *   once, then 25 per second (79 s); the ratio is ideal / measured (targets ≥ 0.95 set, ≥ 0.85 unset).
+ *   workers, GRAPH_RATE_LIMIT set and unset, and unset against an emulator that leaves Retry-After out.
+ *   The baseline is the ideal: the first window's 25 rows at once, then 25 per second (79 s); the
+ *   ratio is ideal / measured (targets ≥ 0.95 set, ≥ 0.85 unset).
  *   Writes bench/results/throttle.json.
  * - latency: an emulator answering after 300 ms, no limit, 2 workers × 16 and × 32: rows/s against
  *   workers × concurrency / latency. Writes bench/results/latency.json.
@@ -32,20 +33,28 @@ import { scaleOutBenchmark } from './scale-out.js';
  * - scaleout: the 500-tenant fleet load with 1, 2 and 4 worker processes (bench/scale-out.ts).
  *
  * Environment (all optional):
- *   BENCH_ONLY           comma-separated subset of throttle,latency,roundtrips,enqueue,footprint,overhead,fleet,scaleout (default: all; pace = throttle)
+ *   BENCH_ONLY           comma-separated subset of throttle,latency,roundtrips,enqueue,footprint,
+ *                        overhead,fleet,scaleout (default: all; pace = throttle)
  *   BENCH_PACE_ROWS      rows of the throttle benchmark (default 2000)
- *   BENCH_LATENCY_ROWS   rows of each latency-hiding run (default 2000); BENCH_LATENCY_CONCURRENCY its WORKER_CONCURRENCY values (16,32)
+ *   BENCH_LATENCY_ROWS   rows of each latency-hiding run (default 2000); BENCH_LATENCY_CONCURRENCY
+ *                        its WORKER_CONCURRENCY values (16,32)
  *   BENCH_ROUNDTRIP_ROWS rows of the round-trips run (default 2000)
  *   BENCH_ROWS           rows of the enqueue and footprint benchmarks (default 100000)
  *   BENCH_OVERHEAD_ROWS  rows of each worker-overhead run (default 20000)
  *   BENCH_REPEATS        runs of each side of the enqueue and overhead benchmarks; medians are compared (default 3)
  *   BENCH_CPU_PROF       a directory: the overhead benchmark's workers run under --cpu-prof and a summary is printed
- *   BENCH_FLEET_TENANTS  tenant counts of the fleet benchmark (default 1,10,100,500); BENCH_FLEET_MAX_ROWS caps its rows per run (20000)
+ *   BENCH_FLEET_TENANTS  tenant counts of the fleet benchmark (default 1,10,100,500);
+ *                        BENCH_FLEET_MAX_ROWS caps its rows per run (20000)
  *   BENCH_QUIET_WAIT_S   how long each fleet or scale-out run waits for the machine to go quiet first (default 180)
- *   BENCH_SCALEOUT_PROCESSES  worker processes of the scale-out runs (default 1,2,4); BENCH_SCALEOUT_TENANTS their tenants (500)
+ *   BENCH_SCALEOUT_PROCESSES  worker processes of the scale-out runs (default 1,2,4);
+ *                        BENCH_SCALEOUT_TENANTS their tenants (500)
  *   BENCH_RSS_PROBE      `preload` to read the CLI's peak RSS from inside the process even where GNU time exists
  */
-const only = new Set((process.env.BENCH_ONLY ?? 'throttle,latency,roundtrips,enqueue,footprint,overhead,fleet,scaleout').split(',').map((s) => s.trim()));
+const only = new Set(
+  (process.env.BENCH_ONLY ?? 'throttle,latency,roundtrips,enqueue,footprint,overhead,fleet,scaleout')
+    .split(',')
+    .map((s) => s.trim()),
+);
 const scaleRows = Number(process.env.BENCH_ROWS ?? 100_000);
 const repeats = Number(process.env.BENCH_REPEATS ?? 3);
 
@@ -53,13 +62,21 @@ if (only.has('pace') || only.has('throttle')) {
   const rows = Number(process.env.BENCH_PACE_ROWS ?? 2000);
   const results: PaceResult[] = [];
   // The third run is the learned lane against a Graph that leaves Retry-After out (Intune often does).
-  for (const [configured, retryAfterFormat] of [[true, 'fractional'], [false, 'fractional'], [false, 'none']] as const) {
+  for (const [configured, retryAfterFormat] of [
+    [true, 'fractional'],
+    [false, 'fractional'],
+    [false, 'none'],
+  ] as const) {
     const r = await rolloutPace({ rows, max: 25, windowMs: 1000, configured, retryAfterFormat });
     results.push(r);
   }
   const machine = await machineFacts();
-  console.log(`\nthrottle efficiency: ${rows} rows, one tenant, emulator limit 25 writes/s, 2 workers x 16; ${describeMachine(machine)}`);
-  console.log('| mode | time (s) | ideal (s) | ideal/time | target | rows/s | first write (s) | steady writes/s | after last write (s) | 429s | max writes in any 1 s | duplicates | failed |');
+  console.log(
+    `\nthrottle efficiency: ${rows} rows, one tenant, emulator limit 25 writes/s, 2 workers x 16; ${describeMachine(machine)}`,
+  );
+  console.log(
+    '| mode | time (s) | ideal (s) | ideal/time | target | rows/s | first write (s) | steady writes/s | after last write (s) | 429s | max writes in any 1 s | duplicates | failed |',
+  );
   console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of results) {
     const target = r.label.startsWith('GRAPH_RATE_LIMIT') ? 0.95 : 0.85;
@@ -67,7 +84,9 @@ if (only.has('pace') || only.has('throttle')) {
       `| ${r.label} | ${r.seconds.toFixed(1)} | ${r.idealSeconds.toFixed(1)} | ${r.ratioToIdeal.toFixed(2)} | ≥ ${target.toFixed(2)} | ${(r.rows / r.seconds).toFixed(1)} | ${r.firstWriteSeconds.toFixed(1)} | ${r.steadyWritesPerSecond.toFixed(1)} | ${r.tailSeconds.toFixed(1)} | ${r.throttled} | ${r.maxWritesInWindow} | ${r.duplicates} | ${r.failed} |`,
     );
   }
-  console.log(`wrote ${writeResult('throttle', { rows, tenants: 1, emulatorLimit: '25/1s', processes: 2, concurrency: 16, burst: 25, runs: results }, machine)}`);
+  console.log(
+    `wrote ${writeResult('throttle', { rows, tenants: 1, emulatorLimit: '25/1s', processes: 2, concurrency: 16, burst: 25, runs: results }, machine)}`,
+  );
 }
 
 if (only.has('latency')) {
@@ -75,11 +94,17 @@ if (only.has('latency')) {
   const concurrencies = (process.env.BENCH_LATENCY_CONCURRENCY ?? '16,32').split(',').map(Number);
   const machine = await machineFacts();
   const r = await latencyHiding({ rows, tenants: 10, configurations: 2, processes: 2, concurrencies, latencyMs: 300 });
-  console.log(`\nlatency hiding: ${rows} rows over ${r.tenants} tenants x ${r.configurationsPerTenant} configurations, emulator latency ${r.latencyMs} ms, no limit, ${r.processes} workers; ${describeMachine(machine)}`);
-  console.log('| WORKER_CONCURRENCY | time (s) | rows/s | ideal rows/s (workers × concurrency / latency) | measured / ideal | duplicates | failed |');
+  console.log(
+    `\nlatency hiding: ${rows} rows over ${r.tenants} tenants x ${r.configurationsPerTenant} configurations, emulator latency ${r.latencyMs} ms, no limit, ${r.processes} workers; ${describeMachine(machine)}`,
+  );
+  console.log(
+    '| WORKER_CONCURRENCY | time (s) | rows/s | ideal rows/s (workers × concurrency / latency) | measured / ideal | duplicates | failed |',
+  );
   console.log('|---|---|---|---|---|---|---|');
   for (const x of r.runs) {
-    console.log(`| ${x.concurrency} | ${x.seconds.toFixed(1)} | ${x.rowsPerSecond.toFixed(1)} | ${x.idealRowsPerSecond.toFixed(1)} | ${x.ratio.toFixed(2)} | ${x.duplicates} | ${x.failed} |`);
+    console.log(
+      `| ${x.concurrency} | ${x.seconds.toFixed(1)} | ${x.rowsPerSecond.toFixed(1)} | ${x.idealRowsPerSecond.toFixed(1)} | ${x.ratio.toFixed(2)} | ${x.duplicates} | ${x.failed} |`,
+    );
   }
   console.log(`wrote ${writeResult('latency', r, machine)}`);
 }
@@ -92,7 +117,9 @@ if (only.has('roundtrips')) {
     `\nRedis round trips per row: ${rows} rows over ${r.tenants} tenants x ${r.configurationsPerTenant} configurations, ${r.processes} workers x ${r.concurrency}, emulator without limit or latency, ` +
       `${r.seconds.toFixed(1)} s, duplicates ${r.duplicates}, failed ${r.failed}; ${describeMachine(machine)}`,
   );
-  console.log(`commands Redis ran per row (INFO commandstats, Lua's own calls included): ${r.commandsPerRow.toFixed(1)}; commands the workers sent per row (MONITOR): ${r.clientCommandsPerRow.toFixed(2)}`);
+  console.log(
+    `commands Redis ran per row (INFO commandstats, Lua's own calls included): ${r.commandsPerRow.toFixed(1)}; commands the workers sent per row (MONITOR): ${r.clientCommandsPerRow.toFixed(2)}`,
+  );
   console.log('| command the workers sent (EVALSHA by its first key) | per row |');
   console.log('|---|---|');
   for (const c of r.byCommand.filter((c) => c.perRow >= 0.01)) console.log(`| ${c.command} | ${c.perRow.toFixed(2)} |`);
@@ -105,14 +132,20 @@ if (only.has('enqueue')) {
   const base = median(r.baselineSeconds);
   const cli = median(r.cliSeconds);
   const startup = median(r.startupSeconds);
-  console.log(`\nenqueue throughput: ${fmt(r.rows)} rows (2 tenants x 10 configurations), private redis-server, median of ${repeats} alternating runs; peak RSS from ${r.rssSource}`);
+  console.log(
+    `\nenqueue throughput: ${fmt(r.rows)} rows (2 tenants x 10 configurations), private redis-server, median of ${repeats} alternating runs; peak RSS from ${r.rssSource}`,
+  );
   console.log('| what | time (s) | runs (s) | rows/s | time / baseline | peak RSS (MB), max of runs |');
   console.log('|---|---|---|---|---|---|');
-  console.log(`| baseline: raw \`queue.addBulk\` of the same jobs, 1000 per call, in process | ${base.toFixed(2)} | ${list(r.baselineSeconds)} | ${fmt(r.rows / base)} | 1.00 | — |`);
+  console.log(
+    `| baseline: raw \`queue.addBulk\` of the same jobs, 1000 per call, in process | ${base.toFixed(2)} | ${list(r.baselineSeconds)} | ${fmt(r.rows / base)} | 1.00 | — |`,
+  );
   console.log(
     `| \`assignments enqueue rollout.csv --json\` (child process; target ≤ 2.00, < 300 MB) | ${cli.toFixed(2)} | ${list(r.cliSeconds)} | ${fmt(r.rows / cli)} | ${(cli / base).toFixed(2)} | ${mb(Math.max(...r.cliPeakRssBytes))} (runs: ${r.cliPeakRssBytes.map(mb).join(', ')}) |`,
   );
-  console.log(`| of which start-up: \`assignments enqueue --help\` | ${startup.toFixed(2)} | ${list(r.startupSeconds)} | — | ${(startup / base).toFixed(2)} | — |`);
+  console.log(
+    `| of which start-up: \`assignments enqueue --help\` | ${startup.toFixed(2)} | ${list(r.startupSeconds)} | — | ${(startup / base).toFixed(2)} | — |`,
+  );
 }
 
 if (only.has('footprint')) {
@@ -125,15 +158,28 @@ if (only.has('footprint')) {
   );
   console.log('| what | keys | bytes | bytes/row |');
   console.log('|---|---|---|---|');
-  console.log(`| INFO used_memory, finished − before (baseline: the same Redis, workers connected, queue empty) | — | ${fmt(delta)} | ${perRow(delta)} |`);
-  for (const g of r.groups) console.log(`| MEMORY USAGE: ${g.group} | ${fmt(g.keys)} | ${fmt(g.bytes)} | ${perRow(g.bytes)} |`);
+  console.log(
+    `| INFO used_memory, finished − before (baseline: the same Redis, workers connected, queue empty) | — | ${fmt(delta)} | ${perRow(delta)} |`,
+  );
+  for (const g of r.groups)
+    console.log(`| MEMORY USAGE: ${g.group} | ${fmt(g.keys)} | ${fmt(g.bytes)} | ${perRow(g.bytes)} |`);
   const sum = r.groups.reduce((a, g) => a + g.bytes, 0);
-  console.log(`| MEMORY USAGE: all keys under the prefix | ${fmt(r.groups.reduce((a, g) => a + g.keys, 0))} | ${fmt(sum)} | ${perRow(sum)} |`);
+  console.log(
+    `| MEMORY USAGE: all keys under the prefix | ${fmt(r.groups.reduce((a, g) => a + g.keys, 0))} | ${fmt(sum)} | ${perRow(sum)} |`,
+  );
 }
 
 if (only.has('overhead')) {
   const rows = Number(process.env.BENCH_OVERHEAD_ROWS ?? 20_000);
-  const r = await workerOverhead({ rows, processes: 2, concurrency: 64, tenants: 1, repeats, logLevel: 'info', cpuProfileDir: process.env.BENCH_CPU_PROF });
+  const r = await workerOverhead({
+    rows,
+    processes: 2,
+    concurrency: 64,
+    tenants: 1,
+    repeats,
+    logLevel: 'info',
+    cpuProfileDir: process.env.BENCH_CPU_PROF,
+  });
   const bare = median(r.bare.map((x) => x.seconds));
   const pipeline = median(r.pipeline.map((x) => x.seconds));
   const perRow = (runs: OverheadRun[], pick: (x: OverheadRun) => number | undefined, scale: number, digits: number) => {
@@ -147,7 +193,9 @@ if (only.has('overhead')) {
   // On a machine this small the three share the cores, so CPU per row predicts the ratio and varies
   // far less between runs than wall-clock time does.
   const cpuPerRow = (runs: OverheadRun[]) => {
-    const totals = runs.map((x) => (x.workerCpuSeconds === undefined ? undefined : x.workerCpuSeconds + x.redisCpuSeconds + x.emulatorCpuSeconds));
+    const totals = runs.map((x) =>
+      x.workerCpuSeconds === undefined ? undefined : x.workerCpuSeconds + x.redisCpuSeconds + x.emulatorCpuSeconds,
+    );
     return totals.some((v) => v === undefined) ? undefined : median(totals as number[]) / rows;
   };
   const bareCpu = cpuPerRow(r.bare);
@@ -170,11 +218,18 @@ if (only.has('overhead')) {
     for (const kind of ['pipeline', 'bare'] as const) {
       for (const dir of r.profileDirs[kind]) {
         const { busyMs, concerns } = cpuByConcern(dir, WORKER_CPU_CONCERNS);
-        console.log(`\nCPU profile, ${kind} workers (${dir}): ${fmt(busyMs)} ms busy (${((busyMs * 1000) / rows).toFixed(0)} µs/row), by concern`);
+        console.log(
+          `\nCPU profile, ${kind} workers (${dir}): ${fmt(busyMs)} ms busy (${((busyMs * 1000) / rows).toFixed(0)} µs/row), by concern`,
+        );
         console.log('| concern | ms | µs/row | share of busy |');
         console.log('|---|---|---|---|');
-        for (const c of concerns.filter((c) => c.ms > 0)) console.log(`| ${c.concern} | ${fmt(c.ms)} | ${((c.ms * 1000) / rows).toFixed(0)} | ${((100 * c.ms) / busyMs).toFixed(1)}% |`);
-        const top = summarizeCpuProfiles(dir).byFunction.filter((f) => !f.fn.startsWith('(idle)')).slice(0, 12);
+        for (const c of concerns.filter((c) => c.ms > 0))
+          console.log(
+            `| ${c.concern} | ${fmt(c.ms)} | ${((c.ms * 1000) / rows).toFixed(0)} | ${((100 * c.ms) / busyMs).toFixed(1)}% |`,
+          );
+        const top = summarizeCpuProfiles(dir)
+          .byFunction.filter((f) => !f.fn.startsWith('(idle)'))
+          .slice(0, 12);
         console.log(`heaviest functions (self ms): ${top.map((f) => `${f.fn} ${fmt(f.ms)}`).join('; ')}`);
       }
     }

@@ -1,4 +1,12 @@
-import { FLEET_BUDGET, FLEET_CONCURRENCY, fleetRowsPerTenant, fleetRun, fleetTable, fmt, type FleetRun } from './fleet.js';
+import {
+  FLEET_BUDGET,
+  FLEET_CONCURRENCY,
+  fleetRowsPerTenant,
+  fleetRun,
+  fleetTable,
+  fmt,
+  type FleetRun,
+} from './fleet.js';
 import { writeThroughputSvg } from './plot.js';
 import { writeResult } from './results.js';
 
@@ -24,12 +32,23 @@ export async function scaleOutBenchmark(): Promise<FleetRun[]> {
       `WORKER_CONCURRENCY ${FLEET_CONCURRENCY} per process; rates and CPU over the steady window (10% to 90% of the rows done)`,
   );
   for (const line of fleetTable(runs, 'worker processes')) console.log(line);
-  await writeResult('scale-out', { budget: FLEET_BUDGET, tenants, rowsPerTenant, concurrency: FLEET_CONCURRENCY, runs });
+  await writeResult('scale-out', {
+    budget: FLEET_BUDGET,
+    tenants,
+    rowsPerTenant,
+    concurrency: FLEET_CONCURRENCY,
+    runs,
+  });
   writeThroughputSvg('scale-out', {
     title: `Scale-out: ${tenants} tenants, ${FLEET_BUDGET.max} writes/s each`,
     xLabel: 'worker processes',
     xLog: false,
-    points: runs.map((r) => ({ x: r.processes, measured: r.steadyPerSecond, ideal: r.idealPerSecond, ceiling: r.cpuCeilingPerSecond })),
+    points: runs.map((r) => ({
+      x: r.processes,
+      measured: r.steadyPerSecond,
+      ideal: r.idealPerSecond,
+      ceiling: r.cpuCeilingPerSecond,
+    })),
   });
   return runs;
 }

@@ -14,7 +14,11 @@ export function syntheticRows(count: number, shape: { tenants: string[]; configu
   for (let i = 0; i < count; i++) {
     const t = i % shape.tenants.length;
     const perTenant = Math.floor(i / shape.tenants.length);
-    rows.push({ tenantId: shape.tenants[t]!, configurationId: configurations[t]![perTenant % shape.configurations]!, groupId: randomUUID() });
+    rows.push({
+      tenantId: shape.tenants[t]!,
+      configurationId: configurations[t]![perTenant % shape.configurations]!,
+      groupId: randomUUID(),
+    });
   }
   return rows;
 }
@@ -27,7 +31,12 @@ export async function writeRowsCsv(path: string, rows: readonly AssignmentRow[])
   };
   await write('tenantId,configurationId,groupId\n');
   for (let i = 0; i < rows.length; i += 1000) {
-    await write(rows.slice(i, i + 1000).map((r) => `${r.tenantId},${r.configurationId},${r.groupId}\n`).join(''));
+    await write(
+      rows
+        .slice(i, i + 1000)
+        .map((r) => `${r.tenantId},${r.configurationId},${r.groupId}\n`)
+        .join(''),
+    );
   }
   out.end();
   await once(out, 'finish');

@@ -59,8 +59,15 @@ export async function timedRollout<S>(o: TimedRolloutOptions<S>): Promise<TimedR
   const workers: ReadyChild[] = [];
   try {
     await queue.pause();
-    const { rolloutId } = await enqueueRollout({ rows: o.rows, lines: [], inputRows: o.rows.length, duplicateRows: 0, format: 'csv' }, { queue, store }, { source: 'bench' });
-    for (let i = 0; i < o.processes; i++) workers.push(await spawnReady([BIN, 'worker'], env, 'worker started', join(o.logDir, `${prefix}-worker-${i + 1}.log`)));
+    const { rolloutId } = await enqueueRollout(
+      { rows: o.rows, lines: [], inputRows: o.rows.length, duplicateRows: 0, format: 'csv' },
+      { queue, store },
+      { source: 'bench' },
+    );
+    for (let i = 0; i < o.processes; i++)
+      workers.push(
+        await spawnReady([BIN, 'worker'], env, 'worker started', join(o.logDir, `${prefix}-worker-${i + 1}.log`)),
+      );
     const before = await o.snapshot?.();
     const started = performance.now();
     await queue.resume();

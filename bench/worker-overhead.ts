@@ -43,10 +43,19 @@ export interface WorkerOverheadOptions {
  */
 export const WORKER_CPU_CONCERNS: [string, RegExp][] = [
   ['logging (pino, its redaction, sonic-boom writes)', /pino|sonic-boom/],
-  ['outcome record (RolloutStore.record and its Lua call)', /^record (lib\/rollout\/rollout-store|worker\/assignment-processor)/],
+  [
+    'outcome record (RolloutStore.record and its Lua call)',
+    /^record (lib\/rollout\/rollout-store|worker\/assignment-processor)/,
+  ],
   ['tenant lane (admit, gate, pacing)', /worker\/(tenant-lanes|lane-gate|lane-pacing)|^once worker\/lane-bound-graph/],
-  ['pre-checks (outcome, marker, listing reads)', /^run worker\/assignment-processor|worker\/(configuration-listing|row-marker)/],
-  ['Graph request (got, http, TLS)', /(^| )(got|p-cancelable|cacheable-request|http2-wrapper|@szmarczak)\/|node:_http_|node:https|node:_tls|lib\/graph\//],
+  [
+    'pre-checks (outcome, marker, listing reads)',
+    /^run worker\/assignment-processor|worker\/(configuration-listing|row-marker)/,
+  ],
+  [
+    'Graph request (got, http, TLS)',
+    /(^| )(got|p-cancelable|cacheable-request|http2-wrapper|@szmarczak)\/|node:_http_|node:https|node:_tls|lib\/graph\//,
+  ],
   ['BullMQ', / (bullmq|msgpackr)\//],
   ['Redis client (ioredis)', / (ioredis|redis-parser|denque|cluster-key-slot)\//],
   ['garbage collector', /^\(garbage collector\)/],
@@ -89,7 +98,13 @@ export async function workerOverhead(options: WorkerOverheadOptions): Promise<Wo
   const dir = mkdtempSync(join(tmpdir(), 'assignments-bench-overhead-'));
   const certDir = join(dir, 'emulator');
   const { cpuProfileDir, ...shape } = options;
-  const result: WorkerOverheadResult = { ...shape, pipeline: [], bare: [], profileDirs: { pipeline: [], bare: [] }, warnings: [] };
+  const result: WorkerOverheadResult = {
+    ...shape,
+    pipeline: [],
+    bare: [],
+    profileDirs: { pipeline: [], bare: [] },
+    warnings: [],
+  };
   const tenants = Array.from({ length: options.tenants }, () => randomUUID());
   try {
     for (let run = 0; run < options.repeats; run++) {
@@ -105,7 +120,18 @@ export async function workerOverhead(options: WorkerOverheadOptions): Promise<Wo
         const emulator = await startEmulator({ port: 0, certDir });
         try {
           const logPrefix = join(dir, `${kind}-${run + 1}`);
-          result[kind].push(await timedRun(kind, { redis, redisUrl: redisServer.url, emulator, rows, options, profileDir, logPrefix, warnings: result.warnings }));
+          result[kind].push(
+            await timedRun(kind, {
+              redis,
+              redisUrl: redisServer.url,
+              emulator,
+              rows,
+              options,
+              profileDir,
+              logPrefix,
+              warnings: result.warnings,
+            }),
+          );
         } finally {
           await emulator.close();
         }
@@ -152,16 +178,31 @@ async function timedRun(kind: 'pipeline' | 'bare', ctx: RunContext): Promise<Ove
     await queue.pause();
     let rolloutId = '';
     if (kind === 'pipeline') {
-      ({ rolloutId } = await enqueueRollout({ rows, lines: [], inputRows: rows.length, duplicateRows: 0, format: 'csv' }, { queue, store }, { source: 'bench' }));
+      ({ rolloutId } = await enqueueRollout(
+        { rows, lines: [], inputRows: rows.length, duplicateRows: 0, format: 'csv' },
+        { queue, store },
+        { source: 'bench' },
+      ));
     } else {
       rolloutId = randomUUID();
-      for (let start = 0; start < rows.length; start += 1000) await queue.addBulk(rowJobs(rolloutId, start, rows.slice(start, start + 1000)));
+      for (let start = 0; start < rows.length; start += 1000)
+        await queue.addBulk(rowJobs(rolloutId, start, rows.slice(start, start + 1000)));
     }
     for (let i = 0; i < options.processes; i++) {
       workers.push(
         kind === 'pipeline'
-          ? await spawnReady([...profiling, BIN, 'worker'], env, 'worker started', `${ctx.logPrefix}-worker-${i + 1}.log`)
-          : await spawnReady([...profiling, BARE_WORKER], env, 'bare worker started', `${ctx.logPrefix}-worker-${i + 1}.log`),
+          ? await spawnReady(
+              [...profiling, BIN, 'worker'],
+              env,
+              'worker started',
+              `${ctx.logPrefix}-worker-${i + 1}.log`,
+            )
+          : await spawnReady(
+              [...profiling, BARE_WORKER],
+              env,
+              'bare worker started',
+              `${ctx.logPrefix}-worker-${i + 1}.log`,
+            ),
       );
     }
 
@@ -177,11 +218,20 @@ async function timedRun(kind: 'pipeline' | 'bare', ctx: RunContext): Promise<Ove
           break;
         }
       } else {
-        const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'failed');
-        if (counts.failed) throw new Error(`bare: ${counts.failed} jobs failed: ${workers.map((w) => w.stderrTail()).join('\n')}`);
+        const counts = await queue.getJobCounts(
+          'waiting',
+          'active',
+          'delayed',
+          'prioritized',
+          'waiting-children',
+          'failed',
+        );
+        if (counts.failed)
+          throw new Error(`bare: ${counts.failed} jobs failed: ${workers.map((w) => w.stderrTail()).join('\n')}`);
         if (Object.values(counts).every((n) => n === 0)) break;
       }
-      for (const w of workers) if (w.child.exitCode !== null) throw new Error(`a ${kind} worker exited: ${w.stderrTail()}`);
+      for (const w of workers)
+        if (w.child.exitCode !== null) throw new Error(`a ${kind} worker exited: ${w.stderrTail()}`);
       await sleep(20);
     }
     const seconds = (performance.now() - started) / 1000;
@@ -189,7 +239,8 @@ async function timedRun(kind: 'pipeline' | 'bare', ctx: RunContext): Promise<Ove
     const after = { worker: workerCpu(), redis: await redisWork(redis) };
     const run: OverheadRun = {
       seconds,
-      workerCpuSeconds: after.worker === undefined || before.worker === undefined ? undefined : after.worker - before.worker,
+      workerCpuSeconds:
+        after.worker === undefined || before.worker === undefined ? undefined : after.worker - before.worker,
       redisCpuSeconds: after.redis.cpuSeconds - before.redis.cpuSeconds,
       redisCommands: after.redis.commands - before.redis.commands,
       emulatorCpuSeconds: (self.user + self.system) / 1e6,
@@ -197,14 +248,17 @@ async function timedRun(kind: 'pipeline' | 'bare', ctx: RunContext): Promise<Ove
 
     const truth = await new EmulatorControl(emulator.origin, emulator.caCertPath).truth();
     if (truth.assignments !== rows.length || truth.duplicates !== 0) {
-      throw new Error(`${kind}: the emulator holds ${truth.assignments} assignments (${truth.duplicates} duplicates) for ${rows.length} rows`);
+      throw new Error(
+        `${kind}: the emulator holds ${truth.assignments} assignments (${truth.duplicates} duplicates) for ${rows.length} rows`,
+      );
     }
     return run;
   } finally {
     // SIGTERM: a graceful stop, which is also when --cpu-prof writes the profile.
     const exits = await Promise.all(workers.map((w) => w.stop('SIGTERM')));
     exits.forEach((exit, i) => {
-      if (exit !== 'exit 0') ctx.warnings.push(`${kind} worker ${i + 1} stopped with ${exit}: ${workers[i]!.stderrTail().slice(-300)}`);
+      if (exit !== 'exit 0')
+        ctx.warnings.push(`${kind} worker ${i + 1} stopped with ${exit}: ${workers[i]!.stderrTail().slice(-300)}`);
     });
     await queue.close();
     await deleteKeys(redis, prefix);

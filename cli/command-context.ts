@@ -19,7 +19,10 @@ export async function openClient(): Promise<{ config: Config; redis: Redis }> {
     await redis.ping();
   } catch (err) {
     redis.disconnect();
-    throw new UserError(ErrorCodes.REDIS_UNAVAILABLE, `cannot reach Redis at ${redactedRedisUrl(config.redisUrl)} (REDIS_URL): ${(connectionError ?? (err as Error)).message}`);
+    throw new UserError(
+      ErrorCodes.REDIS_UNAVAILABLE,
+      `cannot reach Redis at ${redactedRedisUrl(config.redisUrl)} (REDIS_URL): ${(connectionError ?? (err as Error)).message}`,
+    );
   }
   return { config, redis };
 }

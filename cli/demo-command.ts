@@ -43,7 +43,11 @@ export function demoCommand(): Command {
     });
 }
 
-async function runDemo(perConfiguration: number, cleanup: (() => Promise<unknown>)[], say: (line: string) => void): Promise<void> {
+async function runDemo(
+  perConfiguration: number,
+  cleanup: (() => Promise<unknown>)[],
+  say: (line: string) => void,
+): Promise<void> {
   const base = loadConfig();
   const workDir = mkdtempSync(join(tmpdir(), 'assignments-demo-'));
 
@@ -54,7 +58,9 @@ async function runDemo(perConfiguration: number, cleanup: (() => Promise<unknown
     const local: LocalRedis = await startLocalRedis();
     cleanup.push(() => local.stop());
     redisUrl = local.url;
-    say(`redis     nothing answered at ${redactedRedisUrl(base.redisUrl)}; started a private redis-server at ${redisUrl}`);
+    say(
+      `redis     nothing answered at ${redactedRedisUrl(base.redisUrl)}; started a private redis-server at ${redisUrl}`,
+    );
   }
   // A prefix of its own: the demo never touches another deployment's keys and removes its own.
   const prefix = `demo-${randomUUID().slice(0, 8)}`;
@@ -70,7 +76,9 @@ async function runDemo(perConfiguration: number, cleanup: (() => Promise<unknown
   });
   cleanup.push(() => emulator.close());
   const control = new EmulatorControl(emulator.origin, emulator.caCertPath);
-  say(`emulator  ${emulator.origin} (Graph at ${emulator.graphBaseUrl}); ${rateLimit.max} writes/s per tenant, ~9% of POSTs fail on purpose`);
+  say(
+    `emulator  ${emulator.origin} (Graph at ${emulator.graphBaseUrl}); ${rateLimit.max} writes/s per tenant, ~9% of POSTs fail on purpose`,
+  );
 
   // Three tenants, two configurations each; a few groups are assigned already, a few rows repeat.
   const tenants = [randomUUID(), randomUUID(), randomUUID()];
@@ -129,7 +137,9 @@ async function runDemo(perConfiguration: number, cleanup: (() => Promise<unknown
     { queue, store },
     { name: 'demo', source: 'demo' },
   );
-  say(`rollout   ${result.rolloutId}: ${result.total} rows over ${tenants.length} tenants (${preexisting} groups already assigned in Intune)`);
+  say(
+    `rollout   ${result.rolloutId}: ${result.total} rows over ${tenants.length} tenants (${preexisting} groups already assigned in Intune)`,
+  );
 
   const watched = await watchRollout(store, result.rolloutId, {
     resumeCommand: null, // the demo's Redis keys go away with it: there is nothing to watch again
@@ -154,13 +164,20 @@ async function runDemo(perConfiguration: number, cleanup: (() => Promise<unknown
   const truth = await control.truth();
   const stats = await control.stats();
   const throttled = Object.values(stats.tenants).reduce((n, t) => n + t.throttled, 0);
-  const faults = Object.values(stats.tenants).reduce((n, t) => n + Object.values(t.faults).reduce((a, b) => a + b, 0), 0);
+  const faults = Object.values(stats.tenants).reduce(
+    (n, t) => n + Object.values(t.faults).reduce((a, b) => a + b, 0),
+    0,
+  );
   say('');
-  say(`finished in ${seconds.toFixed(1)} s (${(status.total / seconds).toFixed(1)} rows/s; the emulator allows ${rateLimit.max}/s per tenant)`);
+  say(
+    `finished in ${seconds.toFixed(1)} s (${(status.total / seconds).toFixed(1)} rows/s; the emulator allows ${rateLimit.max}/s per tenant)`,
+  );
   say(`  created           ${status.created}`);
   say(`  already-assigned  ${status.alreadyAssigned}`);
   say(`  failed            ${status.failed}`);
-  say(`graph     ${throttled} answers were 429 and ${faults} POSTs hit an injected fault; duplicates in the emulator: ${truth.duplicates}`);
+  say(
+    `graph     ${throttled} answers were 429 and ${faults} POSTs hit an injected fault; duplicates in the emulator: ${truth.duplicates}`,
+  );
   say(`report    ${reportPath}`);
   say('');
   say('next: `assignments emulator --print-env` prints the environment to point your own workers at the emulator.');

@@ -47,19 +47,34 @@ export function driftEntries(configurations: readonly ConfigurationDrift[]): Dri
   for (const c of configurations) {
     const at = { tenantId: c.tenantId, configurationId: c.configurationId };
     if (c.state !== 'read') {
-      entries.push({ kind: c.state === 'not-found' ? 'configuration-not-found' : 'unreadable', ...at, groupId: null, assignmentId: null, message: c.reason?.message ?? null });
+      entries.push({
+        kind: c.state === 'not-found' ? 'configuration-not-found' : 'unreadable',
+        ...at,
+        groupId: null,
+        assignmentId: null,
+        message: c.reason?.message ?? null,
+      });
       continue;
     }
-    for (const groupId of c.missing) entries.push({ kind: 'missing', ...at, groupId, assignmentId: null, message: null });
-    for (const p of c.present) entries.push({ kind: 'present', ...at, groupId: p.groupId, assignmentId: p.assignmentId, message: null });
-    for (const e of c.extra) entries.push({ kind: 'extra', ...at, groupId: e.groupId, assignmentId: e.assignmentId, message: null });
-    for (const d of c.duplicate) entries.push({ kind: 'duplicate', ...at, groupId: d.groupId, assignmentId: d.assignmentId, message: null });
-    for (const o of c.otherTargets) entries.push({ kind: 'other-target', ...at, groupId: null, assignmentId: o.assignmentId, message: o.targetType });
+    for (const groupId of c.missing)
+      entries.push({ kind: 'missing', ...at, groupId, assignmentId: null, message: null });
+    for (const p of c.present)
+      entries.push({ kind: 'present', ...at, groupId: p.groupId, assignmentId: p.assignmentId, message: null });
+    for (const e of c.extra)
+      entries.push({ kind: 'extra', ...at, groupId: e.groupId, assignmentId: e.assignmentId, message: null });
+    for (const d of c.duplicate)
+      entries.push({ kind: 'duplicate', ...at, groupId: d.groupId, assignmentId: d.assignmentId, message: null });
+    for (const o of c.otherTargets)
+      entries.push({ kind: 'other-target', ...at, groupId: null, assignmentId: o.assignmentId, message: o.targetType });
   }
   return entries;
 }
 
-export function syncJson(plan: SyncPlan, options: SyncOptions & { dryRun: boolean; source: string }, rollout: EnqueueResult | null): SyncJson {
+export function syncJson(
+  plan: SyncPlan,
+  options: SyncOptions & { dryRun: boolean; source: string },
+  rollout: EnqueueResult | null,
+): SyncJson {
   return {
     dryRun: options.dryRun,
     source: options.source,
@@ -96,11 +111,17 @@ export function formatDrift(plan: SyncPlan, options: SyncOptions & { dryRun: boo
   );
   out.push(`missing (to create)       ${s.missing}`);
   out.push(`present                   ${s.present}`);
-  out.push(`extra                     ${s.extra}${!s.extra ? '' : options.prune ? ' (to delete)' : ' (reported only; --prune deletes them)'}`);
-  out.push(`duplicate                 ${s.duplicate}${!s.duplicate ? '' : options.prune ? ' (to delete)' : ' (reported only; --prune deletes them)'}`);
+  out.push(
+    `extra                     ${s.extra}${!s.extra ? '' : options.prune ? ' (to delete)' : ' (reported only; --prune deletes them)'}`,
+  );
+  out.push(
+    `duplicate                 ${s.duplicate}${!s.duplicate ? '' : options.prune ? ' (to delete)' : ' (reported only; --prune deletes them)'}`,
+  );
   if (s.otherTargets) out.push(`other targets             ${s.otherTargets} (not groups: reported, never pruned)`);
   out.push(`configuration not found   ${s.configurationNotFound}`);
-  out.push(`unreadable                ${s.unreadable}${s.unreadable ? ' (left out: could not read is not "no assignments")' : ''}`);
+  out.push(
+    `unreadable                ${s.unreadable}${s.unreadable ? ' (left out: could not read is not "no assignments")' : ''}`,
+  );
 
   if (plan.drift.configurations.length > 0) {
     out.push('');
@@ -112,7 +133,9 @@ export function formatDrift(plan: SyncPlan, options: SyncOptions & { dryRun: boo
   const details = detailLines(plan.drift.configurations);
   if (details.length > 0) {
     out.push('');
-    out.push(`drift${details.length > MAX_DETAIL_LINES ? ` (the first ${MAX_DETAIL_LINES} of ${details.length} lines; --json lists all)` : ''}:`);
+    out.push(
+      `drift${details.length > MAX_DETAIL_LINES ? ` (the first ${MAX_DETAIL_LINES} of ${details.length} lines; --json lists all)` : ''}:`,
+    );
     out.push(...details.slice(0, MAX_DETAIL_LINES));
   }
 
@@ -120,17 +143,31 @@ export function formatDrift(plan: SyncPlan, options: SyncOptions & { dryRun: boo
     const refused = plan.pruneChecks.filter((c) => !c.allowed);
     out.push('');
     if (refused.length === 0 || options.force) {
-      out.push(`prune: ${plural(plan.pruneChecks.reduce((n, c) => n + c.wouldDelete, 0), 'assignment')} to delete${refused.length ? ` (--force: past the ${options.pruneThresholdPercent}% threshold in ${plural(refused.length, 'configuration')})` : ''}`);
+      out.push(
+        `prune: ${plural(
+          plan.pruneChecks.reduce((n, c) => n + c.wouldDelete, 0),
+          'assignment',
+        )} to delete${refused.length ? ` (--force: past the ${options.pruneThresholdPercent}% threshold in ${plural(refused.length, 'configuration')})` : ''}`,
+      );
     } else {
-      out.push(`prune refused: more than ${options.pruneThresholdPercent}% of a configuration's assignments would go in ${plural(refused.length, 'configuration')}:`);
-      for (const c of refused) out.push(`  ${c.tenantId}/${c.configurationId}: ${c.wouldDelete} of ${c.existingAssignments} (${round(c.percent)}%)`);
+      out.push(
+        `prune refused: more than ${options.pruneThresholdPercent}% of a configuration's assignments would go in ${plural(refused.length, 'configuration')}:`,
+      );
+      for (const c of refused)
+        out.push(
+          `  ${c.tenantId}/${c.configurationId}: ${c.wouldDelete} of ${c.existingAssignments} (${round(c.percent)}%)`,
+        );
       out.push('  check the file; --force prunes anyway, --prune-threshold <percent> sets the limit');
     }
   }
   return `${out.join('\n')}\n`;
 }
 
-const count = (header: string, value: (c: ConfigurationDrift) => number): TableColumn<ConfigurationDrift> => ({ header, align: 'right', value: (c) => String(value(c)) });
+const count = (header: string, value: (c: ConfigurationDrift) => number): TableColumn<ConfigurationDrift> => ({
+  header,
+  align: 'right',
+  value: (c) => String(value(c)),
+});
 
 const CONFIGURATION_COLUMNS: TableColumn<ConfigurationDrift>[] = [
   { header: 'tenant', value: (c) => c.tenantId },
@@ -150,14 +187,17 @@ function detailLines(configurations: readonly ConfigurationDrift[]): string[] {
     const where = `${c.tenantId}/${c.configurationId}`;
     if (c.state !== 'read') {
       const r = c.reason;
-      const why = r ? `${r.code}${r.errorCode ? ` ${r.errorCode}` : ''}${r.httpStatus ? ` (HTTP ${r.httpStatus})` : ''}: ${r.message}` : '';
+      const why = r
+        ? `${r.code}${r.errorCode ? ` ${r.errorCode}` : ''}${r.httpStatus ? ` (HTTP ${r.httpStatus})` : ''}: ${r.message}`
+        : '';
       lines.push(`  ${c.state === 'not-found' ? 'not found ' : 'unreadable'} ${where}: ${why}`);
       continue;
     }
     for (const g of c.missing) lines.push(`  missing    ${where} group ${g}`);
     for (const a of c.extra) lines.push(`  extra      ${where} group ${a.groupId} (assignment ${a.assignmentId})`);
     for (const a of c.duplicate) lines.push(`  duplicate  ${where} group ${a.groupId} (assignment ${a.assignmentId})`);
-    for (const a of c.otherTargets) lines.push(`  other      ${where} ${a.targetType ?? 'unknown target'} (assignment ${a.assignmentId})`);
+    for (const a of c.otherTargets)
+      lines.push(`  other      ${where} ${a.targetType ?? 'unknown target'} (assignment ${a.assignmentId})`);
   }
   return lines;
 }

@@ -58,8 +58,8 @@ export function dryRunExitCode(plan: RolloutPlan): number {
 }
 
 /**
- * The human form (`file` as given, `-` for stdin): summary lines, a table of configurations with their counts, then the rows that
- * need attention (not found, unreadable), each list capped.
+ * The human form (`file` as given, `-` for stdin): summary lines, a table of configurations with
+ * their counts, then the rows that need attention (not found, unreadable), each list capped.
  */
 export function formatDryRun(plan: RolloutPlan, context: { file: string; duplicateRows: number }): string {
   const s = plan.summary;
@@ -67,7 +67,9 @@ export function formatDryRun(plan: RolloutPlan, context: { file: string; duplica
   const tenants = new Set(plan.rows.map((r) => r.tenantId)).size;
   const out: string[] = [];
   const dropped = context.duplicateRows ? ` (${plural(context.duplicateRows, 'duplicate row')} dropped)` : '';
-  out.push(`dry run   ${source}: ${plural(s.total, 'row')}${dropped} over ${plural(tenants, 'tenant')}, ${plural(s.configurations, 'configuration')}; nothing was written`);
+  out.push(
+    `dry run   ${source}: ${plural(s.total, 'row')}${dropped} over ${plural(tenants, 'tenant')}, ${plural(s.configurations, 'configuration')}; nothing was written`,
+  );
   out.push(`would create            ${s.wouldCreate}`);
   out.push(`already assigned        ${s.alreadyAssigned}`);
   out.push(`configuration not found ${s.configurationNotFound}`);
@@ -76,7 +78,9 @@ export function formatDryRun(plan: RolloutPlan, context: { file: string; duplica
   if (plan.configurations.length > 0) {
     out.push('');
     const idWidth = 36;
-    out.push(`${'tenant'.padEnd(idWidth)}  ${'configuration'.padEnd(idWidth)}  ${'rows'.padStart(6)}  ${'create'.padStart(6)}  ${'already'.padStart(7)}  graph`);
+    out.push(
+      `${'tenant'.padEnd(idWidth)}  ${'configuration'.padEnd(idWidth)}  ${'rows'.padStart(6)}  ${'create'.padStart(6)}  ${'already'.padStart(7)}  graph`,
+    );
     for (const c of plan.configurations.slice(0, MAX_CONFIGURATION_LINES)) {
       const graph =
         c.state === 'read'
@@ -93,10 +97,16 @@ export function formatDryRun(plan: RolloutPlan, context: { file: string; duplica
   const attention = plan.rows.filter((r) => r.plan === 'configuration-not-found' || r.plan === 'unreadable');
   if (attention.length > 0) {
     out.push('');
-    out.push(`needs attention: ${plural(attention.length, 'row')}${attention.length > MAX_ATTENTION_LINES ? ` (the first ${MAX_ATTENTION_LINES} below; --json lists them all)` : ''}`);
+    out.push(
+      `needs attention: ${plural(attention.length, 'row')}${attention.length > MAX_ATTENTION_LINES ? ` (the first ${MAX_ATTENTION_LINES} below; --json lists them all)` : ''}`,
+    );
     for (const r of attention.slice(0, MAX_ATTENTION_LINES)) {
-      const why = r.reason ? `${r.reason.code}${r.reason.errorCode ? ` ${r.reason.errorCode}` : ''}: ${r.reason.message}` : '';
-      out.push(`  line ${r.line}: ${r.plan}, group ${r.groupId} of configuration ${r.configurationId} in tenant ${r.tenantId}; ${why}`);
+      const why = r.reason
+        ? `${r.reason.code}${r.reason.errorCode ? ` ${r.reason.errorCode}` : ''}: ${r.reason.message}`
+        : '';
+      out.push(
+        `  line ${r.line}: ${r.plan}, group ${r.groupId} of configuration ${r.configurationId} in tenant ${r.tenantId}; ${why}`,
+      );
     }
   } else {
     out.push('');

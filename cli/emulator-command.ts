@@ -1,6 +1,11 @@
 import { Command, Option } from 'commander';
 import { checkFaultRates } from '../emulator/fault-plan.js';
-import { startEmulator, type EmulatorOptions, type FaultRates, type RunningEmulator } from '../emulator/emulator-server.js';
+import {
+  startEmulator,
+  type EmulatorOptions,
+  type FaultRates,
+  type RunningEmulator,
+} from '../emulator/emulator-server.js';
 import { RETRY_AFTER_FORMATS, type FaultKind, type RetryAfterFormat } from '../emulator/emulator-options.js';
 import { ErrorCodes } from '../lib/errors/codes.js';
 import { UserError } from '../lib/errors/user-error.js';
@@ -45,16 +50,27 @@ export function emulatorCommand(): Command {
     .addOption(new Option('--port <port>', 'TCP port; 0 picks a free one').default('8443'))
     .addOption(new Option('--cert-dir <dir>', 'directory for the generated certificate and key').default('./.emulator'))
     .addOption(new Option('--rate-limit <spec>', 'per-tenant write limit, e.g. 100/20s or 25/1s (unit ms, s or m)'))
-    .addOption(new Option('--retry-after <format>', `Retry-After format: ${RETRY_AFTER_FORMATS.join(', ')}`).default('fractional'))
+    .addOption(
+      new Option('--retry-after <format>', `Retry-After format: ${RETRY_AFTER_FORMATS.join(', ')}`).default(
+        'fractional',
+      ),
+    )
     .addOption(new Option('--latency-ms <n>', 'milliseconds added to every Graph response').default('0'))
     .addOption(
-      new Option('--fault <kind=rate...>', 'fault rates on assignment POSTs, e.g. 503=0.05,500=0.02,reset=0.02,commit-reset=0.02,slow-commit=0.02 (repeatable)')
+      new Option(
+        '--fault <kind=rate...>',
+        'fault rates on assignment POSTs, e.g. 503=0.05,500=0.02,reset=0.02,commit-reset=0.02,slow-commit=0.02 (repeatable)',
+      )
         .argParser((value: string, previous: string[]) => [...previous, value])
         .default([]),
     )
-    .addOption(new Option('--slow-commit-ms <n>', 'delay before a slow-commit fault creates its assignment').default('1500'))
+    .addOption(
+      new Option('--slow-commit-ms <n>', 'delay before a slow-commit fault creates its assignment').default('1500'),
+    )
     .addOption(new Option('--page-size <n>', 'assignments per list page').default('100'))
-    .addOption(new Option('--strict-configurations', 'only configurations created through the control API exist (others 404)'))
+    .addOption(
+      new Option('--strict-configurations', 'only configurations created through the control API exist (others 404)'),
+    )
     .addOption(new Option('--client-secret <secret>', 'the only client secret the token endpoint accepts'))
     .addOption(new Option('--seed <n>', 'seed for the fault dice (reproducible runs)'))
     .addOption(new Option('--print-env', 'print `export NAME=value` lines for a client shell on stdout'))
@@ -119,10 +135,14 @@ async function start(options: EmulatorOptions): Promise<RunningEmulator> {
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE') {
-      throw usage(`--port ${String(options.port)} is already in use on ${String(options.host)}; choose another port (0 picks a free one)`);
+      throw usage(
+        `--port ${String(options.port)} is already in use on ${String(options.host)}; choose another port (0 picks a free one)`,
+      );
     }
     if (code === 'EACCES') {
-      throw usage(`--port ${String(options.port)} on ${String(options.host)} needs privileges this user lacks; choose a port above 1023`);
+      throw usage(
+        `--port ${String(options.port)} on ${String(options.host)} needs privileges this user lacks; choose a port above 1023`,
+      );
     }
     if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') {
       throw usage(`--host ${String(options.host)} is not an address of this machine`);
@@ -147,7 +167,10 @@ function retryAfterOption(text: string): RetryAfterFormat {
 
 function faultOption(values: string[]): FaultRates {
   const rates: FaultRates = {};
-  for (const item of values.flatMap((value) => value.split(',')).map((part) => part.trim()).filter((part) => part !== '')) {
+  for (const item of values
+    .flatMap((value) => value.split(','))
+    .map((part) => part.trim())
+    .filter((part) => part !== '')) {
     const match = /^([a-z0-9-]+)=(\d*\.?\d+)$/.exec(item);
     const kind = match?.[1] === undefined ? undefined : FAULT_NAMES[match[1]];
     if (!match || !kind) {

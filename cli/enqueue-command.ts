@@ -10,7 +10,9 @@ import { watchRollout, watchExitCode } from './rollout-watch.js';
 
 export function enqueueCommand(): Command {
   return new Command('enqueue')
-    .description('validate a CSV or JSON file of (configurationId, groupId, tenantId?) rows and enqueue it as a rollout')
+    .description(
+      'validate a CSV or JSON file of (configurationId, groupId, tenantId?) rows and enqueue it as a rollout',
+    )
     .argument('<file>', 'CSV with a header row, or a JSON array; - reads stdin')
     .option('--name <name>', 'a label for the rollout')
     .option('--json', 'print the result as JSON')
@@ -39,14 +41,18 @@ export function enqueueCommand(): Command {
         } else {
           process.stdout.write(
             `rollout ${result.rolloutId}: ${result.total} row${result.total === 1 ? '' : 's'} enqueued` +
-              (result.duplicateRows ? ` (${result.duplicateRows} duplicate row${result.duplicateRows === 1 ? '' : 's'} dropped)` : '') +
+              (result.duplicateRows
+                ? ` (${result.duplicateRows} duplicate row${result.duplicateRows === 1 ? '' : 's'} dropped)`
+                : '') +
               ` across ${result.tenants.length} tenant(s)\n` +
               (options.wait ? '' : `watch it:  assignments status ${result.rolloutId} --watch\n`),
           );
         }
         if (options.wait) {
           // With --json, stdout keeps only the result line; the progress goes to stderr.
-          const watched = await watchRollout(store, result.rolloutId, { out: options.json ? process.stderr : process.stdout });
+          const watched = await watchRollout(store, result.rolloutId, {
+            out: options.json ? process.stderr : process.stdout,
+          });
           process.exitCode = watchExitCode(watched);
         }
       } finally {

@@ -18,12 +18,16 @@ export function listCommand(): Command {
         const store = new RolloutStore(redis, config.queuePrefix, config.outcomeRetentionMs);
         const rollouts = (await store.list(options.limit)).map(toSummary);
         if (options.json) {
-          process.stdout.write(rollouts.length === 0 ? '[]\n' : `[\n${rollouts.map((r) => JSON.stringify(r)).join(',\n')}\n]\n`);
+          process.stdout.write(
+            rollouts.length === 0 ? '[]\n' : `[\n${rollouts.map((r) => JSON.stringify(r)).join(',\n')}\n]\n`,
+          );
         } else if (rollouts.length === 0) {
           process.stdout.write(`no rollouts (QUEUE_PREFIX=${config.queuePrefix})\n`);
         } else {
           // The delete counts get columns only when some rollout listed has delete rows.
-          process.stdout.write(formatTable(rollouts.some(hasDeletes) ? LIST_COLUMNS_WITH_DELETES : LIST_COLUMNS, rollouts));
+          process.stdout.write(
+            formatTable(rollouts.some(hasDeletes) ? LIST_COLUMNS_WITH_DELETES : LIST_COLUMNS, rollouts),
+          );
         }
       } finally {
         await redis.quit();
@@ -33,7 +37,8 @@ export function listCommand(): Command {
 
 function parseLimit(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 1000) throw new InvalidArgumentError('must be a whole number from 1 to 1000');
+  if (!Number.isInteger(n) || n < 1 || n > 1000)
+    throw new InvalidArgumentError('must be a whole number from 1 to 1000');
   return n;
 }
 
@@ -46,7 +51,11 @@ function toSummary(s: RolloutStatus): RolloutSummary {
   return summary;
 }
 
-const count = (header: string, value: (r: RolloutSummary) => number): TableColumn<RolloutSummary> => ({ header, align: 'right', value: (r) => String(value(r)) });
+const count = (header: string, value: (r: RolloutSummary) => number): TableColumn<RolloutSummary> => ({
+  header,
+  align: 'right',
+  value: (r) => String(value(r)),
+});
 
 const LIST_COLUMNS: TableColumn<RolloutSummary>[] = [
   { header: 'rollout', value: (r) => r.rolloutId },

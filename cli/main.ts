@@ -18,7 +18,20 @@ const program = new Command('assignments')
   .showHelpAfterError()
   .exitOverride();
 
-for (const command of [workerCommand(), enqueueCommand(), statusCommand(), listCommand(), reportCommand(), cancelCommand(), retryCommand(), syncCommand(), scheduleCommand(), serveCommand(), emulatorCommand(), demoCommand()]) {
+for (const command of [
+  workerCommand(),
+  enqueueCommand(),
+  statusCommand(),
+  listCommand(),
+  reportCommand(),
+  cancelCommand(),
+  retryCommand(),
+  syncCommand(),
+  scheduleCommand(),
+  serveCommand(),
+  emulatorCommand(),
+  demoCommand(),
+]) {
   program.addCommand(command.exitOverride());
 }
 

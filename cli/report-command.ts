@@ -30,7 +30,11 @@ export function reportCommand(): Command {
   return new Command('report')
     .description('one line per row of the rollout, in input order, with its outcome')
     .argument('<rolloutId>')
-    .addOption(new Option('--format <format>', 'json (an array), csv, or table (aligned columns for a terminal)').choices(['json', 'csv', 'table']).default('json'))
+    .addOption(
+      new Option('--format <format>', 'json (an array), csv, or table (aligned columns for a terminal)')
+        .choices(['json', 'csv', 'table'])
+        .default('json'),
+    )
     .addOption(new Option('--outcome <outcome>', 'only rows with this outcome').choices(REPORT_OUTCOMES as string[]))
     .option('--output <file>', 'write to a file instead of stdout')
     .action(async (rolloutId: string, options: { format: ReportFormat; outcome?: ReportOutcome; output?: string }) => {
@@ -38,7 +42,10 @@ export function reportCommand(): Command {
       try {
         const store = new RolloutStore(redis, config.queuePrefix, config.outcomeRetentionMs);
         if (!(await store.status(rolloutId))) {
-          throw new UserError(ErrorCodes.ROLLOUT_NOT_FOUND, `no rollout ${JSON.stringify(rolloutId)} (QUEUE_PREFIX=${config.queuePrefix})`);
+          throw new UserError(
+            ErrorCodes.ROLLOUT_NOT_FOUND,
+            `no rollout ${JSON.stringify(rolloutId)} (QUEUE_PREFIX=${config.queuePrefix})`,
+          );
         }
         const file = options.output ? createWriteStream(options.output) : undefined;
         if (file) await once(file, 'open'); // an unwritable path fails here, before any row is read
@@ -58,7 +65,13 @@ export function reportCommand(): Command {
  * blocks of about 64 KiB, waiting for `out` to drain, so memory stays flat whatever the rollout's size.
  * Returns the number of rows written.
  */
-export async function writeReport(store: RolloutStore, rolloutId: string, format: ReportFormat, out: Writable, options: ReportOptions = {}): Promise<number> {
+export async function writeReport(
+  store: RolloutStore,
+  rolloutId: string,
+  format: ReportFormat,
+  out: Writable,
+  options: ReportOptions = {},
+): Promise<number> {
   const sink = new BlockWriter(out);
   const encoder = ENCODERS[format]();
   let count = 0;
@@ -143,7 +156,10 @@ class BlockWriter {
   }
 }
 
-function toReportRow(rolloutId: string, item: { rowKey: string; row: number; outcome: Outcome | null; retries: number }): ReportRow {
+function toReportRow(
+  rolloutId: string,
+  item: { rowKey: string; row: number; outcome: Outcome | null; retries: number },
+): ReportRow {
   if (item.outcome) return { ...item.outcome, retries: item.retries };
   const { assignmentId, ...rowIds } = rowFieldsOf(parseRowKey(item.rowKey));
   return {

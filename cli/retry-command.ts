@@ -9,7 +9,9 @@ export function retryCommand(): Command {
   return new Command('retry')
     .description('re-enqueue the failed rows of a rollout with a fresh attempt budget (their history is kept)')
     .argument('<rolloutId>')
-    .addOption(new Option('--outcome <outcome>', 'which rows to retry').choices(['failed', 'cancelled']).default('failed'))
+    .addOption(
+      new Option('--outcome <outcome>', 'which rows to retry').choices(['failed', 'cancelled']).default('failed'),
+    )
     .option('--json', 'print the result as JSON')
     .action(async (rolloutId: string, options: { outcome: OutcomeKind; json?: boolean }) => {
       const { config, redis } = await openClient();

@@ -4,7 +4,15 @@ import type { RolloutStatus, RolloutStore } from '../lib/rollout/rollout-store.j
 import { UserError } from '../lib/errors/user-error.js';
 import { ErrorCodes } from '../lib/errors/codes.js';
 import { RateMeter } from './rate-meter.js';
-import { formatDuration, formatRate, outcomeCounts, progressLine, progressNotes, rowsEnded, summaryLine } from '../lib/rollout/progress-text.js';
+import {
+  formatDuration,
+  formatRate,
+  outcomeCounts,
+  progressLine,
+  progressNotes,
+  rowsEnded,
+  summaryLine,
+} from '../lib/rollout/progress-text.js';
 
 /** Where a watch writes: a TTY gets a live bar, anything else a line every few seconds. */
 export type WatchOutput = NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
@@ -63,14 +71,23 @@ export function hasEnded(status: RolloutStatus): boolean {
  * the rollout stands and how to watch it again. Throws E_ROLLOUT_NOT_FOUND for an unknown rollout
  * (or one whose record expired while watched).
  */
-export async function watchRollout(store: RolloutStore, rolloutId: string, options: WatchOptions = {}): Promise<WatchResult> {
+export async function watchRollout(
+  store: RolloutStore,
+  rolloutId: string,
+  options: WatchOptions = {},
+): Promise<WatchResult> {
   const out = options.out ?? process.stdout;
   const intervalMs = options.intervalMs ?? 500;
   const lineEveryMs = options.lineEveryMs ?? 3000;
-  const resumeCommand = options.resumeCommand === undefined ? `assignments status ${rolloutId} --watch` : options.resumeCommand;
+  const resumeCommand =
+    options.resumeCommand === undefined ? `assignments status ${rolloutId} --watch` : options.resumeCommand;
   const read = async (): Promise<RolloutStatus> => {
     const s = await store.status(rolloutId);
-    if (!s) throw new UserError(ErrorCodes.ROLLOUT_NOT_FOUND, `no rollout ${JSON.stringify(rolloutId)} (QUEUE_PREFIX=${store.keys.prefix})`);
+    if (!s)
+      throw new UserError(
+        ErrorCodes.ROLLOUT_NOT_FOUND,
+        `no rollout ${JSON.stringify(rolloutId)} (QUEUE_PREFIX=${store.keys.prefix})`,
+      );
     options.onPoll?.(s);
     return s;
   };

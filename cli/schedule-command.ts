@@ -1,7 +1,13 @@
 import { Command } from 'commander';
 import { readDesiredStateFile } from '../producer/desired-state-file.js';
 import { openSyncQueue } from '../lib/queues/sync-queue.js';
-import { parseEvery, SyncSchedules, validateSchedule, type ScheduleInfo, type ScheduleTiming } from '../producer/sync-schedules.js';
+import {
+  parseEvery,
+  SyncSchedules,
+  validateSchedule,
+  type ScheduleInfo,
+  type ScheduleTiming,
+} from '../producer/sync-schedules.js';
 import { UserError } from '../lib/errors/user-error.js';
 import { ErrorCodes } from '../lib/errors/codes.js';
 import { loadConfig } from '../lib/config.js';
@@ -20,7 +26,9 @@ interface AddOptions {
 }
 
 export function scheduleCommand(): Command {
-  const schedule = new Command('schedule').description('desired-state syncs on a schedule, run by the workers; each run is a rollout');
+  const schedule = new Command('schedule').description(
+    'desired-state syncs on a schedule, run by the workers; each run is a rollout',
+  );
 
   schedule
     .command('add')
@@ -73,7 +81,12 @@ export function scheduleCommand(): Command {
       try {
         const infos = await new SyncSchedules(redis, queue, config.queuePrefix).list();
         if (options.json) process.stdout.write(`${JSON.stringify(infos)}\n`);
-        else process.stdout.write(infos.length === 0 ? 'no schedules (add one: assignments schedule add <name> <file> --cron "<pattern>")\n' : formatTable(SCHEDULE_COLUMNS, infos));
+        else
+          process.stdout.write(
+            infos.length === 0
+              ? 'no schedules (add one: assignments schedule add <name> <file> --cron "<pattern>")\n'
+              : formatTable(SCHEDULE_COLUMNS, infos),
+          );
       } finally {
         await queue.close();
         await redis.quit();
@@ -100,12 +113,17 @@ export function scheduleCommand(): Command {
 }
 
 function timingOf(options: AddOptions): ScheduleTiming {
-  if (options.cron !== undefined && options.every !== undefined) throw new UserError(ErrorCodes.USAGE, 'give --cron or --every, not both');
+  if (options.cron !== undefined && options.every !== undefined)
+    throw new UserError(ErrorCodes.USAGE, 'give --cron or --every, not both');
   if (options.every !== undefined) {
     if (options.tz !== undefined) throw new UserError(ErrorCodes.USAGE, '--tz goes with --cron, not --every');
     return { everyMs: parseEvery(options.every) };
   }
-  if (options.cron === undefined) throw new UserError(ErrorCodes.USAGE, 'when to run: --cron "<pattern>" (e.g. "0 2 * * *") or --every <duration> (e.g. 10m)');
+  if (options.cron === undefined)
+    throw new UserError(
+      ErrorCodes.USAGE,
+      'when to run: --cron "<pattern>" (e.g. "0 2 * * *") or --every <duration> (e.g. 10m)',
+    );
   return { cron: options.cron, tz: options.tz };
 }
 
@@ -115,7 +133,12 @@ function timingText(s: ScheduleInfo): string {
 }
 
 function durationText(ms: number): string {
-  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
+  for (const [unit, size] of [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1000],
+  ] as const) {
     if (ms % size === 0) return `${ms / size}${unit}`;
   }
   return `${ms}ms`;
@@ -128,5 +151,9 @@ const SCHEDULE_COLUMNS: TableColumn<ScheduleInfo>[] = [
   { header: 'prune', value: (s) => (s.prune ? `yes (${s.pruneThresholdPercent}%${s.force ? ', forced' : ''})` : 'no') },
   { header: 'desired', value: (s) => `${s.source}: ${s.configurations} config, ${s.groups} groups` },
   { header: 'runs', align: 'right', value: (s) => String(s.runs) },
-  { header: 'last run', value: (s) => (s.lastRun ? `${s.lastRun.at} ${s.lastRun.result}: ${s.lastRun.message}` : '-'), width: 100 },
+  {
+    header: 'last run',
+    value: (s) => (s.lastRun ? `${s.lastRun.at} ${s.lastRun.result}: ${s.lastRun.message}` : '-'),
+    width: 100,
+  },
 ];

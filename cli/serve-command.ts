@@ -5,7 +5,9 @@ import { untilSignal } from './until-signal.js';
 
 export function serveCommand(): Command {
   return new Command('serve')
-    .description('run the operations server: POST /events, POST /webhooks/graph, /healthz, /readyz, /metrics, /ui (configured by the environment)')
+    .description(
+      'run the operations server: POST /events, POST /webhooks/graph, /healthz, /readyz, /metrics, /ui (configured by the environment)',
+    )
     .action(async () => {
       const config = loadConfig();
       const logger = createLogger(config.logLevel, { role: 'server' });

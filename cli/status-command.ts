@@ -12,13 +12,20 @@ export function statusCommand(): Command {
     .description("a rollout's progress per outcome and per tenant; --watch follows it to the end")
     .argument('<rolloutId>')
     .option('--json', 'print as JSON (with --watch: progress on stderr, the final status as JSON on stdout)')
-    .option('--watch', 'follow the rollout until it ends; exit 0 if no row failed, 1 if some did, 130 on Ctrl-C (the rollout goes on)')
+    .option(
+      '--watch',
+      'follow the rollout until it ends; exit 0 if no row failed, 1 if some did, 130 on Ctrl-C (the rollout goes on)',
+    )
     .action(async (rolloutId: string, options: { json?: boolean; watch?: boolean }) => {
       const { config, redis } = await openClient();
       try {
         const store = new RolloutStore(redis, config.queuePrefix, config.outcomeRetentionMs);
         let status = await store.status(rolloutId);
-        if (!status) throw new UserError(ErrorCodes.ROLLOUT_NOT_FOUND, `no rollout ${JSON.stringify(rolloutId)} (QUEUE_PREFIX=${config.queuePrefix})`);
+        if (!status)
+          throw new UserError(
+            ErrorCodes.ROLLOUT_NOT_FOUND,
+            `no rollout ${JSON.stringify(rolloutId)} (QUEUE_PREFIX=${config.queuePrefix})`,
+          );
         if (options.watch) {
           const result = await watchRollout(store, rolloutId, { out: options.json ? process.stderr : process.stdout });
           status = result.status;
@@ -48,7 +55,11 @@ export function formatStatus(s: RolloutStatus): string {
   return `${lines.join('\n')}\n\n${formatTable(hasDeletes(s) ? TENANT_COLUMNS_WITH_DELETES : TENANT_COLUMNS, s.tenants)}`;
 }
 
-const count = (header: string, value: (t: TenantProgress) => number): TableColumn<TenantProgress> => ({ header, align: 'right', value: (t) => String(value(t)) });
+const count = (header: string, value: (t: TenantProgress) => number): TableColumn<TenantProgress> => ({
+  header,
+  align: 'right',
+  value: (t) => String(value(t)),
+});
 
 /** One line per tenant; `lane` says whether its lane is paused (after a 429/503) and until when. */
 const TENANT_COLUMNS: TableColumn<TenantProgress>[] = [

@@ -30,19 +30,25 @@ interface SyncCommandOptions {
 /** `--prune-threshold`: a percentage, 0 to 100. */
 export function parsePercent(value: string): number {
   const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 100) throw new InvalidArgumentError(`expected a percentage from 0 to 100, got ${JSON.stringify(value)}`);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 100)
+    throw new InvalidArgumentError(`expected a percentage from 0 to 100, got ${JSON.stringify(value)}`);
   return n;
 }
 
 export function pruneThresholdOption(): Option {
-  return new Option('--prune-threshold <percent>', "with --prune: refuse when more than this share of a configuration's assignments would be deleted")
+  return new Option(
+    '--prune-threshold <percent>',
+    "with --prune: refuse when more than this share of a configuration's assignments would be deleted",
+  )
     .argParser(parsePercent)
     .default(DEFAULT_PRUNE_THRESHOLD_PERCENT);
 }
 
 export function syncCommand(): Command {
   return new Command('sync')
-    .description('make Intune match a desired-state file (YAML or JSON): read each configuration, show the drift, apply it as a rollout')
+    .description(
+      'make Intune match a desired-state file (YAML or JSON): read each configuration, show the drift, apply it as a rollout',
+    )
     .argument('<file>', 'the desired state: tenants → configurations → groups')
     .option('--dry-run', 'read and print the drift; write nothing')
     .option('--json', 'print the drift (and the rollout) as JSON')
@@ -57,7 +63,11 @@ export function syncCommand(): Command {
       const { state: desired } = await readDesiredStateFile(file);
       requireGraphCredentials(config, 'for a sync (it reads from Graph)');
       const source = file === '-' ? 'stdin' : file;
-      const syncOptions: SyncOptions = { prune: options.prune === true, force: options.force === true, pruneThresholdPercent: options.pruneThreshold };
+      const syncOptions: SyncOptions = {
+        prune: options.prune === true,
+        force: options.force === true,
+        pruneThresholdPercent: options.pruneThreshold,
+      };
       const { redis } = await openClient();
       const queue = openQueue(redis, config.queuePrefix);
       try {
@@ -65,12 +75,17 @@ export function syncCommand(): Command {
         // add a second, unpaced stream of requests to a tenant a rollout is already using.
         const lanes = new TenantLanes(redis, new RedisKeys(config.queuePrefix), config.rateLimit);
         const graph = new LaneBoundGraph(connectGraph(config, 16), lanes, config.retryBaseDelayMs);
-        const reader = new LaneAssignmentReader(graph, { maxAttempts: config.retryMaxAttempts, baseDelayMs: config.retryBaseDelayMs });
+        const reader = new LaneAssignmentReader(graph, {
+          maxAttempts: config.retryMaxAttempts,
+          baseDelayMs: config.retryBaseDelayMs,
+        });
         const plan = planSync(await readDrift(desired, reader, graph.api.kind), syncOptions);
         const show = { ...syncOptions, dryRun: options.dryRun === true, source };
 
         if (options.dryRun) {
-          process.stdout.write(options.json ? `${JSON.stringify(syncJson(plan, show, null))}\n` : formatDrift(plan, show));
+          process.stdout.write(
+            options.json ? `${JSON.stringify(syncJson(plan, show, null))}\n` : formatDrift(plan, show),
+          );
           process.exitCode = syncExitCode(plan);
           return;
         }
@@ -79,7 +94,12 @@ export function syncCommand(): Command {
           throw refusal(plan, syncOptions);
         }
         const store = new RolloutStore(redis, config.queuePrefix, config.outcomeRetentionMs);
-        const rollout = await applySync(plan, syncOptions, { queue, store }, { name: options.name, source: `sync ${source}` });
+        const rollout = await applySync(
+          plan,
+          syncOptions,
+          { queue, store },
+          { name: options.name, source: `sync ${source}` },
+        );
         if (options.json) {
           process.stdout.write(`${JSON.stringify(syncJson(plan, show, rollout))}\n`);
         } else {
@@ -92,7 +112,9 @@ export function syncCommand(): Command {
         }
         const readProblems = syncExitCode(plan);
         if (rollout && options.wait) {
-          const watched = await watchRollout(store, rollout.rolloutId, { out: options.json ? process.stderr : process.stdout });
+          const watched = await watchRollout(store, rollout.rolloutId, {
+            out: options.json ? process.stderr : process.stdout,
+          });
           process.exitCode = Math.max(watchExitCode(watched), readProblems);
         } else {
           process.exitCode = readProblems;
@@ -117,6 +139,9 @@ export function refusal(plan: SyncPlan, options: SyncOptions): UserError {
     ErrorCodes.PRUNE_REFUSED,
     `prune refused: more than ${options.pruneThresholdPercent}% of the assignments of ${refused.length} configuration${refused.length === 1 ? '' : 's'} would be deleted; nothing was written (check the file; --force prunes anyway)`,
     2,
-    refused.map((c) => `tenant ${c.tenantId} configuration ${c.configurationId}: would delete ${c.wouldDelete} of ${c.existingAssignments} assignments (${c.percent.toFixed(1).replace(/\.0$/, '')}%)`),
+    refused.map(
+      (c) =>
+        `tenant ${c.tenantId} configuration ${c.configurationId}: would delete ${c.wouldDelete} of ${c.existingAssignments} assignments (${c.percent.toFixed(1).replace(/\.0$/, '')}%)`,
+    ),
   );
 }

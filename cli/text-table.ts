@@ -8,7 +8,10 @@ export interface TableColumn<R> {
   value: (row: R) => string;
   /** Numbers read best right-aligned. Default left. */
   align?: 'left' | 'right';
-  /** Width in characters: at most (formatTable), or fixed (FixedWidthTable); longer text is cut with `…`, numbers (right-aligned) never are. */
+  /**
+   * Width in characters: at most (formatTable), or fixed (FixedWidthTable); longer text is cut with `…`, numbers
+   * (right-aligned) never are.
+   */
   width?: number;
 }
 

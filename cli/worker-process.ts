@@ -52,15 +52,22 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
   const syncConnection = connectRedis(config.redisUrl, 'worker');
   const eventConnection = connectRedis(config.redisUrl, 'worker');
   // ioredis reconnects by itself; say so once per failed try instead of an unhandled-error trace.
-  for (const connection of [redis, bullConnection, syncConnection, eventConnection]) connection.on('error', (err: Error) => logger.warn({ err }, 'Redis connection error; reconnecting'));
+  for (const connection of [redis, bullConnection, syncConnection, eventConnection])
+    connection.on('error', (err: Error) => logger.warn({ err }, 'Redis connection error; reconnecting'));
   try {
-    await Promise.race([redis.ping(), sleep(10_000, undefined, { ref: false }).then(() => Promise.reject(new Error('no answer in 10 s')))]);
+    await Promise.race([
+      redis.ping(),
+      sleep(10_000, undefined, { ref: false }).then(() => Promise.reject(new Error('no answer in 10 s'))),
+    ]);
   } catch (err) {
     redis.disconnect();
     bullConnection.disconnect();
     syncConnection.disconnect();
     eventConnection.disconnect();
-    throw new UserError(ErrorCodes.REDIS_UNAVAILABLE, `cannot reach Redis at ${redactedRedisUrl(config.redisUrl)} (REDIS_URL): ${(err as Error).message}`);
+    throw new UserError(
+      ErrorCodes.REDIS_UNAVAILABLE,
+      `cannot reach Redis at ${redactedRedisUrl(config.redisUrl)} (REDIS_URL): ${(err as Error).message}`,
+    );
   }
   const lanes = new TenantLanes(redis, keys, config.rateLimit);
   const shutdown = new AbortController();
@@ -126,35 +133,64 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
     signal: shutdown.signal,
     logger,
   });
-  const eventWorker = new Worker<EventJobData>(EVENTS_QUEUE_NAME, (job: Job<EventJobData>) => eventProcessor.process(job), {
-    connection: eventConnection,
-    prefix: config.queuePrefix,
-    concurrency: EVENT_CONCURRENCY,
-    lockDuration: config.workerLockMs,
-  });
+  const eventWorker = new Worker<EventJobData>(
+    EVENTS_QUEUE_NAME,
+    (job: Job<EventJobData>) => eventProcessor.process(job),
+    {
+      connection: eventConnection,
+      prefix: config.queuePrefix,
+      concurrency: EVENT_CONCURRENCY,
+      lockDuration: config.workerLockMs,
+    },
+  );
   eventWorker.on('error', (err) => logger.error({ err }, 'event worker error'));
-  eventWorker.on('failed', (job, err) => logger.warn({ err, jobId: job?.id, attemptsMade: job?.attemptsMade }, 'event job failed; BullMQ retries it while attempts remain'));
+  eventWorker.on('failed', (job, err) =>
+    logger.warn(
+      { err, jobId: job?.id, attemptsMade: job?.attemptsMade },
+      'event job failed; BullMQ retries it while attempts remain',
+    ),
+  );
   await Promise.all([worker.waitUntilReady(), syncWorker.waitUntilReady(), eventWorker.waitUntilReady()]);
   // Unique per process run: a restarted worker must not add its fresh counts into its old snapshot's slot.
-  const publisher = new MetricsPublisher(redis, keys, `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`, metrics.registry, { logger });
+  const publisher = new MetricsPublisher(
+    redis,
+    keys,
+    `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`,
+    metrics.registry,
+    { logger },
+  );
   await publisher.start();
   let metricsServer: Awaited<ReturnType<typeof serveWorkerMetrics>> | undefined;
   if (config.metricsPort !== undefined) {
     try {
       metricsServer = await serveWorkerMetrics(metrics.registry, config.metricsPort);
-      logger.info({ port: metricsServer.port, url: `http://127.0.0.1:${metricsServer.port}/metrics` }, 'serving metrics');
+      logger.info(
+        { port: metricsServer.port, url: `http://127.0.0.1:${metricsServer.port}/metrics` },
+        'serving metrics',
+      );
     } catch (err) {
       // The fleet's metrics still reach the server through Redis; not worth refusing rows over.
       logger.warn({ err, port: config.metricsPort }, 'cannot serve METRICS_PORT; metrics go through Redis only');
     }
   }
-  logger.info({ concurrency: config.workerConcurrency, queuePrefix: config.queuePrefix, rateLimit: config.rateLimit ?? 'learned' }, 'worker started');
+  logger.info(
+    {
+      concurrency: config.workerConcurrency,
+      queuePrefix: config.queuePrefix,
+      rateLimit: config.rateLimit ?? 'learned',
+    },
+    'worker started',
+  );
 
   return {
     async stop() {
       shutdown.abort();
-      const deadline = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), config.shutdownTimeoutMs).unref());
-      const closed = Promise.all([worker.close(), syncWorker.close(), eventWorker.close()]).then(() => 'closed' as const);
+      const deadline = new Promise<'timeout'>((resolve) =>
+        setTimeout(() => resolve('timeout'), config.shutdownTimeoutMs).unref(),
+      );
+      const closed = Promise.all([worker.close(), syncWorker.close(), eventWorker.close()]).then(
+        () => 'closed' as const,
+      );
       if ((await Promise.race([closed, deadline])) === 'timeout') {
         // In-flight rows keep their lock until it expires; another worker re-runs them then, and
         // their markers make the re-run check before posting.

@@ -90,7 +90,8 @@ export class EmulatorControl {
         {
           method,
           ca: this.ca,
-          headers: text === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) },
+          headers:
+            text === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) },
         },
         (res) => {
           const chunks: Buffer[] = [];

@@ -30,11 +30,18 @@ const groupBody = z.strictObject({ id: z.string().optional(), displayName: z.str
 const readFailureBody = z.strictObject({ status: z.number().int().min(400).max(599).nullable() });
 
 /** Handles a request under `/_emulator`; `reset` restores the state the emulator started with. */
-export async function handleControlRequest(context: EmulatorContext, exchange: HttpExchange, reset: () => void): Promise<void> {
+export async function handleControlRequest(
+  context: EmulatorContext,
+  exchange: HttpExchange,
+  reset: () => void,
+): Promise<void> {
   const [, first, tenant, , configuration] = exchange.segments;
   // Ids in the path become placeholders so each route is one case below.
   const placeholders: Record<number, string> = first === 'tenants' ? { 1: '{tenantId}', 3: '{configurationId}' } : {};
-  const path = exchange.segments.slice(1).map((segment, index) => placeholders[index] ?? segment).join('/');
+  const path = exchange.segments
+    .slice(1)
+    .map((segment, index) => placeholders[index] ?? segment)
+    .join('/');
   const route = `${exchange.method} ${path}`;
   switch (route) {
     case 'GET health':

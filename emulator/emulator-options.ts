@@ -122,7 +122,9 @@ export function resolveEmulatorOptions(options: EmulatorOptions = {}): ResolvedE
   }
   if (resolved.seed !== undefined) requireInteger('seed', resolved.seed, Number.MIN_SAFE_INTEGER);
   if (!RETRY_AFTER_FORMATS.includes(resolved.retryAfterFormat)) {
-    throw new RangeError(`retryAfterFormat must be one of ${RETRY_AFTER_FORMATS.join(', ')}, got '${String(resolved.retryAfterFormat)}'`);
+    throw new RangeError(
+      `retryAfterFormat must be one of ${RETRY_AFTER_FORMATS.join(', ')}, got '${String(resolved.retryAfterFormat)}'`,
+    );
   }
   if (resolved.clientSecret === '') throw new RangeError('clientSecret must not be empty');
   return resolved;

@@ -95,7 +95,12 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       // A bug in a handler must still answer, or the client waits for its own timeout and the
       // failure looks like one of the emulator's deliberate faults.
       if (!exchange.answered) {
-        sendGraphError(exchange, 500, 'InternalServerError', `Emulator error: ${(error as Error).message ?? String(error)}`);
+        sendGraphError(
+          exchange,
+          500,
+          'InternalServerError',
+          `Emulator error: ${(error as Error).message ?? String(error)}`,
+        );
       }
     });
   });
@@ -155,7 +160,12 @@ async function route(context: EmulatorContext, exchange: HttpExchange, reset: ()
   if (first === '_emulator') return handleControlRequest(context, exchange, reset);
   if (first === 'beta') return handleGraphRequest(context, exchange);
   if (await handleEntraRequest(context, exchange)) return;
-  sendGraphError(exchange, 404, 'ResourceNotFound', `No route for ${exchange.method} ${exchange.url.pathname}. Graph lives under /beta.`);
+  sendGraphError(
+    exchange,
+    404,
+    'ResourceNotFound',
+    `No route for ${exchange.method} ${exchange.url.pathname}. Graph lives under /beta.`,
+  );
 }
 
 /** Rejects with the listen error itself (EADDRINUSE, EACCES…) so callers can tell which it was. */

@@ -24,14 +24,26 @@ export async function handleEntraRequest(context: EmulatorContext, exchange: Htt
     case 'v2.0/.well-known/openid-configuration':
       if (!allowMethod(exchange, 'GET')) return true;
       if (!isTenantOrAlias(tenant)) {
-        sendEntraError(exchange, 400, 'invalid_tenant', 90002, `Tenant '${tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.`);
+        sendEntraError(
+          exchange,
+          400,
+          'invalid_tenant',
+          90002,
+          `Tenant '${tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.`,
+        );
         return true;
       }
       exchange.sendJson(200, openIdConfiguration(exchange.publicOrigin(context.origin), tenant));
       return true;
     case 'discovery/instance':
       if (!allowMethod(exchange, 'GET')) return true;
-      exchange.sendJson(200, instanceDiscovery(exchange.publicOrigin(context.origin), exchange.url.searchParams.get('authorization_endpoint')));
+      exchange.sendJson(
+        200,
+        instanceDiscovery(
+          exchange.publicOrigin(context.origin),
+          exchange.url.searchParams.get('authorization_endpoint'),
+        ),
+      );
       return true;
     case 'discovery/v2.0/keys':
       if (!allowMethod(exchange, 'GET')) return true;
@@ -45,7 +57,13 @@ export async function handleEntraRequest(context: EmulatorContext, exchange: Htt
     case 'oauth2/v2.0/authorize':
     case 'oauth2/v2.0/devicecode':
     case 'oauth2/v2.0/logout':
-      sendEntraError(exchange, 400, 'unsupported_response_type', 70005, 'The emulator supports the client credentials grant only.');
+      sendEntraError(
+        exchange,
+        400,
+        'unsupported_response_type',
+        70005,
+        'The emulator supports the client credentials grant only.',
+      );
       return true;
     default:
       return false;
@@ -70,7 +88,14 @@ async function handleToken(context: EmulatorContext, exchange: HttpExchange, ten
   if (context.settings.tokenOutage) {
     // Retry-After is whole seconds on purpose: MSAL parses it with parseInt and treats 0 (what
     // "0.5" becomes) as "no value", which locks the client out of the token endpoint for 60 s.
-    sendEntraError(exchange, 503, 'temporarily_unavailable', 90033, 'A transient error has occurred. Please try again.', { 'retry-after': '1' });
+    sendEntraError(
+      exchange,
+      503,
+      'temporarily_unavailable',
+      90033,
+      'A transient error has occurred. Please try again.',
+      { 'retry-after': '1' },
+    );
     return;
   }
   if (context.tokens.failure && tenantId) {
@@ -78,7 +103,13 @@ async function handleToken(context: EmulatorContext, exchange: HttpExchange, ten
     return;
   }
   if (!tenantId) {
-    sendEntraError(exchange, 400, 'invalid_request', 900023, `Specified tenant identifier '${tenant}' is neither a valid DNS name, nor a valid external domain.`);
+    sendEntraError(
+      exchange,
+      400,
+      'invalid_request',
+      900023,
+      `Specified tenant identifier '${tenant}' is neither a valid DNS name, nor a valid external domain.`,
+    );
     return;
   }
   const basic = basicCredentials(exchange.req.headers.authorization);
@@ -86,29 +117,66 @@ async function handleToken(context: EmulatorContext, exchange: HttpExchange, ten
   const grantType = body.get('grant_type');
   const scope = body.get('scope');
   if (!grantType) {
-    sendEntraError(exchange, 400, 'invalid_request', 900144, "The request body must contain the following parameter: 'grant_type'.");
+    sendEntraError(
+      exchange,
+      400,
+      'invalid_request',
+      900144,
+      "The request body must contain the following parameter: 'grant_type'.",
+    );
     return;
   }
   if (grantType !== 'client_credentials') {
-    sendEntraError(exchange, 400, 'unsupported_grant_type', 70003, `The app requested an unsupported grant type '${grantType}'. The emulator supports client_credentials only.`);
+    sendEntraError(
+      exchange,
+      400,
+      'unsupported_grant_type',
+      70003,
+      `The app requested an unsupported grant type '${grantType}'. The emulator supports client_credentials only.`,
+    );
     return;
   }
   if (!clientId) {
-    sendEntraError(exchange, 400, 'invalid_request', 900144, "The request body must contain the following parameter: 'client_id'.");
+    sendEntraError(
+      exchange,
+      400,
+      'invalid_request',
+      900144,
+      "The request body must contain the following parameter: 'client_id'.",
+    );
     return;
   }
   if (!isObjectId(clientId)) {
-    sendEntraError(exchange, 400, 'unauthorized_client', 700016, `Application with identifier '${clientId}' was not found in the directory '${tenantId}'.`);
+    sendEntraError(
+      exchange,
+      400,
+      'unauthorized_client',
+      700016,
+      `Application with identifier '${clientId}' was not found in the directory '${tenantId}'.`,
+    );
     return;
   }
   if (!scope) {
-    sendEntraError(exchange, 400, 'invalid_request', 900144, "The request body must contain the following parameter: 'scope'.");
+    sendEntraError(
+      exchange,
+      400,
+      'invalid_request',
+      900144,
+      "The request body must contain the following parameter: 'scope'.",
+    );
     return;
   }
   const scopes = scope.split(' ').filter((item) => item !== '');
-  const resource = scopes.length === 1 && scopes[0]?.endsWith('/.default') ? scopes[0].slice(0, -'/.default'.length) : undefined;
+  const resource =
+    scopes.length === 1 && scopes[0]?.endsWith('/.default') ? scopes[0].slice(0, -'/.default'.length) : undefined;
   if (!resource) {
-    sendEntraError(exchange, 400, 'invalid_scope', 1002012, `The provided value for scope ${scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).`);
+    sendEntraError(
+      exchange,
+      400,
+      'invalid_scope',
+      1002012,
+      `The provided value for scope ${scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).`,
+    );
     return;
   }
   const refusal = checkClientCredential(context, body, basic?.secret);
@@ -135,14 +203,33 @@ function sendTokenFailure(exchange: HttpExchange, mode: TokenFailureMode): void 
   switch (mode) {
     case '500':
       // Entra's 5xx often carry no Retry-After; MSAL then keeps the client off the endpoint for 60 s.
-      sendEntraError(exchange, 500, 'server_error', 50000, 'There was an error issuing a token or an issue with our sign-in service.');
+      sendEntraError(
+        exchange,
+        500,
+        'server_error',
+        50000,
+        'There was an error issuing a token or an issue with our sign-in service.',
+      );
       return;
     case '503':
-      sendEntraError(exchange, 503, 'temporarily_unavailable', 90033, 'A transient error has occurred. Please try again.', { 'retry-after': '1' });
+      sendEntraError(
+        exchange,
+        503,
+        'temporarily_unavailable',
+        90033,
+        'A transient error has occurred. Please try again.',
+        { 'retry-after': '1' },
+      );
       return;
     case 'invalid_client':
       // What a secret revoked or expired mid-rollout gets, whatever secret the client sends.
-      sendEntraError(exchange, 401, 'invalid_client', 7000222, 'The provided client secret keys for app are expired. Visit the Azure portal to create new keys for your app.');
+      sendEntraError(
+        exchange,
+        401,
+        'invalid_client',
+        7000222,
+        'The provided client secret keys for app are expired. Visit the Azure portal to create new keys for your app.',
+      );
       return;
   }
 }
@@ -175,21 +262,37 @@ function checkClientCredential(
         status: 401,
         error: 'invalid_client',
         code: 7000215,
-        message: 'Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to the app.',
+        message:
+          'Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to the app.',
       };
     }
     return undefined;
   }
   if (assertion !== null) {
     if (body.get('client_assertion_type') !== JWT_BEARER) {
-      return { status: 400, error: 'invalid_request', code: 900144, message: `The request body must contain the following parameter: 'client_assertion_type' with the value '${JWT_BEARER}'.` };
+      return {
+        status: 400,
+        error: 'invalid_request',
+        code: 900144,
+        message: `The request body must contain the following parameter: 'client_assertion_type' with the value '${JWT_BEARER}'.`,
+      };
     }
     const claims = jwtClaims(assertion);
     if (!claims) {
-      return { status: 401, error: 'invalid_client', code: 700025, message: 'Client assertion is not a well-formed JWT.' };
+      return {
+        status: 401,
+        error: 'invalid_client',
+        code: 700025,
+        message: 'Client assertion is not a well-formed JWT.',
+      };
     }
     if (typeof claims.exp === 'number' && claims.exp * 1000 <= Date.now()) {
-      return { status: 401, error: 'invalid_client', code: 700024, message: 'Client assertion is not within its valid time range.' };
+      return {
+        status: 401,
+        error: 'invalid_client',
+        code: 700024,
+        message: 'Client assertion is not within its valid time range.',
+      };
     }
     return undefined;
   }
@@ -301,7 +404,9 @@ function instanceDiscovery(origin: string, authorizationEndpoint: string | null)
 
 function allowMethod(exchange: HttpExchange, method: string): boolean {
   if (exchange.method === method) return true;
-  sendEntraError(exchange, 405, 'invalid_request', 900561, `The endpoint only accepts ${method} requests.`, { allow: method });
+  sendEntraError(exchange, 405, 'invalid_request', 900561, `The endpoint only accepts ${method} requests.`, {
+    allow: method,
+  });
   return false;
 }
 

@@ -52,7 +52,8 @@ export async function handleGraphRequest(context: EmulatorContext, exchange: Htt
   const [, area, collection, configurationId, child, assignmentId, ...extra] = exchange.segments;
 
   if (area !== 'officeConfiguration' || collection !== 'clientConfigurations' || extra.length > 0) {
-    const segment = area !== 'officeConfiguration' ? area : collection !== 'clientConfigurations' ? collection : extra[0];
+    const segment =
+      area !== 'officeConfiguration' ? area : collection !== 'clientConfigurations' ? collection : extra[0];
     sendGraphError(exchange, 400, 'BadRequest', `Resource not found for the segment '${segment ?? ''}'.`);
     return;
   }
@@ -65,7 +66,12 @@ export async function handleGraphRequest(context: EmulatorContext, exchange: Htt
     return;
   }
   if (!isObjectId(configurationId)) {
-    sendGraphError(exchange, 400, 'BadRequest', `Invalid key '${configurationId}': the configuration id must be a GUID.`);
+    sendGraphError(
+      exchange,
+      400,
+      'BadRequest',
+      `Invalid key '${configurationId}': the configuration id must be a GUID.`,
+    );
     return;
   }
   const configId = normalizeObjectId(configurationId);
@@ -114,7 +120,12 @@ function getGroup(context: EmulatorContext, exchange: HttpExchange, tenantId: st
   const group = context.state.findGroup(tenantId, groupId);
   if (!group) {
     // Graph's directory wording; strict or not, a group nobody created does not exist.
-    sendGraphError(exchange, 404, 'ResourceNotFound', `Resource '${groupId}' does not exist or one of its queried reference-property objects are not present.`);
+    sendGraphError(
+      exchange,
+      404,
+      'ResourceNotFound',
+      `Resource '${groupId}' does not exist or one of its queried reference-property objects are not present.`,
+    );
     return;
   }
   exchange.sendJson(200, {
@@ -133,11 +144,18 @@ function listConfigurations(context: EmulatorContext, exchange: HttpExchange, te
   const base = publicBase(context, exchange);
   exchange.sendJson(200, {
     '@odata.context': `${base}/beta/$metadata#officeConfiguration/clientConfigurations`,
-    value: context.state.listConfigurations(tenantId).map((configuration, index) => configurationJson(configuration, index)),
+    value: context.state
+      .listConfigurations(tenantId)
+      .map((configuration, index) => configurationJson(configuration, index)),
   });
 }
 
-function getConfiguration(context: EmulatorContext, exchange: HttpExchange, tenantId: string, configurationId: string): void {
+function getConfiguration(
+  context: EmulatorContext,
+  exchange: HttpExchange,
+  tenantId: string,
+  configurationId: string,
+): void {
   context.stats.read(tenantId);
   const configuration = context.state.findConfiguration(tenantId, configurationId);
   if (!configuration) {
@@ -153,7 +171,12 @@ async function createConfiguration(context: EmulatorContext, exchange: HttpExcha
   if (!body) return;
   const displayName = body.displayName;
   if (typeof displayName !== 'string' || displayName.trim() === '') {
-    sendGraphError(exchange, 400, 'BadRequest', "The property 'displayName' is required and must be a non-empty string.");
+    sendGraphError(
+      exchange,
+      400,
+      'BadRequest',
+      "The property 'displayName' is required and must be a non-empty string.",
+    );
     return;
   }
   if (!admitWrite(context, exchange, tenantId)) return;
@@ -165,7 +188,12 @@ async function createConfiguration(context: EmulatorContext, exchange: HttpExcha
   });
 }
 
-function listAssignments(context: EmulatorContext, exchange: HttpExchange, tenantId: string, configurationId: string): void {
+function listAssignments(
+  context: EmulatorContext,
+  exchange: HttpExchange,
+  tenantId: string,
+  configurationId: string,
+): void {
   context.stats.read(tenantId);
   const params = exchange.url.searchParams;
   let top = context.settings.pageSize;
@@ -194,7 +222,12 @@ function listAssignments(context: EmulatorContext, exchange: HttpExchange, tenan
   }
   const failure = context.state.readFailure(tenantId, configurationId);
   if (failure !== undefined) {
-    sendGraphError(exchange, failure, failure === 503 ? 'ServiceUnavailable' : failure >= 500 ? 'InternalServerError' : 'BadRequest', 'Reading this configuration fails (emulator control: read-failure).');
+    sendGraphError(
+      exchange,
+      failure,
+      failure === 503 ? 'ServiceUnavailable' : failure >= 500 ? 'InternalServerError' : 'BadRequest',
+      'Reading this configuration fails (emulator control: read-failure).',
+    );
     return;
   }
   const { page, more } = context.state.listAssignments(tenantId, configurationId, afterSeq, top);
@@ -247,7 +280,12 @@ function deleteAssignment(
 }
 
 /** The seed endpoint: one POST, one assignment, duplicates allowed, faults possible. */
-async function createAssignment(context: EmulatorContext, exchange: HttpExchange, tenantId: string, configurationId: string): Promise<void> {
+async function createAssignment(
+  context: EmulatorContext,
+  exchange: HttpExchange,
+  tenantId: string,
+  configurationId: string,
+): Promise<void> {
   const body = await readJsonObject(exchange);
   if (!body) return;
   const groupId = readGroupTarget(exchange, body);
@@ -263,7 +301,13 @@ async function createAssignment(context: EmulatorContext, exchange: HttpExchange
   if (fault) context.stats.fault(tenantId, fault);
   switch (fault) {
     case 'serviceUnavailable':
-      sendGraphError(exchange, 503, 'ServiceUnavailable', 'The service is temporarily unavailable. Please retry later.', retryAfterHeader(context, SERVICE_UNAVAILABLE_RETRY_MS));
+      sendGraphError(
+        exchange,
+        503,
+        'ServiceUnavailable',
+        'The service is temporarily unavailable. Please retry later.',
+        retryAfterHeader(context, SERVICE_UNAVAILABLE_RETRY_MS),
+      );
       return;
     case 'internalError':
       sendGraphError(exchange, 500, 'InternalServerError', 'An internal server error occurred.');
@@ -292,7 +336,9 @@ async function createAssignment(context: EmulatorContext, exchange: HttpExchange
           '@odata.context': `${base}/beta/$metadata#officeConfiguration/clientConfigurations('${configurationId}')/assignments/$entity`,
           ...assignmentJson(assignment),
         },
-        { location: `${base}/beta/officeConfiguration/clientConfigurations/${configurationId}/assignments/${assignment.id}` },
+        {
+          location: `${base}/beta/officeConfiguration/clientConfigurations/${configurationId}/assignments/${assignment.id}`,
+        },
       );
       return;
     }
@@ -303,7 +349,12 @@ async function createAssignment(context: EmulatorContext, exchange: HttpExchange
 function readGroupTarget(exchange: HttpExchange, body: Record<string, unknown>): string | undefined {
   const type = body['@odata.type'];
   if (type !== undefined && type !== ASSIGNMENT_TYPE) {
-    sendGraphError(exchange, 400, 'BadRequest', `Invalid @odata.type '${String(type)}': expected '${ASSIGNMENT_TYPE}'.`);
+    sendGraphError(
+      exchange,
+      400,
+      'BadRequest',
+      `Invalid @odata.type '${String(type)}': expected '${ASSIGNMENT_TYPE}'.`,
+    );
     return undefined;
   }
   const target = body.target;
@@ -329,7 +380,12 @@ async function readJsonObject(exchange: HttpExchange): Promise<Record<string, un
   const contentType = exchange.req.headers['content-type'];
   // A missing type is let through (many clients omit it on small bodies); a wrong one is not.
   if (contentType !== undefined && !/^application\/json\b/i.test(contentType)) {
-    sendGraphError(exchange, 415, 'UnsupportedMediaType', `Content-Type '${contentType}' is not supported; use application/json.`);
+    sendGraphError(
+      exchange,
+      415,
+      'UnsupportedMediaType',
+      `Content-Type '${contentType}' is not supported; use application/json.`,
+    );
     return undefined;
   }
   const text = await readGraphBody(exchange);
@@ -338,7 +394,12 @@ async function readJsonObject(exchange: HttpExchange): Promise<Record<string, un
   try {
     parsed = JSON.parse(text);
   } catch {
-    sendGraphError(exchange, 400, 'BadRequest', 'Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.');
+    sendGraphError(
+      exchange,
+      400,
+      'BadRequest',
+      'Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.',
+    );
     return undefined;
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
@@ -353,7 +414,13 @@ function admitWrite(context: EmulatorContext, exchange: HttpExchange, tenantId: 
   const waitMs = context.rateWindow.waitMs(tenantId);
   if (waitMs === 0) return true;
   context.stats.throttled(tenantId);
-  sendGraphError(exchange, 429, 'TooManyRequests', 'Too many requests. Please retry after the time given in the Retry-After header.', retryAfterHeader(context, waitMs));
+  sendGraphError(
+    exchange,
+    429,
+    'TooManyRequests',
+    'Too many requests. Please retry after the time given in the Retry-After header.',
+    retryAfterHeader(context, waitMs),
+  );
   return false;
 }
 
@@ -367,14 +434,23 @@ function retryAfterHeader(context: EmulatorContext, waitMs: number): Record<stri
   return value === undefined ? {} : { 'retry-after': value };
 }
 
-async function routeMethod(exchange: HttpExchange, handlers: Partial<Record<string, () => void | Promise<void>>>): Promise<void> {
+async function routeMethod(
+  exchange: HttpExchange,
+  handlers: Partial<Record<string, () => void | Promise<void>>>,
+): Promise<void> {
   const handler = handlers[exchange.method];
   if (handler) {
     await handler();
     return;
   }
   const allowed = Object.keys(handlers).join(', ');
-  sendGraphError(exchange, 405, 'MethodNotAllowed', `The method '${exchange.method}' is not allowed here; allowed: ${allowed}.`, { allow: allowed });
+  sendGraphError(
+    exchange,
+    405,
+    'MethodNotAllowed',
+    `The method '${exchange.method}' is not allowed here; allowed: ${allowed}.`,
+    { allow: allowed },
+  );
 }
 
 function checkQueryOptions(exchange: HttpExchange): boolean {
@@ -385,11 +461,21 @@ function checkQueryOptions(exchange: HttpExchange): boolean {
 }
 
 function sendConfigurationNotFound(exchange: HttpExchange, configurationId: string): void {
-  sendGraphError(exchange, 404, 'ResourceNotFound', `The officeClientConfiguration '${configurationId}' was not found.`);
+  sendGraphError(
+    exchange,
+    404,
+    'ResourceNotFound',
+    `The officeClientConfiguration '${configurationId}' was not found.`,
+  );
 }
 
 function sendAssignmentNotFound(exchange: HttpExchange, assignmentId: string): void {
-  sendGraphError(exchange, 404, 'ResourceNotFound', `The officeClientConfigurationAssignment '${assignmentId}' was not found.`);
+  sendGraphError(
+    exchange,
+    404,
+    'ResourceNotFound',
+    `The officeClientConfigurationAssignment '${assignmentId}' was not found.`,
+  );
 }
 
 function publicBase(context: EmulatorContext, exchange: HttpExchange): string {

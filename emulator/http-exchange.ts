@@ -35,7 +35,10 @@ export class HttpExchange {
     // Joined rather than resolved: a path like `//host/x` must stay a path, not become a host.
     const path = req.url ?? '/';
     this.url = new URL(`${origin}${path.startsWith('/') ? '' : '/'}${path}`);
-    this.segments = this.url.pathname.split('/').filter((segment) => segment !== '').map(safeDecode);
+    this.segments = this.url.pathname
+      .split('/')
+      .filter((segment) => segment !== '')
+      .map(safeDecode);
     this.method = (req.method ?? 'GET').toUpperCase();
   }
 
@@ -76,7 +79,9 @@ export class HttpExchange {
    */
   publicOrigin(fallback: string): string {
     const host = this.req.headers.host;
-    return host !== undefined && /^[A-Za-z0-9.-]+(:\d+)?$|^\[[0-9A-Fa-f:.]+\](:\d+)?$/.test(host) ? `https://${host}` : fallback;
+    return host !== undefined && /^[A-Za-z0-9.-]+(:\d+)?$|^\[[0-9A-Fa-f:.]+\](:\d+)?$/.test(host)
+      ? `https://${host}`
+      : fallback;
   }
 
   get answered(): boolean {

@@ -67,7 +67,11 @@ export class TokenService {
       uti: randomUUID(),
       ver: '1.0',
     };
-    const accessToken = [base64url(JSON.stringify(header)), base64url(JSON.stringify(claims)), randomBytes(32).toString('base64url')].join('.');
+    const accessToken = [
+      base64url(JSON.stringify(header)),
+      base64url(JSON.stringify(claims)),
+      randomBytes(32).toString('base64url'),
+    ].join('.');
     this.tokens.set(accessToken, { tenantId, expiresAtMs: nowMs + this.lifetimeSeconds * 1000 });
     this.sweepSometimes(nowMs);
     return { accessToken, expiresInSeconds: this.lifetimeSeconds };

@@ -92,21 +92,26 @@ const url = (protocols: string[]) =>
   z
     .string()
     .trim()
-    .refine((s) => {
-      try {
-        return protocols.includes(new URL(s).protocol);
-      } catch {
-        return false;
-      }
-    }, `must be a ${protocols.join(' or ')} URL`);
+    .refine(
+      (s) => {
+        try {
+          return protocols.includes(new URL(s).protocol);
+        } catch {
+          return false;
+        }
+      },
+      `must be a ${protocols.join(' or ')} URL`,
+    );
 
-const guid = z.string().trim().refine(isObjectId, 'must be a GUID').transform((s) => s.toLowerCase());
+const guid = z
+  .string()
+  .trim()
+  .refine(isObjectId, 'must be a GUID')
+  .transform((s) => s.toLowerCase());
 
 const schema = z.object({
   REDIS_URL: url(['redis:', 'rediss:']),
-  QUEUE_PREFIX: z
-    .string()
-    .regex(/^[A-Za-z0-9_{}.-]{1,64}$/, 'must be 1-64 letters, digits, _ . - { }'),
+  QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_{}.-]{1,64}$/, 'must be 1-64 letters, digits, _ . - { }'),
   AZURE_TENANT_ID: guid.optional(),
   AZURE_CLIENT_ID: z.string().trim().min(1).optional(),
   AZURE_CLIENT_SECRET: z.string().min(1).optional(),

@@ -8,7 +8,14 @@ import { isDeleteRow, type AssignmentRow } from './assignment-row.js';
  */
 export type OutcomeKind = 'created' | 'already-assigned' | 'deleted' | 'already-deleted' | 'failed' | 'cancelled';
 
-export const OUTCOME_KINDS: readonly OutcomeKind[] = ['created', 'already-assigned', 'deleted', 'already-deleted', 'failed', 'cancelled'];
+export const OUTCOME_KINDS: readonly OutcomeKind[] = [
+  'created',
+  'already-assigned',
+  'deleted',
+  'already-deleted',
+  'failed',
+  'cancelled',
+];
 
 /** What a row asks of Graph: a POST of a new assignment, or a DELETE of an existing one. */
 export type RowAction = 'create' | 'delete';
@@ -30,7 +37,10 @@ export interface Outcome {
   assignmentId: string | null;
   /** The HTTP status of the request that decided the outcome (null if none was answered). */
   httpStatus: number | null;
-  /** Writes (POSTs, or DELETEs for a delete row) sent to Graph for this row (throttled and failed ones included; reads not counted). */
+  /**
+   * Writes (POSTs, or DELETEs for a delete row) sent to Graph for this row (throttled and failed ones included; reads
+   * not counted).
+   */
   attempts: number;
   /** Graph's `request-id` of the deciding response, for Microsoft support. */
   requestId: string | null;
@@ -57,7 +67,9 @@ export const NO_RESULT = {
 } as const satisfies Partial<Outcome>;
 
 /** The fields of an outcome that come from its row: create rows have no assignment yet, delete rows name theirs. */
-export function rowFieldsOf(row: AssignmentRow): Pick<Outcome, 'tenantId' | 'configurationId' | 'groupId' | 'action' | 'assignmentId'> {
+export function rowFieldsOf(
+  row: AssignmentRow,
+): Pick<Outcome, 'tenantId' | 'configurationId' | 'groupId' | 'action' | 'assignmentId'> {
   const { tenantId, configurationId, groupId } = row;
   return isDeleteRow(row)
     ? { tenantId, configurationId, groupId, action: 'delete', assignmentId: row.assignmentId }

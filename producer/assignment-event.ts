@@ -61,7 +61,10 @@ const attributes = z
 // Other top-level fields are ignored: HR and identity systems add their own (timestamps, sources).
 const eventBody = z.object(
   {
-    id: z.string({ error: required('a string') }).min(1, { error: 'must not be empty' }).max(200, { error: 'must be at most 200 characters' }),
+    id: z
+      .string({ error: required('a string') })
+      .min(1, { error: 'must not be empty' })
+      .max(200, { error: 'must be at most 200 characters' }),
     type: z
       .string({ error: required('a string') })
       .min(1, { error: 'must not be empty' })
@@ -75,12 +78,15 @@ const eventBody = z.object(
 );
 
 /** Checks an event body (parsed JSON); on failure, a reason like `groupId: must be a GUID`. */
-export function parseAssignmentEvent(body: unknown): { ok: true; event: ParsedAssignmentEvent } | { ok: false; reason: string } {
+export function parseAssignmentEvent(
+  body: unknown,
+): { ok: true; event: ParsedAssignmentEvent } | { ok: false; reason: string } {
   const parsed = eventBody.safeParse(body);
   if (parsed.success) return { ok: true, event: parsed.data };
   // The first reason a field only: an empty type is not also a type with bad characters.
   const byField = new Map<string, string>();
-  for (const reason of parsed.error.issues.flatMap(issueReasons)) if (!byField.has(reason.field)) byField.set(reason.field, reason.text);
+  for (const reason of parsed.error.issues.flatMap(issueReasons))
+    if (!byField.has(reason.field)) byField.set(reason.field, reason.text);
   const reasons = [...byField.values()];
   const shown = reasons.slice(0, MAX_REASONS);
   if (reasons.length > shown.length) shown.push(`and ${reasons.length - shown.length} more`);

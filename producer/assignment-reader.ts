@@ -65,7 +65,11 @@ export class AssignmentReader {
     return all;
   }
 
-  private async page(tenantId: string, configurationId: string, nextLink: string | undefined): Promise<{ assignments: Assignment[]; nextLink?: string }> {
+  private async page(
+    tenantId: string,
+    configurationId: string,
+    nextLink: string | undefined,
+  ): Promise<{ assignments: Assignment[]; nextLink?: string }> {
     let freshToken = false;
     let refreshed = false;
     return retryWith(

@@ -25,7 +25,8 @@ export function describeValue(value: unknown): string {
  * such a problem to the mapping that lacks the key, so its line is one that exists.
  */
 export function expected(what: string, key: string, note = ''): (issue: { input?: unknown }) => string {
-  return (issue) => (issue.input === undefined ? `missing "${key}"${note}` : `expected ${what}, got ${describeValue(issue.input)}`);
+  return (issue) =>
+    issue.input === undefined ? `missing "${key}"${note}` : `expected ${what}, got ${describeValue(issue.input)}`;
 }
 
 /** A GUID under `key`, trimmed and normalized as rows' ids are. */

@@ -37,7 +37,10 @@ interface ParsedRecord {
  * multi-line fields, CRLF. A CSV syntax error stops the read: after a stray quote the parser can no
  * longer tell where records begin, so later "problems" would be noise.
  */
-export async function* csvRows(text: AsyncIterable<CheckedText>, options: CsvRowsOptions): AsyncGenerator<RolloutRowEvent> {
+export async function* csvRows(
+  text: AsyncIterable<CheckedText>,
+  options: CsvRowsOptions,
+): AsyncGenerator<RolloutRowEvent> {
   const parsed: ParsedRecord[] = [];
   const parser = parse({
     // The raw text is what line numbers are counted from (see below).
@@ -103,13 +106,17 @@ export async function* csvRows(text: AsyncIterable<CheckedText>, options: CsvRow
         fault = piece.fault;
         break;
       }
-      error = await new Promise<Error | undefined>((resolve) => parser.write(piece.bytes, (err) => resolve(err ?? undefined)));
+      error = await new Promise<Error | undefined>((resolve) =>
+        parser.write(piece.bytes, (err) => resolve(err ?? undefined)),
+      );
       if (yield* drain()) return;
       if (error !== undefined) break;
     }
     // After a fault the text ends at the last whole line, so ending the parser still reads every record before it.
     if (error === undefined) {
-      error = await new Promise<Error | undefined>((resolve) => parser.end((err?: Error | null) => resolve(err ?? undefined)));
+      error = await new Promise<Error | undefined>((resolve) =>
+        parser.end((err?: Error | null) => resolve(err ?? undefined)),
+      );
       if (yield* drain()) return;
     }
   } finally {
@@ -133,7 +140,11 @@ function asParsedRecord(value: unknown): ParsedRecord {
   // csv-parse's types describe on_record without `raw`; check the shape rather than trust a cast.
   if (typeof value === 'object' && value !== null && 'record' in value && 'raw' in value) {
     const { record, raw } = value;
-    if (Array.isArray(record) && record.every((field): field is string => typeof field === 'string') && typeof raw === 'string') {
+    if (
+      Array.isArray(record) &&
+      record.every((field): field is string => typeof field === 'string') &&
+      typeof raw === 'string'
+    ) {
       return { record, raw };
     }
   }
@@ -149,7 +160,8 @@ function readHeader(record: string[]): ColumnPositions | { problem: string } {
     const first = keys.indexOf(key);
     if (first === -1) continue;
     // Two columns answering to one name: using either would silently ignore the other.
-    if (keys.indexOf(key, first + 1) !== -1) return { problem: `column ${column} appears more than once in the header` };
+    if (keys.indexOf(key, first + 1) !== -1)
+      return { problem: `column ${column} appears more than once in the header` };
     positions.set(column, first);
   }
   const configurationId = positions.get('configurationId');

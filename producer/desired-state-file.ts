@@ -1,7 +1,16 @@
 import { isObjectId, normalizeObjectId } from '../lib/object-id.js';
 import type { DesiredState } from '../lib/queues/sync-queue.js';
 import { desiredStateSchema, KEYS_BY_LIST } from './desired-state-schema.js';
-import { at, parseYamlFile, readYamlFileText, showPath, valueAt, type DocumentPath, type Problem, type YamlFileKind } from './yaml-config-file.js';
+import {
+  at,
+  parseYamlFile,
+  readYamlFileText,
+  showPath,
+  valueAt,
+  type DocumentPath,
+  type Problem,
+  type YamlFileKind,
+} from './yaml-config-file.js';
 
 export interface DesiredStateFileOptions {
   /** Read for the path `-`; defaults to process.stdin. */
@@ -32,9 +41,16 @@ export function parseDesiredState(text: string, source: string): DesiredState {
  * throws E_INPUT_UNREADABLE; binary or UTF-16 content and every problem parseDesiredState finds
  * throw E_INPUT_INVALID. `text` is the file as read, for callers that keep or fingerprint it.
  */
-export async function readDesiredStateFile(path: string, options: DesiredStateFileOptions = {}): Promise<{ state: DesiredState; text: string }> {
+export async function readDesiredStateFile(
+  path: string,
+  options: DesiredStateFileOptions = {},
+): Promise<{ state: DesiredState; text: string }> {
   const displayName = path === '-' ? 'stdin' : path;
-  const text = await readYamlFileText(path === '-' ? (options.stdin ?? process.stdin) : path, displayName, DESIRED_STATE_FILE);
+  const text = await readYamlFileText(
+    path === '-' ? (options.stdin ?? process.stdin) : path,
+    displayName,
+    DESIRED_STATE_FILE,
+  );
   return { state: parseDesiredState(text, displayName), text };
 }
 
@@ -72,7 +88,10 @@ function repeatedIds(data: unknown, lineOf: (path: DocumentPath) => number): Pro
       const path = [...listPath, index, idKey];
       problems.push({
         line: lineOf(path),
-        reason: at(path, `${what} ${id} is already listed at line ${lineOf([...earlierPath, idKey])} (${showPath(earlierPath)}); list it once`),
+        reason: at(
+          path,
+          `${what} ${id} is already listed at line ${lineOf([...earlierPath, idKey])} (${showPath(earlierPath)}); list it once`,
+        ),
       });
     });
   };
@@ -81,7 +100,12 @@ function repeatedIds(data: unknown, lineOf: (path: DocumentPath) => number): Pro
   repeats(tenants, ['tenants'], 'tenantId', 'tenant');
   if (Array.isArray(tenants)) {
     tenants.forEach((tenant, index) => {
-      repeats(valueAt(tenant, ['configurations']), ['tenants', index, 'configurations'], 'configurationId', 'configuration');
+      repeats(
+        valueAt(tenant, ['configurations']),
+        ['tenants', index, 'configurations'],
+        'configurationId',
+        'configuration',
+      );
     });
   }
   return problems;

@@ -8,7 +8,11 @@ const configuration = z.strictObject(
     groups: z
       .array(objectId('groups'), {
         // An empty list is a real instruction (remove every assignment), so it must be written out.
-        error: expected('a list of group ids', 'groups', ' (write "groups: []" for a configuration that should have no group assignments)'),
+        error: expected(
+          'a list of group ids',
+          'groups',
+          ' (write "groups: []" for a configuration that should have no group assignments)',
+        ),
       })
       // The same group twice asks for the same assignment twice: one is meant, not a mistake worth stopping for.
       .transform((groups) => [...new Set(groups)]),

@@ -4,7 +4,14 @@ import type { RolloutStore } from '../lib/rollout/rollout-store.js';
 import type { DesiredState, SyncOptions } from '../lib/queues/sync-queue.js';
 import type { AssignmentKind } from '../lib/graph/assignment-kind.js';
 import { readListing, type AssignmentLister } from './dry-run-plan.js';
-import { desiredStateDrift, driftRows, pruneChecks, type ConfigurationRead, type Drift, type PruneCheck } from './drift.js';
+import {
+  desiredStateDrift,
+  driftRows,
+  pruneChecks,
+  type ConfigurationRead,
+  type Drift,
+  type PruneCheck,
+} from './drift.js';
 import { enqueueRollout, type EnqueueResult } from './enqueue-rollout.js';
 
 /** What a sync decided, before anything is written. */
@@ -32,7 +39,9 @@ const READ_CONCURRENCY = 8;
  * `unreadable`; neither stops the others.
  */
 export async function readDrift(desired: DesiredState, lister: AssignmentLister, kind: AssignmentKind): Promise<Drift> {
-  const pairs = desired.tenants.flatMap((t) => t.configurations.map((c) => ({ tenantId: t.tenantId, configurationId: c.configurationId })));
+  const pairs = desired.tenants.flatMap((t) =>
+    t.configurations.map((c) => ({ tenantId: t.tenantId, configurationId: c.configurationId })),
+  );
   const reads = new Map<string, ConfigurationRead>();
   let next = 0;
   const reader = async (): Promise<void> => {
@@ -45,15 +54,19 @@ export async function readDrift(desired: DesiredState, lister: AssignmentLister,
   return desiredStateDrift(desired, (t, c) => reads.get(`${t}/${c}`)!, kind);
 }
 
-
 /** Decides what to do about a drift; pure. */
 export function planSync(drift: Drift, options: SyncOptions): SyncPlan {
   const checks = options.prune ? pruneChecks(drift, options.pruneThresholdPercent) : [];
   const refused = checks.filter((c) => !c.allowed);
-  if (refused.length > 0 && !options.force) return { drift, pruneChecks: checks, decision: { kind: 'refused', refused } };
+  if (refused.length > 0 && !options.force)
+    return { drift, pruneChecks: checks, decision: { kind: 'refused', refused } };
   const creates = drift.summary.missing;
   const deletes = options.prune ? checks.reduce((n, c) => n + c.wouldDelete, 0) : 0;
-  return { drift, pruneChecks: checks, decision: creates + deletes === 0 ? { kind: 'no-drift' } : { kind: 'apply', creates, deletes } };
+  return {
+    drift,
+    pruneChecks: checks,
+    decision: creates + deletes === 0 ? { kind: 'no-drift' } : { kind: 'apply', creates, deletes },
+  };
 }
 
 /**
@@ -69,5 +82,9 @@ export async function applySync(
 ): Promise<EnqueueResult | null> {
   if (plan.decision.kind !== 'apply') return null;
   const rows = driftRows(plan.drift, options.prune);
-  return enqueueRollout({ rows, lines: rows.map(() => 0), inputRows: rows.length, duplicateRows: 0, format: 'json' }, deps, rollout);
+  return enqueueRollout(
+    { rows, lines: rows.map(() => 0), inputRows: rows.length, duplicateRows: 0, format: 'json' },
+    deps,
+    rollout,
+  );
 }

@@ -93,7 +93,11 @@ export function configurationDrift(
   const seen = new Set<string>();
   for (const a of read.assignments) {
     const group = kind.assignedGroup(a);
-    const entry: DriftAssignment = { assignmentId: a.id, groupId: group ?? a.groupId ?? null, targetType: a.targetType ?? null };
+    const entry: DriftAssignment = {
+      assignmentId: a.id,
+      groupId: group ?? a.groupId ?? null,
+      targetType: a.targetType ?? null,
+    };
     if (group === undefined) drift.otherTargets.push(entry);
     else if (seen.has(group)) drift.duplicate.push(entry);
     else {
@@ -114,7 +118,10 @@ export function desiredStateDrift(
 ): Drift {
   const configurations: ConfigurationDrift[] = [];
   for (const t of desired.tenants) {
-    for (const c of t.configurations) configurations.push(configurationDrift(t.tenantId, c.configurationId, c.groups, readOf(t.tenantId, c.configurationId), kind));
+    for (const c of t.configurations)
+      configurations.push(
+        configurationDrift(t.tenantId, c.configurationId, c.groups, readOf(t.tenantId, c.configurationId), kind),
+      );
   }
   const summary: DriftSummary = {
     tenants: desired.tenants.length,
@@ -189,7 +196,12 @@ export function driftRows(drift: Drift, prune: boolean): AssignmentRow[] {
     for (const groupId of c.missing) rows.push({ tenantId: c.tenantId, configurationId: c.configurationId, groupId });
     if (!prune) continue;
     for (const a of [...c.extra, ...c.duplicate]) {
-      rows.push({ tenantId: c.tenantId, configurationId: c.configurationId, groupId: a.groupId ?? '', assignmentId: a.assignmentId });
+      rows.push({
+        tenantId: c.tenantId,
+        configurationId: c.configurationId,
+        groupId: a.groupId ?? '',
+        assignmentId: a.assignmentId,
+      });
     }
   }
   return rows;

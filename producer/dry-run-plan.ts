@@ -94,9 +94,14 @@ type ConfigurationRead =
  * Pacing and retries belong to the lister. A GraphFailure ends one configuration's read (404 means
  * not found, anything else unreadable); any other error is a bug and is thrown.
  */
-export async function planRollout(input: RolloutInput, graph: AssignmentLister, options: PlanOptions = {}): Promise<RolloutPlan> {
+export async function planRollout(
+  input: RolloutInput,
+  graph: AssignmentLister,
+  options: PlanOptions = {},
+): Promise<RolloutPlan> {
   const concurrency = options.concurrency ?? 4;
-  if (!Number.isSafeInteger(concurrency) || concurrency < 1) throw new RangeError(`concurrency must be a positive integer, got ${String(concurrency)}`);
+  if (!Number.isSafeInteger(concurrency) || concurrency < 1)
+    throw new RangeError(`concurrency must be a positive integer, got ${String(concurrency)}`);
   const kind = options.kind ?? officeClientConfigurationKind;
 
   const configurations = new Map<string, PlannedConfiguration>();
@@ -124,7 +129,10 @@ export async function planRollout(input: RolloutInput, graph: AssignmentLister, 
   const reader = async () => {
     while (nextIndex < planned.length) {
       const c = planned[nextIndex++]!;
-      reads.set(configurationKey(c.tenantId, c.configurationId), await readConfiguration(graph, kind, c.tenantId, c.configurationId));
+      reads.set(
+        configurationKey(c.tenantId, c.configurationId),
+        await readConfiguration(graph, kind, c.tenantId, c.configurationId),
+      );
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, planned.length) }, reader));
@@ -136,12 +144,24 @@ export async function planRollout(input: RolloutInput, graph: AssignmentLister, 
     else c.reason = read.reason;
   }
 
-  const summary: PlanSummary = { total: input.rows.length, wouldCreate: 0, alreadyAssigned: 0, configurationNotFound: 0, unreadable: 0, configurations: planned.length };
+  const summary: PlanSummary = {
+    total: input.rows.length,
+    wouldCreate: 0,
+    alreadyAssigned: 0,
+    configurationNotFound: 0,
+    unreadable: 0,
+    configurations: planned.length,
+  };
   const rows = input.rows.map((row, i): PlannedRow => {
     const key = configurationKey(row.tenantId, row.configurationId);
     const read = reads.get(key)!;
     const c = configurations.get(key)!;
-    const base = { line: input.lines[i] ?? 0, tenantId: row.tenantId, configurationId: row.configurationId, groupId: row.groupId };
+    const base = {
+      line: input.lines[i] ?? 0,
+      tenantId: row.tenantId,
+      configurationId: row.configurationId,
+      groupId: row.groupId,
+    };
     if (read.state === 'not-found') {
       summary.configurationNotFound++;
       return { ...base, plan: 'configuration-not-found', assignmentId: null, reason: read.reason };
@@ -165,23 +185,39 @@ export async function planRollout(input: RolloutInput, graph: AssignmentLister, 
 }
 
 /** A configuration's whole listing, or why there is none: 404 is not-found, any other failure unreadable. */
-export type ListingRead = { state: 'read'; assignments: Assignment[] } | { state: 'not-found' | 'unreadable'; reason: PlanReason };
+export type ListingRead =
+  { state: 'read'; assignments: Assignment[] } | { state: 'not-found' | 'unreadable'; reason: PlanReason };
 
 /**
  * Reads a configuration's assignments through `lister` (its pacing and retries). A GraphFailure ends
  * the read with its reason; any other error is a bug and is thrown.
  */
-export async function readListing(lister: AssignmentLister, tenantId: string, configurationId: string): Promise<ListingRead> {
+export async function readListing(
+  lister: AssignmentLister,
+  tenantId: string,
+  configurationId: string,
+): Promise<ListingRead> {
   try {
     return { state: 'read', assignments: await lister.listAll(tenantId, configurationId) };
   } catch (err) {
     if (!(err instanceof GraphFailure)) throw err;
-    const reason: PlanReason = { code: err.code, errorCode: err.graphCode ?? null, message: err.message, httpStatus: err.httpStatus ?? null, requestId: err.requestId ?? null };
+    const reason: PlanReason = {
+      code: err.code,
+      errorCode: err.graphCode ?? null,
+      message: err.message,
+      httpStatus: err.httpStatus ?? null,
+      requestId: err.requestId ?? null,
+    };
     return { state: err.code === GraphFailureCodes.NOT_FOUND ? 'not-found' : 'unreadable', reason };
   }
 }
 
-async function readConfiguration(graph: AssignmentLister, kind: AssignmentKind, tenantId: string, configurationId: string): Promise<ConfigurationRead> {
+async function readConfiguration(
+  graph: AssignmentLister,
+  kind: AssignmentKind,
+  tenantId: string,
+  configurationId: string,
+): Promise<ConfigurationRead> {
   const read = await readListing(graph, tenantId, configurationId);
   if (read.state !== 'read') return read;
   // Group ids come lower-cased from the kind's reading, as rows' ids are; the first assignment of a

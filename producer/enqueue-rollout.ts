@@ -22,7 +22,10 @@ export interface EnqueueResult {
 export interface EnqueueOptions {
   name?: string;
   source: string;
-  /** A chosen id (a scheduled sync run derives it from its job, so a re-run finds its rollout); a fresh UUID otherwise. */
+  /**
+   * A chosen id (a scheduled sync run derives it from its job, so a re-run finds its rollout); a fresh UUID
+   * otherwise.
+   */
   rolloutId?: string;
 }
 
@@ -52,7 +55,16 @@ export async function enqueueRollout(
 ): Promise<EnqueueResult> {
   const tenants = [...new Set(input.rows.map((r) => r.tenantId))];
   const configurations = new Set(input.rows.map((r) => `${r.tenantId}/${r.configurationId}`)).size;
-  const result = newResult({ total: input.rows.length, inputRows: input.inputRows, duplicateRows: input.duplicateRows, tenants, configurations }, options);
+  const result = newResult(
+    {
+      total: input.rows.length,
+      inputRows: input.inputRows,
+      duplicateRows: input.duplicateRows,
+      tenants,
+      configurations,
+    },
+    options,
+  );
   await deps.store.create(metaOf(result), input.rows.map(rowKey));
   for (let start = 0; start < input.rows.length; start += CHUNK) {
     await deps.queue.addBulk(rowJobs(result.rolloutId, start, input.rows.slice(start, start + CHUNK)));
@@ -77,7 +89,16 @@ export async function enqueueScannedRollout(
   deps: { queue: Queue<AssignmentJobData>; store: RolloutStore },
   options: { name?: string; source: string },
 ): Promise<EnqueueResult> {
-  const result = newResult({ total: scan.rows.size, inputRows: scan.inputRows, duplicateRows: scan.duplicateRows, tenants: scan.tenants, configurations: scan.configurations }, options);
+  const result = newResult(
+    {
+      total: scan.rows.size,
+      inputRows: scan.inputRows,
+      duplicateRows: scan.duplicateRows,
+      tenants: scan.tenants,
+      configurations: scan.configurations,
+    },
+    options,
+  );
   const { rolloutId } = result;
   await deps.store.createRecord(metaOf(result));
 

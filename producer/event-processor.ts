@@ -38,22 +38,41 @@ export class EventProcessor {
 
   async process(job: Job<EventJobData>): Promise<EventJobResult> {
     const { event, rules } = job.data;
-    const log = this.deps.logger.child({ eventId: event.id, eventType: event.type, tenantId: event.tenantId, groupId: event.groupId, jobId: job.id });
+    const log = this.deps.logger.child({
+      eventId: event.id,
+      eventType: event.type,
+      tenantId: event.tenantId,
+      groupId: event.groupId,
+      jobId: job.id,
+    });
     const displayName = needsDisplayName(rules) ? await this.displayName(event.tenantId, event.groupId) : null;
     const matched = matchedConfigurations(rules, displayName);
     if (matched.configurationIds.length === 0) {
-      log.info({ displayName, rules: rules.map((r) => r.name) }, 'event matched no rule once the group was read; nothing to assign');
+      log.info(
+        { displayName, rules: rules.map((r) => r.name) },
+        'event matched no rule once the group was read; nothing to assign',
+      );
       return { rolloutId: null, configurations: [], rules: [] };
     }
     const rolloutId = rolloutIdFor('event', job.id ?? `${event.id}-${job.timestamp}`);
-    const rows = matched.configurationIds.map((configurationId) => ({ tenantId: event.tenantId, configurationId, groupId: event.groupId }));
+    const rows = matched.configurationIds.map((configurationId) => ({
+      tenantId: event.tenantId,
+      configurationId,
+      groupId: event.groupId,
+    }));
     const { resumed } = await enqueueRolloutOnce(
       rolloutId,
       rows,
       { queue: this.deps.queue, store: this.deps.store },
-      { name: `${event.type} ${event.id}`, source: `event ${event.id} (${event.source}; rules ${matched.rules.join(', ')})` },
+      {
+        name: `${event.type} ${event.id}`,
+        source: `event ${event.id} (${event.source}; rules ${matched.rules.join(', ')})`,
+      },
     );
-    log.info({ rolloutId, rules: matched.rules, configurations: matched.configurationIds.length, resumed }, resumed === null ? 'event became a rollout' : 'event rollout resumed');
+    log.info(
+      { rolloutId, rules: matched.rules, configurations: matched.configurationIds.length, resumed },
+      resumed === null ? 'event became a rollout' : 'event rollout resumed',
+    );
     return { rolloutId, configurations: matched.configurationIds, rules: matched.rules };
   }
 

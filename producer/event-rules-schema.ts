@@ -16,7 +16,12 @@ const EVENT_TYPE = /^[A-Za-z0-9_.:-]{1,100}$/;
 const PATTERN_FLAGS = /^(?!.*(.).*\1)[imsu]*$/;
 
 /** One value or a non-empty list of them, always a list afterwards, each once. */
-function oneOrList<T>(item: z.ZodType<T, unknown>, what: string, key: string, emptyNote: string): z.ZodType<T[], unknown> {
+function oneOrList<T>(
+  item: z.ZodType<T, unknown>,
+  what: string,
+  key: string,
+  emptyNote: string,
+): z.ZodType<T[], unknown> {
   return z
     .union([item.transform((value) => [value]), z.array(item).min(1, { error: `the list is empty; ${emptyNote}` })], {
       error: expected(`${what} or a list of them`, key),
@@ -34,11 +39,13 @@ function regexProblem(pattern: string, flags: string): string | undefined {
   }
 }
 
-const eventType = z
-  .string({ error: expected('an event type', 'type') })
-  .regex(EVENT_TYPE, { error: (issue) => `${showValue(String(issue.input))} is not an event type: 1 to 100 letters, digits and _ . : -` });
+const eventType = z.string({ error: expected('an event type', 'type') }).regex(EVENT_TYPE, {
+  error: (issue) => `${showValue(String(issue.input))} is not an event type: 1 to 100 letters, digits and _ . : -`,
+});
 
-const pattern = z.string({ error: expected('a regular expression', 'pattern') }).min(1, { error: 'the regular expression is empty' });
+const pattern = z
+  .string({ error: expected('a regular expression', 'pattern') })
+  .min(1, { error: 'the regular expression is empty' });
 
 const displayName = z
   .union(
@@ -52,12 +59,15 @@ const displayName = z
           pattern,
           flags: z
             .string({ error: expected('regular expression flags', 'flags') })
-            .regex(PATTERN_FLAGS, { error: (issue) => `${showValue(String(issue.input))}: flags are letters from "imsu", each at most once` })
+            .regex(PATTERN_FLAGS, {
+              error: (issue) => `${showValue(String(issue.input))}: flags are letters from "imsu", each at most once`,
+            })
             .default(''),
         })
         .superRefine((value, ctx) => {
           // A bad flag is reported on its own; whether the pattern compiles depends on the flags.
-          if (typeof value.pattern !== 'string' || typeof value.flags !== 'string' || !PATTERN_FLAGS.test(value.flags)) return;
+          if (typeof value.pattern !== 'string' || typeof value.flags !== 'string' || !PATTERN_FLAGS.test(value.flags))
+            return;
           const problem = regexProblem(value.pattern, value.flags);
           if (problem !== undefined) ctx.addIssue({ code: 'custom', path: ['pattern'], message: problem });
         }),
@@ -72,14 +82,21 @@ const attributes = z.record(
     .min(1, { error: 'an attribute name is empty' })
     .max(100, { error: (issue) => `attribute name ${showValue(String(issue.input))} is longer than 100 characters` }),
   // Compared as strings; the reader hands numbers over as written (0042 stays "0042").
-  z.union([z.string(), z.number(), z.boolean()], { error: expected('a string, number or boolean', 'value') }).transform(String),
+  z
+    .union([z.string(), z.number(), z.boolean()], { error: expected('a string, number or boolean', 'value') })
+    .transform(String),
   { error: expected('a mapping of attribute names to values', 'attributes') },
 );
 
 const match = z.strictObject(
   {
     type: oneOrList(eventType, 'an event type', 'type', 'list at least one event type'),
-    tenantId: oneOrList(objectId('tenantId'), 'a GUID', 'tenantId', 'leave "tenantId" out to match every tenant').optional(),
+    tenantId: oneOrList(
+      objectId('tenantId'),
+      'a GUID',
+      'tenantId',
+      'leave "tenantId" out to match every tenant',
+    ).optional(),
     attributes: attributes.optional(),
     displayName: displayName.optional(),
   },
@@ -90,7 +107,8 @@ const rule = z
   .strictObject(
     {
       name: z.string({ error: expected('a rule name', 'name') }).regex(RULE_NAME, {
-        error: (issue) => `${showValue(String(issue.input))} is not a rule name: 1 to 100 letters, digits, spaces and _ . - (no space first or last)`,
+        error: (issue) =>
+          `${showValue(String(issue.input))} is not a rule name: 1 to 100 letters, digits, spaces and _ . - (no space first or last)`,
       }),
       match,
       configurations: z
@@ -100,16 +118,14 @@ const rule = z
     },
     { error: expected('a mapping with "name", "match" and "configurations"', 'rule') },
   )
-  .transform(
-    (written): EventRule => ({
-      name: written.name,
-      types: written.match.type,
-      tenants: written.match.tenantId ?? [],
-      attributes: written.match.attributes ?? {},
-      displayName: written.match.displayName ?? null,
-      configurations: written.configurations,
-    }),
-  );
+  .transform((written): EventRule => ({
+    name: written.name,
+    types: written.match.type,
+    tenants: written.match.tenantId ?? [],
+    attributes: written.match.attributes ?? {},
+    displayName: written.match.displayName ?? null,
+    configurations: written.configurations,
+  }));
 
 const root = z.strictObject(
   { rules: z.array(rule, { error: expected('a list of rules', 'rules') }) },

@@ -2,7 +2,15 @@ import { isAlias, isMap, isScalar, isSeq, type Document } from 'yaml';
 import type { EventRule } from '../lib/queues/event-rule.js';
 import { eventRulesSchema, RULE_KEYS_BY_PARENT } from './event-rules-schema.js';
 import { showValue } from './row-validation.js';
-import { at, parseYamlFile, readYamlFileText, valueAt, type DocumentPath, type Problem, type YamlFileKind } from './yaml-config-file.js';
+import {
+  at,
+  parseYamlFile,
+  readYamlFileText,
+  valueAt,
+  type DocumentPath,
+  type Problem,
+  type YamlFileKind,
+} from './yaml-config-file.js';
 
 /**
  * RULES_FILE: which events become which assignments. Read once at start and refused as a whole on
@@ -75,9 +83,14 @@ export function needsDisplayName(rules: readonly EventRule[]): boolean {
  * Applies the display-name conditions to candidate rules. `displayName` null (unknown, or the group
  * has none) fails every rule that has such a condition. Configurations come once each, in rule order.
  */
-export function matchedConfigurations(rules: readonly EventRule[], displayName: string | null): { configurationIds: string[]; rules: string[] } {
+export function matchedConfigurations(
+  rules: readonly EventRule[],
+  displayName: string | null,
+): { configurationIds: string[]; rules: string[] } {
   const matched = rules.filter(
-    (rule) => rule.displayName === null || (displayName !== null && new RegExp(rule.displayName.pattern, rule.displayName.flags).test(displayName)),
+    (rule) =>
+      rule.displayName === null ||
+      (displayName !== null && new RegExp(rule.displayName.pattern, rule.displayName.flags).test(displayName)),
   );
   return {
     configurationIds: [...new Set(matched.flatMap((rule) => rule.configurations))],
@@ -92,7 +105,9 @@ export function matchedConfigurations(rules: readonly EventRule[], displayName: 
 function keepAttributeNumbersAsWritten(doc: Document): void {
   const child = (node: unknown, key: string): unknown => {
     const resolved = isAlias(node) ? node.resolve(doc) : node;
-    return isMap(resolved) ? resolved.items.find((pair) => isScalar(pair.key) && pair.key.value === key)?.value : undefined;
+    return isMap(resolved)
+      ? resolved.items.find((pair) => isScalar(pair.key) && pair.key.value === key)?.value
+      : undefined;
   };
   const rules = child(doc.contents, 'rules');
   const items = isAlias(rules) ? rules.resolve(doc) : rules;
@@ -125,7 +140,10 @@ function repeatedNames(data: unknown, lineOf: (path: DocumentPath) => number): P
     const path = ['rules', index, 'name'];
     problems.push({
       line: lineOf(path),
-      reason: at(path, `rule name ${showValue(name)} is already used at line ${lineOf(['rules', earlier, 'name'])} (rules[${earlier}]); names must be unique`),
+      reason: at(
+        path,
+        `rule name ${showValue(name)} is already used at line ${lineOf(['rules', earlier, 'name'])} (rules[${earlier}]); names must be unique`,
+      ),
     });
   });
   return problems;

@@ -74,7 +74,8 @@ export function verifyEventSignature(input: SignatureCheck): { ok: true } | { ok
   const given = Buffer.from(hex, 'hex');
   const expected = mac(input.secret, timestamp, input.rawBody);
   // timingSafeEqual throws on a length mismatch; the format check makes both 32 bytes, this keeps it so.
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return { ok: false, reason: 'bad-signature' };
+  if (given.length !== expected.length || !timingSafeEqual(given, expected))
+    return { ok: false, reason: 'bad-signature' };
 
   const toleranceMs = input.toleranceMs ?? DEFAULT_SIGNATURE_TOLERANCE_MS;
   if (Math.abs(input.nowMs - Number(timestamp) * 1000) > toleranceMs) return { ok: false, reason: 'stale' };

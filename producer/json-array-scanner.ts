@@ -75,7 +75,7 @@ export class JsonArrayScanner {
   push(text: string): ScanEvent[] {
     const events: ScanEvent[] = [];
     let itemStart = 0;
-    for (let i = 0; i < text.length && this.state !== 'failed'; ) {
+    for (let i = 0; i < text.length && this.state !== 'failed';) {
       const c = text.charCodeAt(i);
       if (this.state === 'item') {
         if (this.scalar && (isWhitespace(c) || c === COMMA || c === CLOSE_BRACKET)) {
@@ -110,7 +110,8 @@ export class JsonArrayScanner {
       case 'start':
         return this.fail(1, `file is empty (${EXPECTED_SHAPE})`);
       case 'item':
-        if (!this.scalar) return this.fail(this.itemLine, `item ${this.items} is not closed before the end of the file`);
+        if (!this.scalar)
+          return this.fail(this.itemLine, `item ${this.items} is not closed before the end of the file`);
         return this.fail(this.line, 'invalid JSON (the file ends before the array is closed)');
       case 'first':
       case 'next':
@@ -136,7 +137,8 @@ export class JsonArrayScanner {
         }
         return this.startItem(c);
       case 'next':
-        if (c === CLOSE_BRACKET) return this.fail(this.line, `invalid JSON (a comma after item ${this.items} and no item follows)`);
+        if (c === CLOSE_BRACKET)
+          return this.fail(this.line, `invalid JSON (a comma after item ${this.items} and no item follows)`);
         return this.startItem(c);
       case 'after-item':
         if (c === COMMA) {

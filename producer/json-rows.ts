@@ -18,7 +18,10 @@ const FIELDS = ['configurationId', 'groupId', 'tenantId'] as const;
  * matched exactly (JSON is typed input; unlike a CSV header nobody retypes it by hand) and other keys
  * are ignored, as extra CSV columns are.
  */
-export async function* jsonRows(text: AsyncIterable<CheckedText>, options: JsonRowsOptions): AsyncGenerator<RolloutRowEvent> {
+export async function* jsonRows(
+  text: AsyncIterable<CheckedText>,
+  options: JsonRowsOptions,
+): AsyncGenerator<RolloutRowEvent> {
   const scanner = new JsonArrayScanner(options.maxItemBytes);
   const validate = rowValidator(options.defaultTenantId);
   for await (const piece of text) {
@@ -62,7 +65,8 @@ function itemEvents(item: ScannedItem, validate: (fields: RowFields) => RowValid
     const field: unknown = Object.hasOwn(value, name) ? (value as Record<string, unknown>)[name] : undefined;
     // null is how many JSON writers spell "absent"; for the optional tenant it means the default.
     if (field === undefined || (field === null && name === 'tenantId')) continue;
-    fields[name] = typeof field === 'string' ? field : { problem: `${name} is not a string (got ${jsonTypeOf(field)})` };
+    fields[name] =
+      typeof field === 'string' ? field : { problem: `${name} is not a string (got ${jsonTypeOf(field)})` };
   }
   const validation = validate(fields);
   if ('row' in validation) return [{ line: item.line, row: validation.row }];
@@ -75,7 +79,10 @@ function jsonTypeOf(value: unknown): string {
   return typeof value;
 }
 
-/** V8's message without its "in JSON at position N (line L column C)" tail, which counts from the element, not the file. */
+/**
+ * V8's message without its "in JSON at position N (line L column C)" tail, which counts from the element, not the
+ * file.
+ */
 function describeSyntaxError(err: SyntaxError): { reason: string; position: number | undefined } {
   const match = /\s+in JSON at position (\d+)(?:\s+\(line \d+ column \d+\))?\s*$/.exec(err.message);
   if (match === null) return { reason: err.message, position: undefined };

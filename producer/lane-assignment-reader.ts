@@ -23,7 +23,12 @@ export class LaneAssignmentReader implements AssignmentLister {
     const all: Assignment[] = [];
     let next: string | undefined;
     do {
-      const page = await callThroughLane(graph, ctx, (o) => graph.api.listPage(tenantId, configurationId, next, o), this.options);
+      const page = await callThroughLane(
+        graph,
+        ctx,
+        (o) => graph.api.listPage(tenantId, configurationId, next, o),
+        this.options,
+      );
       all.push(...page.assignments);
       next = page.nextLink;
     } while (next);

@@ -29,7 +29,8 @@ export class ReadPace {
     private readonly intervalMs: number,
     private readonly clock: PaceClock = realClock,
   ) {
-    if (!(intervalMs >= 0) || !Number.isFinite(intervalMs)) throw new RangeError(`intervalMs must be a finite number >= 0, got ${String(intervalMs)}`);
+    if (!(intervalMs >= 0) || !Number.isFinite(intervalMs))
+      throw new RangeError(`intervalMs must be a finite number >= 0, got ${String(intervalMs)}`);
   }
 
   /** Waits for the tenant's next slot and takes it. */

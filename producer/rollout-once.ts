@@ -30,12 +30,19 @@ export async function enqueueRolloutOnce(
   meta: { name?: string; source: string },
 ): Promise<{ rollout: EnqueueResult | null; resumed: number | null }> {
   if (await deps.store.status(rolloutId)) return { rollout: null, resumed: await requeueUnfinished(rolloutId, deps) };
-  const rollout = await enqueueRollout({ rows, lines: rows.map(() => 0), inputRows: rows.length, duplicateRows: 0, format: 'json' }, deps, { ...meta, rolloutId });
+  const rollout = await enqueueRollout(
+    { rows, lines: rows.map(() => 0), inputRows: rows.length, duplicateRows: 0, format: 'json' },
+    deps,
+    { ...meta, rolloutId },
+  );
   return { rollout, resumed: null };
 }
 
 /** Jobs for the rows of the rollout that have no outcome yet; returns how many were added. */
-async function requeueUnfinished(rolloutId: string, deps: { queue: Queue<AssignmentJobData>; store: RolloutStore }): Promise<number> {
+async function requeueUnfinished(
+  rolloutId: string,
+  deps: { queue: Queue<AssignmentJobData>; store: RolloutStore },
+): Promise<number> {
   let added = 0;
   let chunk: ReturnType<typeof rowJobs> = [];
   for await (const { rowKey, row, outcome } of deps.store.outcomes(rolloutId)) {

@@ -34,5 +34,12 @@ export async function scanRolloutFile(path: string, options: RolloutFileOptions 
     tenants.add(row.tenantId);
     configurations.add(`${row.tenantId}/${row.configurationId}`);
   });
-  return { rows, inputRows, duplicateRows: inputRows - rows.size, tenants: [...tenants], configurations: configurations.size, format };
+  return {
+    rows,
+    inputRows,
+    duplicateRows: inputRows - rows.size,
+    tenants: [...tenants],
+    configurations: configurations.size,
+    format,
+  };
 }

@@ -1,6 +1,13 @@
 import type { BulkJobOptions } from 'bullmq';
 import type { AssignmentRow } from '../lib/assignment-row.js';
-import { JOB_OPTIONS, jobDataOf, jobIdOf, jobNameOf, type AssignmentJobData, type AssignmentJobName } from '../lib/queues/assignment-queue.js';
+import {
+  JOB_OPTIONS,
+  jobDataOf,
+  jobIdOf,
+  jobNameOf,
+  type AssignmentJobData,
+  type AssignmentJobName,
+} from '../lib/queues/assignment-queue.js';
 
 /** One entry of `queue.addBulk`: the job for one row. */
 export interface RowJob {

@@ -49,9 +49,16 @@ export class ScheduledSync {
     const owner = job.id ?? name;
     const log = logger.child({ schedule: name, jobId: job.id });
     if ((await redis.set(lock, owner, 'PX', LOCK_MS, 'NX')) !== 'OK' && (await redis.get(lock)) !== owner) {
-      return this.finish(name, log, { result: 'skipped', message: 'the previous run of this schedule is still reading', rolloutId: null });
+      return this.finish(name, log, {
+        result: 'skipped',
+        message: 'the previous run of this schedule is still reading',
+        rolloutId: null,
+      });
     }
-    const renew = setInterval(() => void ifValueUnchanged(redis, lock, owner, { action: 'pexpire', ttlMs: LOCK_MS }).catch(() => undefined), LOCK_MS / 3);
+    const renew = setInterval(
+      () => void ifValueUnchanged(redis, lock, owner, { action: 'pexpire', ttlMs: LOCK_MS }).catch(() => undefined),
+      LOCK_MS / 3,
+    );
     try {
       return await this.run(job, log);
     } catch (err) {
@@ -71,35 +78,69 @@ export class ScheduledSync {
     const rolloutId = rolloutIdFor('scheduled-sync', job.id ?? `${name}-${job.timestamp}`);
     if (await store.status(rolloutId)) {
       const { resumed } = await enqueueRolloutOnce(rolloutId, [], { queue: this.deps.queue, store }, { source: '' });
-      return this.finish(name, log, { result: 'rollout', message: `rollout ${rolloutId} resumed after an interrupted run (${resumed ?? 0} rows re-queued)`, rolloutId });
+      return this.finish(name, log, {
+        result: 'rollout',
+        message: `rollout ${rolloutId} resumed after an interrupted run (${resumed ?? 0} rows re-queued)`,
+        rolloutId,
+      });
     }
     const last = await schedules.lastRolloutId(name);
     if (last) {
       const previous = await store.status(last);
       if (previous?.state === 'running') {
-        return this.finish(name, log, { result: 'skipped', message: `the rollout of the previous run (${last}) still has ${previous.pending} rows to do`, rolloutId: null });
+        return this.finish(name, log, {
+          result: 'skipped',
+          message: `the rollout of the previous run (${last}) still has ${previous.pending} rows to do`,
+          rolloutId: null,
+        });
       }
     }
 
-    const reader = new LaneAssignmentReader(this.deps.graph, { maxAttempts: this.deps.readAttempts, baseDelayMs: this.deps.baseDelayMs, signal: this.deps.signal });
+    const reader = new LaneAssignmentReader(this.deps.graph, {
+      maxAttempts: this.deps.readAttempts,
+      baseDelayMs: this.deps.baseDelayMs,
+      signal: this.deps.signal,
+    });
     const plan = planSync(await readDrift(d.desired, reader, this.deps.graph.api.kind), d);
     const problems = readProblems(plan);
     if (plan.decision.kind === 'refused') {
-      const list = plan.decision.refused.map((c) => `${c.configurationId} in ${c.tenantId}: ${c.wouldDelete} of ${c.existingAssignments}`).join('; ');
-      return this.finish(name, log, { result: 'refused', message: `prune refused: more than ${d.pruneThresholdPercent}% would be deleted (${list}); nothing was written${problems}`, rolloutId: null });
+      const list = plan.decision.refused
+        .map((c) => `${c.configurationId} in ${c.tenantId}: ${c.wouldDelete} of ${c.existingAssignments}`)
+        .join('; ');
+      return this.finish(name, log, {
+        result: 'refused',
+        message: `prune refused: more than ${d.pruneThresholdPercent}% would be deleted (${list}); nothing was written${problems}`,
+        rolloutId: null,
+      });
     }
-    const rollout = await applySync(plan, d, { queue: this.deps.queue, store }, { name, source: `schedule ${name} (${d.source})`, rolloutId });
+    const rollout = await applySync(
+      plan,
+      d,
+      { queue: this.deps.queue, store },
+      { name, source: `schedule ${name} (${d.source})`, rolloutId },
+    );
     if (!rollout || plan.decision.kind !== 'apply') {
-      return this.finish(name, log, { result: 'no-drift', message: `no drift in ${plan.drift.summary.configurations} configurations; nothing was written${problems}`, rolloutId: null });
+      return this.finish(name, log, {
+        result: 'no-drift',
+        message: `no drift in ${plan.drift.summary.configurations} configurations; nothing was written${problems}`,
+        rolloutId: null,
+      });
     }
     const { creates, deletes } = plan.decision;
-    return this.finish(name, log, { result: 'rollout', message: `rollout ${rollout.rolloutId}: ${creates} to create, ${deletes} to delete${problems}`, rolloutId: rollout.rolloutId });
+    return this.finish(name, log, {
+      result: 'rollout',
+      message: `rollout ${rollout.rolloutId}: ${creates} to create, ${deletes} to delete${problems}`,
+      rolloutId: rollout.rolloutId,
+    });
   }
 
   private async finish(name: string, log: Logger, run: Omit<ScheduleRun, 'at'>): Promise<ScheduleRun> {
     const done: ScheduleRun = { at: new Date().toISOString(), ...run };
     await this.deps.schedules.recordRun(name, done);
-    log[run.result === 'failed' || run.result === 'refused' ? 'error' : 'info']({ result: run.result, rolloutId: run.rolloutId }, `scheduled sync: ${run.message}`);
+    log[run.result === 'failed' || run.result === 'refused' ? 'error' : 'info'](
+      { result: run.result, rolloutId: run.rolloutId },
+      `scheduled sync: ${run.message}`,
+    );
     return done;
   }
 }

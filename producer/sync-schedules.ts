@@ -55,32 +55,48 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 /** Checks a schedule's name and timing; throws UserError (exit 2) naming what is wrong. */
 export function validateSchedule(name: string, timing: ScheduleTiming): void {
   if (!NAME.test(name)) {
-    throw new UserError(ErrorCodes.USAGE, `schedule name ${JSON.stringify(name)}: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit`);
+    throw new UserError(
+      ErrorCodes.USAGE,
+      `schedule name ${JSON.stringify(name)}: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit`,
+    );
   }
   if ('everyMs' in timing) {
-    if (!Number.isSafeInteger(timing.everyMs) || timing.everyMs < 1000) throw new UserError(ErrorCodes.USAGE, `--every: at least 1s`);
+    if (!Number.isSafeInteger(timing.everyMs) || timing.everyMs < 1000)
+      throw new UserError(ErrorCodes.USAGE, `--every: at least 1s`);
     return;
   }
   if (timing.tz !== undefined) {
     try {
       new Intl.DateTimeFormat('en-US', { timeZone: timing.tz });
     } catch {
-      throw new UserError(ErrorCodes.USAGE, `--tz ${JSON.stringify(timing.tz)} is not an IANA time zone (e.g. Europe/Berlin, UTC)`);
+      throw new UserError(
+        ErrorCodes.USAGE,
+        `--tz ${JSON.stringify(timing.tz)} is not an IANA time zone (e.g. Europe/Berlin, UTC)`,
+      );
     }
   }
   try {
     // BullMQ parses the pattern with the same library when it plans the next run.
     CronExpressionParser.parse(timing.cron, { tz: timing.tz, strict: false }).next();
   } catch (err) {
-    throw new UserError(ErrorCodes.USAGE, `--cron ${JSON.stringify(timing.cron)} is not a cron pattern (${(err as Error).message}); e.g. "0 2 * * *" is 02:00 every day, a sixth leading field counts seconds`);
+    throw new UserError(
+      ErrorCodes.USAGE,
+      `--cron ${JSON.stringify(timing.cron)} is not a cron pattern (${(err as Error).message}); e.g. "0 2 * * *" is 02:00 every day, a sixth leading field counts seconds`,
+    );
   }
 }
 
 /** `--every 10m`: a number with s, m, h or d (or plain seconds). */
 export function parseEvery(text: string): number {
   const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/.exec(text.trim());
-  if (!m) throw new UserError(ErrorCodes.USAGE, `--every ${JSON.stringify(text)}: expected a duration like 30s, 10m, 1h or 1d`);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h' | 'd'];
+  if (!m)
+    throw new UserError(
+      ErrorCodes.USAGE,
+      `--every ${JSON.stringify(text)}: expected a duration like 30s, 10m, 1h or 1d`,
+    );
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[
+    (m[2] ?? 's') as 'ms' | 's' | 'm' | 'h' | 'd'
+  ];
   return Math.round(Number(m[1]) * unit);
 }
 
@@ -104,8 +120,15 @@ export class SyncSchedules {
   async add(name: string, timing: ScheduleTiming, job: Omit<SyncJobData, 'schedule'>): Promise<ScheduleInfo> {
     validateSchedule(name, timing);
     const counts = desiredStateCounts(job.desired);
-    const repeat = 'everyMs' in timing ? { every: timing.everyMs } : { pattern: timing.cron, ...(timing.tz ? { tz: timing.tz } : {}) };
-    await this.queue.upsertJobScheduler(name, repeat, { name: 'sync', data: { ...job, schedule: name }, opts: SYNC_JOB_OPTIONS });
+    const repeat =
+      'everyMs' in timing
+        ? { every: timing.everyMs }
+        : { pattern: timing.cron, ...(timing.tz ? { tz: timing.tz } : {}) };
+    await this.queue.upsertJobScheduler(name, repeat, {
+      name: 'sync',
+      data: { ...job, schedule: name },
+      opts: SYNC_JOB_OPTIONS,
+    });
     await this.redis
       .multi()
       .hset(this.keys.schedule(name), {
@@ -147,7 +170,8 @@ export class SyncSchedules {
     const removed = await this.queue.removeJobScheduler(name);
     const known = (await this.redis.srem(this.keys.schedules(), name)) === 1;
     await this.redis.del(this.keys.schedule(name));
-    if (!removed && !known) throw new UserError(ErrorCodes.SCHEDULE_NOT_FOUND, `no schedule named ${JSON.stringify(name)}`);
+    if (!removed && !known)
+      throw new UserError(ErrorCodes.SCHEDULE_NOT_FOUND, `no schedule named ${JSON.stringify(name)}`);
   }
 
   /** Records how a run ended (shown by `schedule list`). */
@@ -157,7 +181,12 @@ export class SyncSchedules {
     if ((await this.redis.sismember(this.keys.schedules(), name)) !== 1) return;
     const tx = this.redis
       .multi()
-      .hset(key, { lastRunAt: run.at, lastResult: run.result, lastMessage: run.message, lastRunRolloutId: run.rolloutId ?? '' })
+      .hset(key, {
+        lastRunAt: run.at,
+        lastResult: run.result,
+        lastMessage: run.message,
+        lastRunRolloutId: run.rolloutId ?? '',
+      })
       .hincrby(key, 'runs', 1);
     // The latest rollout a run made stays until another run makes one: a run that was skipped or
     // found no drift must not hide a rollout that is still going from the next run's check.
@@ -171,7 +200,11 @@ export class SyncSchedules {
   }
 }
 
-function infoOf(name: string, s: { pattern?: string | null; tz?: string | null; every?: number | string | null; next?: number | string | null }, h: Record<string, string>): ScheduleInfo {
+function infoOf(
+  name: string,
+  s: { pattern?: string | null; tz?: string | null; every?: number | string | null; next?: number | string | null },
+  h: Record<string, string>,
+): ScheduleInfo {
   const n = (field: string) => Number(h[field] ?? 0) || 0;
   const every = s.every !== undefined && s.every !== null ? Number(s.every) : null;
   const next = s.next !== undefined && s.next !== null ? Number(s.next) : null;
@@ -191,7 +224,12 @@ function infoOf(name: string, s: { pattern?: string | null; tz?: string | null; 
     groups: n('groups'),
     runs: n('runs'),
     lastRun: h.lastRunAt
-      ? { at: h.lastRunAt, result: (h.lastResult ?? 'failed') as ScheduleRunResult, message: h.lastMessage ?? '', rolloutId: h.lastRunRolloutId || null }
+      ? {
+          at: h.lastRunAt,
+          result: (h.lastResult ?? 'failed') as ScheduleRunResult,
+          message: h.lastMessage ?? '',
+          rolloutId: h.lastRunRolloutId || null,
+        }
       : null,
   };
 }

@@ -50,7 +50,12 @@ function packRow(row: AssignmentRow): string {
   // Buffer's hex decoding stops at the first non-hex pair, so a short result means a malformed id;
   // rowValidator has checked every id already, and this keeps a future caller from packing garbage.
   const bytes = Buffer.from(hex, 'hex');
-  if (tenantId.length !== GUID_CHARS || configurationId.length !== GUID_CHARS || groupId.length !== GUID_CHARS || bytes.length !== PACKED_ROW_BYTES) {
+  if (
+    tenantId.length !== GUID_CHARS ||
+    configurationId.length !== GUID_CHARS ||
+    groupId.length !== GUID_CHARS ||
+    bytes.length !== PACKED_ROW_BYTES
+  ) {
     throw new TypeError(`not a row of normalized object ids: ${JSON.stringify(row)}`);
   }
   // latin1 maps each byte to one character: a one-byte string of exactly 48 characters.

@@ -33,7 +33,9 @@ export async function forEachValidRow(
   const displayName = path === '-' ? 'stdin' : path;
   const unreadable = (err: unknown): UserError | undefined => {
     const code = systemErrorCode(err);
-    return code === undefined ? undefined : new UserError(ErrorCodes.INPUT_UNREADABLE, `${displayName}: cannot read (${code})`);
+    return code === undefined
+      ? undefined
+      : new UserError(ErrorCodes.INPUT_UNREADABLE, `${displayName}: cannot read (${code})`);
   };
 
   let source: AsyncIterable<Buffer | string>;
@@ -55,7 +57,11 @@ export async function forEachValidRow(
     if (pathFormat === undefined) ({ format, source } = await sniffFormat(source));
     else format = pathFormat;
 
-    const events = rolloutRows(source, { format, defaultTenantId: options.defaultTenantId, maxLineBytes: options.maxLineBytes });
+    const events = rolloutRows(source, {
+      format,
+      defaultTenantId: options.defaultTenantId,
+      maxLineBytes: options.maxLineBytes,
+    });
     for await (const event of events) {
       if ('problem' in event) problems.add(event.line, event.problem);
       else visit(event.row, event.line);

@@ -1,5 +1,15 @@
 import { open, type FileHandle } from 'node:fs/promises';
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type YAMLError } from 'yaml';
+import {
+  isAlias,
+  isMap,
+  isScalar,
+  isSeq,
+  LineCounter,
+  parseDocument,
+  visit,
+  type Document,
+  type YAMLError,
+} from 'yaml';
 import type { z } from 'zod';
 import { ErrorCodes } from '../lib/errors/codes.js';
 import { UserError } from '../lib/errors/user-error.js';
@@ -52,8 +62,10 @@ export function parseYamlFile<T>(text: string, source: string, kind: YamlFileKin
   const lineAt = (offset: number): number => lineCounter.linePos(offset).line;
 
   // A document that does not parse is not worth checking further: its shape would be a guess.
-  if (doc.errors.length > 0) throw problemsError(source, kind, firstPerLine(doc.errors.map((err) => syntaxProblem(err, doc, lineAt))));
-  if (doc.contents === null) throw problemsError(source, kind, [{ line: 1, reason: `the file is empty; expected ${kind.topLevel}` }]);
+  if (doc.errors.length > 0)
+    throw problemsError(source, kind, firstPerLine(doc.errors.map((err) => syntaxProblem(err, doc, lineAt))));
+  if (doc.contents === null)
+    throw problemsError(source, kind, [{ line: 1, reason: `the file is empty; expected ${kind.topLevel}` }]);
   const dangling = danglingAliases(doc, lineAt);
   if (dangling.length > 0) throw problemsError(source, kind, dangling);
   kind.prepare?.(doc);
@@ -65,7 +77,9 @@ export function parseYamlFile<T>(text: string, source: string, kind: YamlFileKin
     // The parser's guard against alias bombs ("billion laughs"): one anchor used about 100 times, or
     // aliases nested inside aliases. It knows no line, and a real file is not near it.
     if (!(err instanceof ReferenceError)) throw err;
-    throw problemsError(source, kind, [{ line: 1, reason: 'YAML aliases (*name) expand to too much data; write the repeated values out instead' }]);
+    throw problemsError(source, kind, [
+      { line: 1, reason: 'YAML aliases (*name) expand to too much data; write the repeated values out instead' },
+    ]);
   }
 
   const lineOf = (path: DocumentPath): number => nodeLine(doc, path, lineAt);
@@ -82,10 +96,16 @@ export function parseYamlFile<T>(text: string, source: string, kind: YamlFileKin
  * The text of a file, or of a stream already open (stdin), as read. A file that cannot be opened or
  * read throws E_INPUT_UNREADABLE; binary or UTF-16 content throws E_INPUT_INVALID worded as `kind`'s.
  */
-export async function readYamlFileText<T>(file: string | AsyncIterable<Buffer | string>, displayName: string, kind: YamlFileKind<T>): Promise<string> {
+export async function readYamlFileText<T>(
+  file: string | AsyncIterable<Buffer | string>,
+  displayName: string,
+  kind: YamlFileKind<T>,
+): Promise<string> {
   const unreadable = (err: unknown): UserError | undefined => {
     const code = systemErrorCode(err);
-    return code === undefined ? undefined : new UserError(ErrorCodes.INPUT_UNREADABLE, `${displayName}: cannot read (${code})`);
+    return code === undefined
+      ? undefined
+      : new UserError(ErrorCodes.INPUT_UNREADABLE, `${displayName}: cannot read (${code})`);
   };
 
   let source = file;
@@ -104,7 +124,8 @@ export async function readYamlFileText<T>(file: string | AsyncIterable<Buffer | 
     // The same gate as rollout files: binary data and UTF-16 are named, not fed to the parser.
     // No line cap: a JSON file may well be one long line, and the whole file is kept anyway.
     for await (const piece of checkedText(source, { lines: 'any-length' })) {
-      if ('fault' in piece) throw problemsError(displayName, kind, [{ line: piece.fault.line, reason: piece.fault.problem }]);
+      if ('fault' in piece)
+        throw problemsError(displayName, kind, [{ line: piece.fault.line, reason: piece.fault.problem }]);
       pieces.push(piece.bytes);
     }
   } catch (err) {
@@ -124,7 +145,8 @@ export function at(path: DocumentPath, reason: string): string {
 /** `tenants[0].configurations[1].groups[2]`; empty for the top level. */
 export function showPath(path: DocumentPath): string {
   let shown = '';
-  for (const segment of path) shown += typeof segment === 'number' ? `[${segment}]` : `${shown === '' ? '' : '.'}${String(segment)}`;
+  for (const segment of path)
+    shown += typeof segment === 'number' ? `[${segment}]` : `${shown === '' ? '' : '.'}${String(segment)}`;
   return shown;
 }
 
@@ -186,7 +208,10 @@ function danglingAliases(doc: Document, lineAt: (offset: number) => number): Pro
   visit(doc, {
     Alias(_, alias) {
       if (alias.resolve(doc) === undefined) {
-        problems.push({ line: lineAt(alias.range?.[0] ?? 0), reason: `alias *${alias.source} has no anchor &${alias.source} before it` });
+        problems.push({
+          line: lineAt(alias.range?.[0] ?? 0),
+          reason: `alias *${alias.source} has no anchor &${alias.source} before it`,
+        });
       }
     },
   });
@@ -203,7 +228,9 @@ function nodeLine(doc: Document, path: DocumentPath, lineAt: (offset: number) =>
   for (const segment of path) {
     if (isAlias(node)) node = node.resolve(doc);
     if (isMap(node)) {
-      const pair = node.items.find((item) => (isScalar(item.key) ? String(item.key.value) : String(item.key)) === String(segment));
+      const pair = node.items.find(
+        (item) => (isScalar(item.key) ? String(item.key.value) : String(item.key)) === String(segment),
+      );
       if (pair === undefined) break;
       line = rangeLine(pair.key, lineAt) ?? line;
       node = pair.value;
@@ -224,7 +251,12 @@ function rangeLine(node: unknown, lineAt: (offset: number) => number): number | 
   return range?.[0] === undefined ? undefined : lineAt(range[0]);
 }
 
-function issueProblems(issue: z.core.$ZodIssue, data: unknown, lineOf: (path: DocumentPath) => number, kind: YamlFileKind<unknown>): Problem[] {
+function issueProblems(
+  issue: z.core.$ZodIssue,
+  data: unknown,
+  lineOf: (path: DocumentPath) => number,
+  kind: YamlFileKind<unknown>,
+): Problem[] {
   const path = issue.path;
   if (issue.code === 'unrecognized_keys') {
     // One line per key, each at its own line: several typos in one mapping are several fixes.
@@ -232,7 +264,10 @@ function issueProblems(issue: z.core.$ZodIssue, data: unknown, lineOf: (path: Do
     const known = kind.keysByParent[String(parent)] ?? [];
     return issue.keys.map((key) => {
       const meant = likelyMeant(key, known);
-      const hint = meant === undefined ? `; expected ${known.map((k) => `"${k}"`).join(kind.keySeparator)}` : ` (did you mean "${meant}"?)`;
+      const hint =
+        meant === undefined
+          ? `; expected ${known.map((k) => `"${k}"`).join(kind.keySeparator)}`
+          : ` (did you mean "${meant}"?)`;
       return { line: lineOf([...path, key]), reason: at(path, `unknown key ${showValue(key)}${hint}`) };
     });
   }
@@ -244,7 +279,8 @@ function issueProblems(issue: z.core.$ZodIssue, data: unknown, lineOf: (path: Do
   if (issue.code === 'invalid_union') {
     // "A type or a list of types" given a list with a bad item: the list's own complaint is the useful one.
     const branch = writtenBranch(issue.errors);
-    if (branch !== undefined) return branch.flatMap((inner) => issueProblems({ ...inner, path: [...path, ...inner.path] }, data, lineOf, kind));
+    if (branch !== undefined)
+      return branch.flatMap((inner) => issueProblems({ ...inner, path: [...path, ...inner.path] }, data, lineOf, kind));
   }
   // An absent key has no line of its own: the problem belongs to the mapping that lacks it.
   const where = path.length > 0 && valueAt(data, path) === undefined ? path.slice(0, -1) : path;
@@ -256,7 +292,9 @@ function issueProblems(issue: z.core.$ZodIssue, data: unknown, lineOf: (path: Do
  * are all inside the value, not about its type as a whole. Undefined when that is not clear.
  */
 function writtenBranch(branches: z.core.$ZodIssue[][]): z.core.$ZodIssue[] | undefined {
-  const fitting = branches.filter((issues) => issues.every((inner) => inner.path.length > 0 || inner.code !== 'invalid_type'));
+  const fitting = branches.filter((issues) =>
+    issues.every((inner) => inner.path.length > 0 || inner.code !== 'invalid_type'),
+  );
   return fitting.length === 1 ? fitting[0] : undefined;
 }
 

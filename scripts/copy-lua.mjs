@@ -12,7 +12,8 @@ const { include } = JSON.parse(readFileSync(join(root, 'tsconfig.build.json'), '
 const outDir = 'dist';
 
 for (const entry of include) {
-  if (/[*?]/.test(entry)) throw new Error(`scripts/copy-lua.mjs walks folders; tsconfig.build.json includes a pattern (${entry})`);
+  if (/[*?]/.test(entry))
+    throw new Error(`scripts/copy-lua.mjs walks folders; tsconfig.build.json includes a pattern (${entry})`);
   const from = join(root, entry);
   if (!existsSync(from) || !statSync(from).isDirectory()) continue;
   // Node 20 has no fs.glob; a recursive readdirSync lists the tree, paths relative to `from`.

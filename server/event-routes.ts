@@ -18,13 +18,24 @@ const SEEN_TTL_SECONDS = 7 * 24 * 3600;
  * an event job; a worker finishes the match and makes the rollout. Nothing here calls Graph, so
  * the answer comes at once.
  */
-export async function registerEventRoutes(app: FastifyInstance, deps: ServerDeps, rules: readonly EventRule[]): Promise<void> {
+export async function registerEventRoutes(
+  app: FastifyInstance,
+  deps: ServerDeps,
+  rules: readonly EventRule[],
+): Promise<void> {
   const { config, redis, keys, eventMetrics: metrics } = deps;
   await app.register(async (scope) => {
     rawBodies(scope, config.eventsMaxBodyBytes);
     scope.setErrorHandler(async (error: { statusCode?: number; message: string }, _request, reply) => {
-      if (error.statusCode === 413) return reject(reply, 413, 'too-large', `body too large (EVENTS_MAX_BODY_BYTES is ${config.eventsMaxBodyBytes})`);
-      if (error.statusCode && error.statusCode < 500) return reply.code(error.statusCode).send({ error: error.message });
+      if (error.statusCode === 413)
+        return reject(
+          reply,
+          413,
+          'too-large',
+          `body too large (EVENTS_MAX_BODY_BYTES is ${config.eventsMaxBodyBytes})`,
+        );
+      if (error.statusCode && error.statusCode < 500)
+        return reply.code(error.statusCode).send({ error: error.message });
       deps.logger.error({ err: error }, 'event intake failed');
       return reply.code(503).send({ error: 'could not queue the event; send it again' });
     });
@@ -36,7 +47,8 @@ export async function registerEventRoutes(app: FastifyInstance, deps: ServerDeps
 
     scope.post('/events', async (request, reply) => {
       metrics.received('events');
-      if (!config.eventsHmacSecret) return reject(reply, 503, 'not-configured', 'event intake is off: EVENTS_HMAC_SECRET is not set');
+      if (!config.eventsHmacSecret)
+        return reject(reply, 503, 'not-configured', 'event intake is off: EVENTS_HMAC_SECRET is not set');
       const raw = rawBodyOf(request.body);
       const header = (name: string) => {
         const v = request.headers[name];
@@ -50,7 +62,12 @@ export async function registerEventRoutes(app: FastifyInstance, deps: ServerDeps
         nowMs: Date.now(),
       });
       if (!signed.ok) {
-        const message = signed.reason === 'stale' ? 'stale timestamp (more than 5 minutes off)' : signed.reason === 'missing' ? 'missing X-Signature or X-Signature-Timestamp' : 'bad signature';
+        const message =
+          signed.reason === 'stale'
+            ? 'stale timestamp (more than 5 minutes off)'
+            : signed.reason === 'missing'
+              ? 'missing X-Signature or X-Signature-Timestamp'
+              : 'bad signature';
         return reject(reply, 401, signed.reason === 'stale' ? 'stale' : 'bad-signature', message);
       }
       const json = parseJson(raw);

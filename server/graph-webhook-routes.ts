@@ -30,7 +30,11 @@ interface Notification {
  *   workers, which read the group (through the tenant's lane) and apply the same rules as for
  *   `POST /events`. Graph wants an answer within seconds, so nothing here calls Graph: 202 at once.
  */
-export async function registerGraphWebhookRoutes(app: FastifyInstance, deps: ServerDeps, rules: readonly EventRule[]): Promise<void> {
+export async function registerGraphWebhookRoutes(
+  app: FastifyInstance,
+  deps: ServerDeps,
+  rules: readonly EventRule[],
+): Promise<void> {
   const { config, eventMetrics: metrics } = deps;
   const expected = config.graphWebhookClientState ? Buffer.from(config.graphWebhookClientState) : null;
   await app.register(async (scope) => {
@@ -38,9 +42,12 @@ export async function registerGraphWebhookRoutes(app: FastifyInstance, deps: Ser
     scope.setErrorHandler(async (error: { statusCode?: number; message: string }, _request, reply) => {
       if (error.statusCode === 413) {
         metrics.rejected('graph-webhook', 'too-large');
-        return reply.code(413).send({ error: `body too large (EVENTS_MAX_BODY_BYTES is ${config.eventsMaxBodyBytes})` });
+        return reply
+          .code(413)
+          .send({ error: `body too large (EVENTS_MAX_BODY_BYTES is ${config.eventsMaxBodyBytes})` });
       }
-      if (error.statusCode && error.statusCode < 500) return reply.code(error.statusCode).send({ error: error.message });
+      if (error.statusCode && error.statusCode < 500)
+        return reply.code(error.statusCode).send({ error: error.message });
       deps.logger.error({ err: error }, 'Graph notification intake failed');
       // Graph redelivers on 5xx.
       return reply.code(503).send({ error: 'could not queue the notifications' });
@@ -62,7 +69,8 @@ export async function registerGraphWebhookRoutes(app: FastifyInstance, deps: Ser
         return reply.code(503).send({ error: 'Graph webhook is off: GRAPH_WEBHOOK_CLIENT_STATE is not set' });
       }
       const body = parseJson(rawBodyOf(request.body)) as { value?: unknown } | null;
-      if (!body || typeof body !== 'object' || !Array.isArray(body.value)) return bad(reply, 'expected {"value": [notifications]}');
+      if (!body || typeof body !== 'object' || !Array.isArray(body.value))
+        return bad(reply, 'expected {"value": [notifications]}');
 
       let queued = 0;
       for (const n of body.value as Notification[]) {
@@ -102,11 +110,20 @@ function sameSecret(given: string, expected: Buffer): boolean {
 /** The group event a notification stands for, or null when it is not about a created or updated group. */
 function eventOf(n: Notification, defaultTenantId: string | undefined): AssignmentEvent | null {
   if (n.lifecycleEvent !== undefined || typeof n.changeType !== 'string') return null;
-  const changeType = n.changeType.split(',').map((c) => c.trim()).find((c) => CHANGE_TYPES.has(c));
+  const changeType = n.changeType
+    .split(',')
+    .map((c) => c.trim())
+    .find((c) => CHANGE_TYPES.has(c));
   if (!changeType) return null;
-  const fromResource = typeof n.resource === 'string' ? /^groups[/(']+([0-9a-fA-F-]{36})/i.exec(n.resource)?.[1] : undefined;
+  const fromResource =
+    typeof n.resource === 'string' ? /^groups[/(']+([0-9a-fA-F-]{36})/i.exec(n.resource)?.[1] : undefined;
   const groupId = typeof n.resourceData?.id === 'string' ? n.resourceData.id : fromResource;
-  const tenant = typeof n.tenantId === 'string' ? n.tenantId : typeof n.resourceData?.organizationId === 'string' ? n.resourceData.organizationId : defaultTenantId;
+  const tenant =
+    typeof n.tenantId === 'string'
+      ? n.tenantId
+      : typeof n.resourceData?.organizationId === 'string'
+        ? n.resourceData.organizationId
+        : defaultTenantId;
   if (!groupId || !isObjectId(groupId) || !tenant || !isObjectId(tenant)) return null;
   const receivedAt = new Date().toISOString();
   const group = normalizeObjectId(groupId);

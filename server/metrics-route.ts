@@ -10,7 +10,12 @@ import type { ServerDeps } from './server-deps.js';
 export function registerMetricsRoute(app: FastifyInstance, deps: ServerDeps & { serverRegistry: Registry }): void {
   const queues = [deps.queues.assignments, deps.queues.syncs, deps.queues.events];
   app.get('/metrics', async (_request, reply) => {
-    const { text, contentType } = await scrapeFleet({ redis: deps.redis, keys: deps.keys, queues, serverRegistry: deps.serverRegistry });
+    const { text, contentType } = await scrapeFleet({
+      redis: deps.redis,
+      keys: deps.keys,
+      queues,
+      serverRegistry: deps.serverRegistry,
+    });
     return reply.type(contentType).send(text);
   });
 }

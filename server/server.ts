@@ -29,12 +29,19 @@ export interface RunningServer {
 
 /** Loopback addresses: the only ones the dashboard may be served on without DASHBOARD_TOKEN. */
 export function isLoopback(host: string): boolean {
-  const h = host.trim().toLowerCase().replace(/^\[|\]$/g, '');
+  const h = host
+    .trim()
+    .toLowerCase()
+    .replace(/^\[|\]$/g, '');
   return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || h === '::ffff:127.0.0.1';
 }
 
 /** The server with its routes, not yet listening (tests inject requests into it). */
-export async function buildServer(deps: ServerDeps, rules: readonly EventRule[], serverRegistry: Registry): Promise<FastifyInstance> {
+export async function buildServer(
+  deps: ServerDeps,
+  rules: readonly EventRule[],
+  serverRegistry: Registry,
+): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     // A line per request would drown the log at event rates; failures are logged where they happen.
@@ -64,7 +71,10 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const rules = config.rulesFile ? await readEventRulesFile(config.rulesFile) : [];
   if (!config.rulesFile) logger.warn('RULES_FILE is not set: events are accepted but match no rule');
   if (!config.eventsHmacSecret) logger.warn('EVENTS_HMAC_SECRET is not set: POST /events answers 503');
-  if (!config.graphWebhookClientState) logger.warn('GRAPH_WEBHOOK_CLIENT_STATE is not set: POST /webhooks/graph answers 503 (the validation handshake still works)');
+  if (!config.graphWebhookClientState)
+    logger.warn(
+      'GRAPH_WEBHOOK_CLIENT_STATE is not set: POST /webhooks/graph answers 503 (the validation handshake still works)',
+    );
 
   const redis = connectRedis(config.redisUrl, 'server');
   redis.on('error', (err: Error) => logger.warn({ err }, 'Redis connection error; reconnecting'));
@@ -72,14 +82,18 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     await redis.ping();
   } catch (err) {
     redis.disconnect();
-    throw new UserError(ErrorCodes.REDIS_UNAVAILABLE, `cannot reach Redis at ${redactedRedisUrl(config.redisUrl)} (REDIS_URL): ${(err as Error).message}`);
+    throw new UserError(
+      ErrorCodes.REDIS_UNAVAILABLE,
+      `cannot reach Redis at ${redactedRedisUrl(config.redisUrl)} (REDIS_URL): ${(err as Error).message}`,
+    );
   }
   const queues = {
     assignments: openQueue(redis, config.queuePrefix),
     syncs: openSyncQueue(redis, config.queuePrefix),
     events: openEventQueue(redis, config.queuePrefix),
   };
-  for (const queue of Object.values(queues)) queue.on('error', (err: Error) => logger.warn({ err, queue: queue.name }, 'queue error'));
+  for (const queue of Object.values(queues))
+    queue.on('error', (err: Error) => logger.warn({ err, queue: queue.name }, 'queue error'));
   const serverRegistry = new Registry();
   const deps: ServerDeps = {
     config,

@@ -55,7 +55,14 @@ export class AssignmentProcessor {
 
   constructor(private readonly deps: ProcessorDeps) {
     this.deleteRow = new DeleteRow(
-      { redis: deps.redis, keys: deps.keys, graph: deps.graph, requestTimeoutMs: deps.requestTimeoutMs, settleMs: deps.policy.settleMs, retentionMs: deps.retentionMs },
+      {
+        redis: deps.redis,
+        keys: deps.keys,
+        graph: deps.graph,
+        requestTimeoutMs: deps.requestTimeoutMs,
+        settleMs: deps.policy.settleMs,
+        retentionMs: deps.retentionMs,
+      },
       (ctx, kind, fields, marker) => this.record(ctx as RowContext, kind, fields, marker),
     );
   }
@@ -95,7 +102,10 @@ export class AssignmentProcessor {
       await (action === 'delete' ? this.deleteRow.run(ctx) : this.run(ctx));
     } catch (err) {
       if (err instanceof LaneWait) {
-        ctx.log.debug({ until: new Date(err.untilMs).toISOString(), throttled: err instanceof ThrottledWait }, 'waiting for the tenant lane');
+        ctx.log.debug(
+          { until: new Date(err.untilMs).toISOString(), throttled: err instanceof ThrottledWait },
+          'waiting for the tenant lane',
+        );
         await job.moveToDelayed(Math.max(err.untilMs, Date.now() + 1), token);
         throw new DelayedError();
       }
@@ -118,7 +128,13 @@ export class AssignmentProcessor {
       .hmget(keys.listing(d.tenantId, d.configurationId), LISTING_FIELDS.status, LISTING_FIELDS.startedAt, d.groupId)
       .hget(keys.rolloutAttempts(d.rolloutId), ctx.rowKey)
       .hmget(keys.rollout(d.rolloutId), 'cancelledAt', 'createdAt', 'retriedAt')
-      .exec()) as [[null, number], [null, string | null], [null, (string | null)[]], [null, string | null], [null, (string | null)[]]];
+      .exec()) as [
+      [null, number],
+      [null, string | null],
+      [null, (string | null)[]],
+      [null, string | null],
+      [null, (string | null)[]],
+    ];
     if (done === 1) return;
     // Cancelled: no new request for this row. A POST of ours that may have landed is still looked
     // for below, so the row ends with what is true, not with `cancelled` over a created assignment.
@@ -135,7 +151,12 @@ export class AssignmentProcessor {
       if (after.state === 'fresh' && after.assignmentId) {
         const kind: OutcomeKind = marker.rolloutId === d.rolloutId ? 'created' : 'already-assigned';
         ctx.log.info({ assignmentId: after.assignmentId }, 'an earlier POST had landed; not posting again');
-        await this.record(ctx, kind, { assignmentId: after.assignmentId }, { action: 'assigned', assignmentId: after.assignmentId });
+        await this.record(
+          ctx,
+          kind,
+          { assignmentId: after.assignmentId },
+          { action: 'assigned', assignmentId: after.assignmentId },
+        );
         return;
       }
       if (after.state === 'missing') return this.configurationMissing(ctx, after.failure);
@@ -145,11 +166,18 @@ export class AssignmentProcessor {
       }
       await clearRowMarkerIfUnchanged(redis, keys.rowMarker(ctx.rowKey), marker.raw);
     } else if (marker?.kind === 'assigned') {
-      const { value } = await this.deps.graph.call(ctx, (o) => this.deps.graph.api.get(d.tenantId, d.configurationId, marker.assignmentId, o));
+      const { value } = await this.deps.graph.call(ctx, (o) =>
+        this.deps.graph.api.get(d.tenantId, d.configurationId, marker.assignmentId, o),
+      );
       const found = value.assignment;
       // A body that names no group cannot say the assignment is another group's: the marker's id stands.
       if (found && (!found.groupId || isAssignmentOf(this.deps.graph.api.kind, found, d.groupId))) {
-        await this.record(ctx, 'already-assigned', { assignmentId: marker.assignmentId, httpStatus: value.httpStatus, requestId: value.requestId ?? null }, { action: 'keep' });
+        await this.record(
+          ctx,
+          'already-assigned',
+          { assignmentId: marker.assignmentId, httpStatus: value.httpStatus, requestId: value.requestId ?? null },
+          { action: 'keep' },
+        );
         return;
       }
       await clearRowMarkerIfUnchanged(redis, keys.rowMarker(ctx.rowKey), marker.raw);
@@ -165,7 +193,12 @@ export class AssignmentProcessor {
       if (view.state === 'stale') view = await listings.read(d.configurationId, d.groupId, since, ctx);
       if (view.state === 'missing') return this.configurationMissing(ctx, view.failure);
       if (view.assignmentId) {
-        await this.record(ctx, 'already-assigned', { assignmentId: view.assignmentId }, { action: 'assigned', assignmentId: view.assignmentId });
+        await this.record(
+          ctx,
+          'already-assigned',
+          { assignmentId: view.assignmentId },
+          { action: 'assigned', assignmentId: view.assignmentId },
+        );
         return;
       }
     }
@@ -183,7 +216,18 @@ export class AssignmentProcessor {
   }
 
   private async configurationMissing(ctx: RowContext, f: ListingFailure): Promise<void> {
-    await this.record(ctx, 'failed', { httpStatus: f.httpStatus, requestId: f.requestId, code: f.code, errorCode: f.errorCode, errorMessage: f.message }, { action: 'keep' });
+    await this.record(
+      ctx,
+      'failed',
+      {
+        httpStatus: f.httpStatus,
+        requestId: f.requestId,
+        code: f.code,
+        errorCode: f.errorCode,
+        errorMessage: f.message,
+      },
+      { action: 'keep' },
+    );
   }
 
   private async post(ctx: RowContext): Promise<void> {
@@ -192,24 +236,54 @@ export class AssignmentProcessor {
     // The lane writes `sent|<rolloutId>|<grant time>` with the grant, before the request leaves, and
     // only if no other rollout marked this triple since the row looked (two rollouts of the same
     // file at once): the row then runs again and finds that marker instead of posting a duplicate.
-    const sentMark = { key: keys.rowMarker(ctx.rowKey), value: `sent|${d.rolloutId}|`, ttlMs: retentionMs, exclusive: true };
+    const sentMark = {
+      key: keys.rowMarker(ctx.rowKey),
+      value: `sent|${d.rolloutId}|`,
+      ttlMs: retentionMs,
+      exclusive: true,
+    };
     try {
-      const { value, count } = await graph.call(ctx, (o) => graph.api.create(d.tenantId, d.configurationId, d.groupId, o), sentMark);
+      const { value, count } = await graph.call(
+        ctx,
+        (o) => graph.api.create(d.tenantId, d.configurationId, d.groupId, o),
+        sentMark,
+      );
       ctx.attempts = count;
       const id = value.assignment.id || null;
-      await this.record(ctx, 'created', { assignmentId: id, httpStatus: value.httpStatus, requestId: value.requestId ?? null }, id ? { action: 'assigned', assignmentId: id } : { action: 'keep' });
+      await this.record(
+        ctx,
+        'created',
+        { assignmentId: id, httpStatus: value.httpStatus, requestId: value.requestId ?? null },
+        id ? { action: 'assigned', assignmentId: id } : { action: 'keep' },
+      );
     } catch (err) {
       if (ctx.lastCount !== undefined) ctx.attempts = ctx.lastCount;
       if (err instanceof GraphFailure && err.httpStatus === 409) {
         // A Graph that refuses duplicates: the group is assigned already.
-        const now = await new ConfigurationListings(this.deps.redis, keys, graph).read(d.configurationId, d.groupId, Date.now(), ctx);
+        const now = await new ConfigurationListings(this.deps.redis, keys, graph).read(
+          d.configurationId,
+          d.groupId,
+          Date.now(),
+          ctx,
+        );
         const id = now.state === 'fresh' ? now.assignmentId : null;
-        await this.record(ctx, 'already-assigned', { assignmentId: id, httpStatus: 409, requestId: err.requestId ?? null }, id ? { action: 'assigned', assignmentId: id } : { action: 'keep' });
+        await this.record(
+          ctx,
+          'already-assigned',
+          { assignmentId: id, httpStatus: 409, requestId: err.requestId ?? null },
+          id ? { action: 'assigned', assignmentId: id } : { action: 'keep' },
+        );
         return;
       }
       const failure = err instanceof ThrottledWait ? err.failure : err;
       if (failure instanceof GraphFailure && failure.ambiguous && ctx.lastSentAt !== undefined) {
-        await markRowPostEnded(this.deps.redis, keys.rowMarker(ctx.rowKey), `${sentMark.value}${ctx.lastSentAt}`, d.rolloutId, Date.now());
+        await markRowPostEnded(
+          this.deps.redis,
+          keys.rowMarker(ctx.rowKey),
+          `${sentMark.value}${ctx.lastSentAt}`,
+          d.rolloutId,
+          Date.now(),
+        );
       }
       throw err;
     }
@@ -227,7 +301,12 @@ export class AssignmentProcessor {
       ctx.log.warn({ err: failure, attempt, retryInMs: decision.delayMs }, 'transient failure; will retry');
       throw new RetryLater(decision.delayMs, failure);
     }
-    const why = decision.reason === 'permanent' ? '' : decision.reason === 'attempts' ? ` (gave up after ${attempt} attempts)` : ' (gave up: RETRY_MAX_AGE_MS reached)';
+    const why =
+      decision.reason === 'permanent'
+        ? ''
+        : decision.reason === 'attempts'
+          ? ` (gave up after ${attempt} attempts)`
+          : ' (gave up: RETRY_MAX_AGE_MS reached)';
     const gaveUp: GaveUp = {
       httpStatus: failure.httpStatus ?? null,
       requestId: failure.requestId ?? null,
@@ -239,7 +318,10 @@ export class AssignmentProcessor {
       // The last POST (or an earlier DELETE of this row) may have landed: `failed` could be a lie.
       // Look once more after the settle delay (no new write), then record what is true.
       await job.updateData({ ...job.data, gaveUp });
-      ctx.log.warn({ err: failure, attempt }, `out of attempts after an ambiguous ${ctx.action === 'delete' ? 'DELETE' : 'POST'}; one last look before recording`);
+      ctx.log.warn(
+        { err: failure, attempt },
+        `out of attempts after an ambiguous ${ctx.action === 'delete' ? 'DELETE' : 'POST'}; one last look before recording`,
+      );
       throw new RetryLater(this.deps.policy.settleMs, failure);
     }
     // A delete row keeps the mark of an earlier DELETE of ours that may have landed: a `retry` of the
@@ -255,10 +337,20 @@ export class AssignmentProcessor {
    * runs with `gaveUp` set.
    */
   private deleteMayHaveLanded(ctx: RowContext, reason: 'permanent' | 'attempts' | 'age'): boolean {
-    return ctx.action === 'delete' && ctx.earlierWriteMayHaveLanded === true && reason !== 'permanent' && ctx.job.data.gaveUp === undefined;
+    return (
+      ctx.action === 'delete' &&
+      ctx.earlierWriteMayHaveLanded === true &&
+      reason !== 'permanent' &&
+      ctx.job.data.gaveUp === undefined
+    );
   }
 
-  private async record(ctx: RowContext, kind: OutcomeKind, fields: Partial<Outcome>, marker: MarkerUpdate): Promise<void> {
+  private async record(
+    ctx: RowContext,
+    kind: OutcomeKind,
+    fields: Partial<Outcome>,
+    marker: MarkerUpdate,
+  ): Promise<void> {
     const d = ctx.job.data;
     const outcome: Outcome = {
       rolloutId: d.rolloutId,
@@ -283,7 +375,18 @@ export class AssignmentProcessor {
     // Failures are worth a line at the default level; a row that did what it should shows at debug.
     const level = kind === 'failed' ? 'warn' : kind === 'cancelled' ? 'info' : 'debug';
     if (!this.deps.logger.isLevelEnabled(level)) return;
-    ctx.log[level]({ outcome: kind, ...(ctx.action === 'delete' ? {} : { assignmentId: outcome.assignmentId }), httpStatus: outcome.httpStatus, requestId: outcome.requestId, code: outcome.code, attempts: outcome.attempts, duplicateRecord: !written }, `row ${kind}`);
+    ctx.log[level](
+      {
+        outcome: kind,
+        ...(ctx.action === 'delete' ? {} : { assignmentId: outcome.assignmentId }),
+        httpStatus: outcome.httpStatus,
+        requestId: outcome.requestId,
+        code: outcome.code,
+        attempts: outcome.attempts,
+        duplicateRecord: !written,
+      },
+      `row ${kind}`,
+    );
   }
 }
 
@@ -291,7 +394,11 @@ export class AssignmentProcessor {
  * When the rollout began, or was last retried, in ms: a listing must have started after it. The job's
  * own enqueue time stands in for a rollout record without a readable `createdAt`.
  */
-export function rolloutStartedAt(createdAt: string | null | undefined, retriedAt: string | null | undefined, jobTimestamp: number): number {
+export function rolloutStartedAt(
+  createdAt: string | null | undefined,
+  retriedAt: string | null | undefined,
+  jobTimestamp: number,
+): number {
   const created = createdAt ? Date.parse(createdAt) : Number.NaN;
   const began = Number.isFinite(created) ? created : jobTimestamp;
   return Math.max(began, Number(retriedAt ?? 0) || 0);

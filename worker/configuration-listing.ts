@@ -48,7 +48,12 @@ export class ConfigurationListings {
   ) {}
 
   /** Interprets the listing fields read in the row's pipeline: [status, startedAt, group's id]. */
-  static view(status: string | null, startedAt: string | null, assignmentId: string | null, notBefore: number): ListingView {
+  static view(
+    status: string | null,
+    startedAt: string | null,
+    assignmentId: string | null,
+    notBefore: number,
+  ): ListingView {
     if (!status || Number(startedAt ?? 0) < notBefore) return { state: 'stale' };
     if (status === 'ok') return { state: 'fresh', assignmentId: assignmentId || null };
     return { state: 'missing', failure: JSON.parse(status.slice('missing|'.length)) as ListingFailure };
@@ -59,7 +64,12 @@ export class ConfigurationListings {
    * wait (LaneWait). Transient Graph failures are thrown for the row's retry policy; "not found" is
    * cached as the listing.
    */
-  async read(configurationId: string, groupId: string, notBefore: number, ctx: CallerContext): Promise<Exclude<ListingView, { state: 'stale' }>> {
+  async read(
+    configurationId: string,
+    groupId: string,
+    notBefore: number,
+    ctx: CallerContext,
+  ): Promise<Exclude<ListingView, { state: 'stale' }>> {
     const key = this.keys.listing(ctx.tenantId, configurationId);
     const current = await this.current(key, groupId, notBefore);
     if (current) return current;
@@ -74,10 +84,18 @@ export class ConfigurationListings {
       const startedAt = Date.now();
       let assignments: Assignment[];
       try {
-        assignments = await listAll(this.graph, ctx, configurationId, PAGE_WAIT_MS, () => this.redis.pexpire(lock, LOCK_TTL_MS));
+        assignments = await listAll(this.graph, ctx, configurationId, PAGE_WAIT_MS, () =>
+          this.redis.pexpire(lock, LOCK_TTL_MS),
+        );
       } catch (err) {
         if (err instanceof GraphFailure && err.httpStatus === 404) {
-          const failure: ListingFailure = { httpStatus: 404, errorCode: err.graphCode ?? null, message: err.message, requestId: err.requestId ?? null, code: err.code };
+          const failure: ListingFailure = {
+            httpStatus: 404,
+            errorCode: err.graphCode ?? null,
+            message: err.message,
+            requestId: err.requestId ?? null,
+            code: err.code,
+          };
           await this.redis
             .multi()
             .del(key)
@@ -99,7 +117,9 @@ export class ConfigurationListings {
       const entries = [...byGroup.entries()];
       const tx = this.redis.multi().del(staging);
       for (let i = 0; i < entries.length; i += 1000) tx.hset(staging, Object.fromEntries(entries.slice(i, i + 1000)));
-      tx.hset(staging, LISTING_FIELDS.status, 'ok', LISTING_FIELDS.startedAt, startedAt).pexpire(staging, LISTING_TTL_MS).rename(staging, key);
+      tx.hset(staging, LISTING_FIELDS.status, 'ok', LISTING_FIELDS.startedAt, startedAt)
+        .pexpire(staging, LISTING_TTL_MS)
+        .rename(staging, key);
       await tx.exec();
       return { state: 'fresh', assignmentId: byGroup.get(groupId) ?? null };
     } finally {
@@ -107,8 +127,17 @@ export class ConfigurationListings {
     }
   }
 
-  private async current(key: string, groupId: string, notBefore: number): Promise<Exclude<ListingView, { state: 'stale' }> | null> {
-    const [status, startedAt, id] = await this.redis.hmget(key, LISTING_FIELDS.status, LISTING_FIELDS.startedAt, groupId);
+  private async current(
+    key: string,
+    groupId: string,
+    notBefore: number,
+  ): Promise<Exclude<ListingView, { state: 'stale' }> | null> {
+    const [status, startedAt, id] = await this.redis.hmget(
+      key,
+      LISTING_FIELDS.status,
+      LISTING_FIELDS.startedAt,
+      groupId,
+    );
     const view = ConfigurationListings.view(status ?? null, startedAt ?? null, id ?? null, notBefore);
     return view.state === 'stale' ? null : view;
   }
@@ -121,11 +150,22 @@ export class ConfigurationListings {
  * the read may hold its worker, so a large configuration's read would restart from page one for ever
  * while the rows' own slots went by unused.
  */
-export async function listAll(graph: LaneBoundGraph, ctx: CallerContext, configurationId: string, maxInlineWaitMs?: number, onPage?: () => Promise<unknown>): Promise<Assignment[]> {
+export async function listAll(
+  graph: LaneBoundGraph,
+  ctx: CallerContext,
+  configurationId: string,
+  maxInlineWaitMs?: number,
+  onPage?: () => Promise<unknown>,
+): Promise<Assignment[]> {
   const all: Assignment[] = [];
   let next: string | undefined;
   do {
-    const { value: page } = await graph.call(ctx, (options) => graph.api.listPage(ctx.tenantId, configurationId, next, options), undefined, { maxInlineWaitMs, ahead: true });
+    const { value: page } = await graph.call(
+      ctx,
+      (options) => graph.api.listPage(ctx.tenantId, configurationId, next, options),
+      undefined,
+      { maxInlineWaitMs, ahead: true },
+    );
     all.push(...page.assignments);
     next = page.nextLink;
     await onPage?.();

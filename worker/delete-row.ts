@@ -8,7 +8,13 @@ import type { MarkerUpdate } from '../lib/rollout/rollout-store.js';
 import { GraphFailure } from '../lib/graph/graph-failure.js';
 import { LaneWait } from '../lib/lanes/lane-gate.js';
 import { ThrottledWait, type CallerContext, type LaneBoundGraph } from '../lib/lanes/lane-bound-graph.js';
-import { clearRowMarkerIfUnchanged, lookNotBefore, markRowPostEnded, parseRowMarker, type RowMarker } from './row-marker.js';
+import {
+  clearRowMarkerIfUnchanged,
+  lookNotBefore,
+  markRowPostEnded,
+  parseRowMarker,
+  type RowMarker,
+} from './row-marker.js';
 
 /** What a delete row needs of the processor's job context. */
 export interface DeleteRowContext extends CallerContext {
@@ -35,7 +41,12 @@ export interface DeleteRowDeps {
   retentionMs: number;
 }
 
-export type RecordOutcome = (ctx: DeleteRowContext, kind: OutcomeKind, fields: Partial<Outcome>, marker: MarkerUpdate) => Promise<void>;
+export type RecordOutcome = (
+  ctx: DeleteRowContext,
+  kind: OutcomeKind,
+  fields: Partial<Outcome>,
+  marker: MarkerUpdate,
+) => Promise<void>;
 
 /** Every outcome of a delete row forgets the row's own `sent`/`ended` mark (it has served its purpose). */
 const DROP_OWN: MarkerUpdate = { action: 'drop-own' };
@@ -93,7 +104,11 @@ export class DeleteRow {
    * One GET of the assignment, once a DELETE that may still be on its way (or committing late)
    * would have landed: gone is `deleted`, still there is `otherwise`.
    */
-  private async look(ctx: DeleteRowContext, marker: RowMarker, otherwise: { kind: 'failed'; fields: GaveUp } | { kind: 'cancelled'; fields: Record<string, never> }): Promise<void> {
+  private async look(
+    ctx: DeleteRowContext,
+    marker: RowMarker,
+    otherwise: { kind: 'failed'; fields: GaveUp } | { kind: 'cancelled'; fields: Record<string, never> },
+  ): Promise<void> {
     const { graph } = this.deps;
     const d = ctx.job.data;
     if (marker?.kind === 'sent' || marker?.kind === 'ended') {
@@ -115,7 +130,11 @@ export class DeleteRow {
     // The lane writes `sent|<rolloutId>|<grant time>` with the grant, before the request leaves.
     const sentMark = { key: keys.rowMarker(ctx.rowKey), value: `sent|${d.rolloutId}|`, ttlMs: retentionMs };
     try {
-      const { value, count } = await graph.call(ctx, (o) => graph.api.delete(d.tenantId, d.configurationId, d.assignmentId!, o), sentMark);
+      const { value, count } = await graph.call(
+        ctx,
+        (o) => graph.api.delete(d.tenantId, d.configurationId, d.assignmentId!, o),
+        sentMark,
+      );
       ctx.attempts = count;
       await this.record(ctx, 'deleted', { httpStatus: value.httpStatus, requestId: value.requestId ?? null }, DROP_OWN);
     } catch (err) {
@@ -123,7 +142,12 @@ export class DeleteRow {
       if (err instanceof GraphFailure && err.httpStatus === 404) {
         // Gone. Ours, if an earlier DELETE of this row may have landed; otherwise it was gone before us.
         if (ours) ctx.log.info({ assignmentId: d.assignmentId }, 'an earlier DELETE had landed');
-        await this.record(ctx, ours ? 'deleted' : 'already-deleted', { httpStatus: 404, requestId: err.requestId ?? null }, DROP_OWN);
+        await this.record(
+          ctx,
+          ours ? 'deleted' : 'already-deleted',
+          { httpStatus: 404, requestId: err.requestId ?? null },
+          DROP_OWN,
+        );
         return;
       }
       const failure = err instanceof ThrottledWait ? err.failure : err;

@@ -9,7 +9,8 @@ export interface RetryPolicy {
   settleMs: number;
 }
 
-export type RetryDecision = { retry: true; delayMs: number } | { retry: false; reason: 'permanent' | 'attempts' | 'age' };
+export type RetryDecision =
+  { retry: true; delayMs: number } | { retry: false; reason: 'permanent' | 'attempts' | 'age' };
 
 /**
  * What to do after a failed attempt. `attempt` is the number of attempts spent including this one;
@@ -49,5 +50,6 @@ export class RetryLater extends Error {
  * anything else that escaped the processor backs off exponentially.
  */
 export function rowBackoffStrategy(baseDelayMs: number): (attemptsMade: number, type?: string, err?: Error) => number {
-  return (attemptsMade, _type, err) => (err instanceof RetryLater ? err.retryDelayMs : backoffDelayMs(attemptsMade, baseDelayMs));
+  return (attemptsMade, _type, err) =>
+    err instanceof RetryLater ? err.retryDelayMs : backoffDelayMs(attemptsMade, baseDelayMs);
 }

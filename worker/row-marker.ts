@@ -30,12 +30,22 @@ export function parseRowMarker(value: string | null | undefined): RowMarker {
  * When to trust a read of the configuration: a POST still on its way could commit until our own
  * timeout gives up on it, and a slow commit lands up to `settleMs` after that.
  */
-export function lookNotBefore(marker: { kind: 'sent' | 'ended'; at: number }, timeoutMs: number, settleMs: number): number {
+export function lookNotBefore(
+  marker: { kind: 'sent' | 'ended'; at: number },
+  timeoutMs: number,
+  settleMs: number,
+): number {
   return marker.at + settleMs + (marker.kind === 'sent' ? timeoutMs : 0);
 }
 
 /** The POST behind a `sent` marker ended without a clear answer: say when. */
-export async function markRowPostEnded(redis: Redis, key: string, sent: string, rolloutId: string, endedAt: number): Promise<void> {
+export async function markRowPostEnded(
+  redis: Redis,
+  key: string,
+  sent: string,
+  rolloutId: string,
+  endedAt: number,
+): Promise<void> {
   await ifValueUnchanged(redis, key, sent, { action: 'set', value: `ended|${rolloutId}|${endedAt}` });
 }
 

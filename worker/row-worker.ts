@@ -39,7 +39,8 @@ export function startRowWorker(processor: AssignmentProcessor, options: RowWorke
   );
   worker.on('error', (err) => logger.error({ err }, 'worker error'));
   worker.on('failed', (job, err) => {
-    if (!(err instanceof RetryLater)) logger.error({ err, jobId: job?.id }, 'unexpected error in a row; it will be retried');
+    if (!(err instanceof RetryLater))
+      logger.error({ err, jobId: job?.id }, 'unexpected error in a row; it will be retried');
   });
   return worker;
 }

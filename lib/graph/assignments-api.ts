@@ -59,17 +59,38 @@ export class AssignmentsApi {
   }
 
   /** POST to the configuration's assignments: the configuration assigned to one group. */
-  async create(tenantId: string, configurationId: string, groupId: string, options: CallOptions = {}): Promise<{ assignment: Assignment } & CallInfo> {
-    const res = await this.send('POST', tenantId, this.collectionUrl(configurationId), options, this.kind.createBody(groupId));
+  async create(
+    tenantId: string,
+    configurationId: string,
+    groupId: string,
+    options: CallOptions = {},
+  ): Promise<{ assignment: Assignment } & CallInfo> {
+    const res = await this.send(
+      'POST',
+      tenantId,
+      this.collectionUrl(configurationId),
+      options,
+      this.kind.createBody(groupId),
+    );
     return { assignment: this.kind.readAssignment(res.body), ...res.info };
   }
 
   /** One page of the configuration's assignments; pass the previous page's nextLink to go on. */
-  async listPage(tenantId: string, configurationId: string, nextLink: string | undefined, options: CallOptions = {}): Promise<{ assignments: Assignment[]; nextLink?: string } & CallInfo> {
+  async listPage(
+    tenantId: string,
+    configurationId: string,
+    nextLink: string | undefined,
+    options: CallOptions = {},
+  ): Promise<{ assignments: Assignment[]; nextLink?: string } & CallInfo> {
     const url = nextLink ?? this.collectionUrl(configurationId);
     if (new URL(url).origin !== this.origin) {
       // The bearer token must never travel to another host, whatever a response says.
-      throw new GraphFailure({ kind: 'permanent', code: GraphFailureCodes.UNEXPECTED, ambiguous: false, message: 'nextLink points outside GRAPH_BASE_URL' });
+      throw new GraphFailure({
+        kind: 'permanent',
+        code: GraphFailureCodes.UNEXPECTED,
+        ambiguous: false,
+        message: 'nextLink points outside GRAPH_BASE_URL',
+      });
     }
     const res = await this.send('GET', tenantId, url, options);
     const page = res.body as { value?: unknown; '@odata.nextLink'?: unknown };
@@ -79,13 +100,24 @@ export class AssignmentsApi {
   }
 
   /** GET one assignment; null when Graph says it does not exist. */
-  async get(tenantId: string, configurationId: string, assignmentId: string, options: CallOptions = {}): Promise<{ assignment: Assignment | null } & CallInfo> {
+  async get(
+    tenantId: string,
+    configurationId: string,
+    assignmentId: string,
+    options: CallOptions = {},
+  ): Promise<{ assignment: Assignment | null } & CallInfo> {
     try {
       const res = await this.send('GET', tenantId, this.assignmentUrl(configurationId, assignmentId), options);
       return { assignment: this.kind.readAssignment(res.body), ...res.info };
     } catch (err) {
       if (err instanceof GraphFailure && err.httpStatus === 404) {
-        return { assignment: null, httpStatus: 404, requestId: err.requestId, clientRequestId: options.clientRequestId ?? '', uploadedAt: err.uploadedAt };
+        return {
+          assignment: null,
+          httpStatus: 404,
+          requestId: err.requestId,
+          clientRequestId: options.clientRequestId ?? '',
+          uploadedAt: err.uploadedAt,
+        };
       }
       throw err;
     }
@@ -95,7 +127,11 @@ export class AssignmentsApi {
    * GET /groups/{id}, for rules that match on the display name (needs Group.Read.All or
    * GroupMember.Read.All); null when Graph says the group does not exist.
    */
-  async getGroup(tenantId: string, groupId: string, options: CallOptions = {}): Promise<{ group: GroupInfo | null } & CallInfo> {
+  async getGroup(
+    tenantId: string,
+    groupId: string,
+    options: CallOptions = {},
+  ): Promise<{ group: GroupInfo | null } & CallInfo> {
     // Chosen here so a 404 answer can report the id the request went out with.
     const clientRequestId = options.clientRequestId ?? randomUUID();
     // $select: a group's default representation is some thirty properties; two are read.
@@ -112,7 +148,12 @@ export class AssignmentsApi {
   }
 
   /** DELETE one assignment. */
-  async delete(tenantId: string, configurationId: string, assignmentId: string, options: CallOptions = {}): Promise<CallInfo> {
+  async delete(
+    tenantId: string,
+    configurationId: string,
+    assignmentId: string,
+    options: CallOptions = {},
+  ): Promise<CallInfo> {
     const res = await this.send('DELETE', tenantId, this.assignmentUrl(configurationId, assignmentId), options);
     return res.info;
   }
@@ -125,7 +166,13 @@ export class AssignmentsApi {
     return `${this.graphBaseUrl}${this.kind.assignmentPath(configurationId, assignmentId)}`;
   }
 
-  private async send(method: 'GET' | 'POST' | 'DELETE', tenantId: string, url: string, options: CallOptions, json?: unknown): Promise<{ body: unknown; info: CallInfo }> {
+  private async send(
+    method: 'GET' | 'POST' | 'DELETE',
+    tenantId: string,
+    url: string,
+    options: CallOptions,
+    json?: unknown,
+  ): Promise<{ body: unknown; info: CallInfo }> {
     const clientRequestId = options.clientRequestId ?? randomUUID();
     // After prepare(), this is a cache hit (a refresh was done there, so it is not repeated here).
     const token = await this.tokens.token(tenantId, false);

@@ -34,25 +34,89 @@ export function classifyResponse(
   const text = (fallback: string) => message ?? fallback;
   if (status === 429) {
     // Graph documents that a throttled write may still have been committed.
-    return new GraphFailure({ ...base, kind: 'throttled', code: C.THROTTLED, ambiguous: isWrite, message: text('Too many requests') });
+    return new GraphFailure({
+      ...base,
+      kind: 'throttled',
+      code: C.THROTTLED,
+      ambiguous: isWrite,
+      message: text('Too many requests'),
+    });
   }
   if (status === 401) {
-    return new GraphFailure({ ...base, kind: 'unauthorized', code: C.UNAUTHORIZED, ambiguous: false, message: text('Unauthorized') });
+    return new GraphFailure({
+      ...base,
+      kind: 'unauthorized',
+      code: C.UNAUTHORIZED,
+      ambiguous: false,
+      message: text('Unauthorized'),
+    });
   }
-  if (status === 403) return new GraphFailure({ ...base, kind: 'permanent', code: C.FORBIDDEN, ambiguous: false, message: text('Forbidden') });
-  if (status === 404) return new GraphFailure({ ...base, kind: 'permanent', code: C.NOT_FOUND, ambiguous: false, message: text('Not found') });
-  if (status === 409) return new GraphFailure({ ...base, kind: 'permanent', code: C.CONFLICT, ambiguous: false, message: text('Conflict') });
+  if (status === 403)
+    return new GraphFailure({
+      ...base,
+      kind: 'permanent',
+      code: C.FORBIDDEN,
+      ambiguous: false,
+      message: text('Forbidden'),
+    });
+  if (status === 404)
+    return new GraphFailure({
+      ...base,
+      kind: 'permanent',
+      code: C.NOT_FOUND,
+      ambiguous: false,
+      message: text('Not found'),
+    });
+  if (status === 409)
+    return new GraphFailure({
+      ...base,
+      kind: 'permanent',
+      code: C.CONFLICT,
+      ambiguous: false,
+      message: text('Conflict'),
+    });
   if (status === 408) {
-    return new GraphFailure({ ...base, kind: 'transient', code: C.TIMEOUT, ambiguous: isWrite, message: text('Request timeout') });
+    return new GraphFailure({
+      ...base,
+      kind: 'transient',
+      code: C.TIMEOUT,
+      ambiguous: isWrite,
+      message: text('Request timeout'),
+    });
   }
   if (status === 503 || status === 504 || status === 502) {
-    return new GraphFailure({ ...base, kind: 'transient', code: C.UNAVAILABLE, ambiguous: isWrite, message: text(`Service unavailable (HTTP ${status})`) });
+    return new GraphFailure({
+      ...base,
+      kind: 'transient',
+      code: C.UNAVAILABLE,
+      ambiguous: isWrite,
+      message: text(`Service unavailable (HTTP ${status})`),
+    });
   }
   if (status >= 500) {
-    return new GraphFailure({ ...base, kind: 'transient', code: C.SERVER_ERROR, ambiguous: isWrite, message: text(`Server error (HTTP ${status})`) });
+    return new GraphFailure({
+      ...base,
+      kind: 'transient',
+      code: C.SERVER_ERROR,
+      ambiguous: isWrite,
+      message: text(`Server error (HTTP ${status})`),
+    });
   }
-  if (status >= 400) return new GraphFailure({ ...base, kind: 'permanent', code: C.BAD_REQUEST, ambiguous: false, message: text(`Bad request (HTTP ${status})`) });
-  return new GraphFailure({ ...base, kind: 'permanent', code: C.UNEXPECTED, ambiguous: isWrite, message: `Unexpected HTTP ${status}` });
+  if (status >= 400)
+    return new GraphFailure({
+      ...base,
+      kind: 'permanent',
+      code: C.BAD_REQUEST,
+      ambiguous: false,
+      message: text(`Bad request (HTTP ${status})`),
+    });
+  return new GraphFailure({
+    ...base,
+    kind: 'permanent',
+    code: C.UNEXPECTED,
+    ambiguous: isWrite,
+    message: `Unexpected HTTP ${status}`,
+  });
 }
 
 /** Errors raised before the connection carried the request: nothing can have reached Graph. */
@@ -71,30 +135,70 @@ export function classifyTransportError(err: unknown, isWrite: boolean): GraphFai
   const e = err as { code?: unknown; message?: unknown; name?: unknown };
   const code = typeof e.code === 'string' ? e.code : 'ERR_NETWORK';
   if (TLS.has(code)) {
-    return new GraphFailure({ kind: 'permanent', code: C.TLS, ambiguous: false, graphCode: code, message: `TLS: ${code} (is NODE_EXTRA_CA_CERTS set for this endpoint?)` });
+    return new GraphFailure({
+      kind: 'permanent',
+      code: C.TLS,
+      ambiguous: false,
+      graphCode: code,
+      message: `TLS: ${code} (is NODE_EXTRA_CA_CERTS set for this endpoint?)`,
+    });
   }
   if (code === 'ETIMEDOUT' || e.name === 'TimeoutError') {
-    return new GraphFailure({ kind: 'transient', code: C.TIMEOUT, ambiguous: isWrite, graphCode: 'ETIMEDOUT', message: 'No answer before GRAPH_TIMEOUT_MS' });
+    return new GraphFailure({
+      kind: 'transient',
+      code: C.TIMEOUT,
+      ambiguous: isWrite,
+      graphCode: 'ETIMEDOUT',
+      message: 'No answer before GRAPH_TIMEOUT_MS',
+    });
   }
   const sent = !NOT_SENT.has(code);
-  return new GraphFailure({ kind: 'transient', code: C.NETWORK, ambiguous: isWrite && sent, graphCode: code, message: `Network error ${code}` });
+  return new GraphFailure({
+    kind: 'transient',
+    code: C.NETWORK,
+    ambiguous: isWrite && sent,
+    graphCode: code,
+    message: `Network error ${code}`,
+  });
 }
 
 /** Entra ID errors (MSAL's ServerError/AuthError, or our network client's failure). */
-const REJECTED = new Set(['invalid_client', 'unauthorized_client', 'invalid_request', 'invalid_scope', 'invalid_grant', 'invalid_resource']);
+const REJECTED = new Set([
+  'invalid_client',
+  'unauthorized_client',
+  'invalid_request',
+  'invalid_scope',
+  'invalid_grant',
+  'invalid_resource',
+]);
 
 export function classifyTokenError(err: unknown): GraphFailure {
   const e = err as { errorCode?: unknown; errorMessage?: unknown; message?: unknown; code?: unknown };
   const errorCode = typeof e.errorCode === 'string' ? e.errorCode : typeof e.code === 'string' ? e.code : 'token_error';
-  const description = typeof e.errorMessage === 'string' ? e.errorMessage : typeof e.message === 'string' ? e.message : '';
+  const description =
+    typeof e.errorMessage === 'string' ? e.errorMessage : typeof e.message === 'string' ? e.message : '';
   // AADSTS90002: tenant not found; 700016: app not found; 7000215/7000222: bad or expired secret.
   const aadsts = /AADSTS(\d+)/.exec(description)?.[1];
-  const rejected = REJECTED.has(errorCode) || (aadsts !== undefined && ['90002', '700016', '7000215', '7000222', '50034', '90023'].includes(aadsts));
+  const rejected =
+    REJECTED.has(errorCode) ||
+    (aadsts !== undefined && ['90002', '700016', '7000215', '7000222', '50034', '90023'].includes(aadsts));
   const message = `Token request failed: ${errorCode}${aadsts ? ` (AADSTS${aadsts})` : ''}`;
   if (rejected) {
-    return new GraphFailure({ kind: 'permanent', code: C.TOKEN_REJECTED, ambiguous: false, graphCode: errorCode, message });
+    return new GraphFailure({
+      kind: 'permanent',
+      code: C.TOKEN_REJECTED,
+      ambiguous: false,
+      graphCode: errorCode,
+      message,
+    });
   }
-  return new GraphFailure({ kind: 'transient', code: C.TOKEN_UNAVAILABLE, ambiguous: false, graphCode: errorCode, message });
+  return new GraphFailure({
+    kind: 'transient',
+    code: C.TOKEN_UNAVAILABLE,
+    ambiguous: false,
+    graphCode: errorCode,
+    message,
+  });
 }
 
 function first(value: string | string[] | undefined): string | undefined {

@@ -28,7 +28,12 @@ export function graphScopeFor(graphBaseUrl: string): string {
   return NATIONAL_GRAPH_SCOPES[new URL(graphBaseUrl).hostname] ?? GRAPH_SCOPE;
 }
 
-const MICROSOFT_HOSTS = new Set(['login.microsoftonline.com', 'login.microsoftonline.us', 'login.chinacloudapi.cn', 'login.partner.microsoftonline.cn']);
+const MICROSOFT_HOSTS = new Set([
+  'login.microsoftonline.com',
+  'login.microsoftonline.us',
+  'login.chinacloudapi.cn',
+  'login.partner.microsoftonline.cn',
+]);
 
 /**
  * App-only tokens for Graph, one cached MSAL client per tenant (MSAL caches tokens per client and
@@ -70,12 +75,18 @@ export class TokenProvider {
 
   private async acquire(tenantId: string, refresh: boolean): Promise<string> {
     try {
-      const result = await this.client(tenantId).acquireTokenByClientCredential({ scopes: [this.credentials.scope], skipCache: refresh });
+      const result = await this.client(tenantId).acquireTokenByClientCredential({
+        scopes: [this.credentials.scope],
+        skipCache: refresh,
+      });
       if (!result?.accessToken) throw Object.assign(new Error('empty token response'), { errorCode: 'empty_response' });
       // Stop using it five minutes before it expires, as MSAL does, so a request never leaves with a
       // token that dies on the way.
       const expiresAt = result.expiresOn ? result.expiresOn.getTime() : Date.now() + 10 * 60_000;
-      this.recent.set(tenantId, { token: result.accessToken, useUntil: Math.min(expiresAt - 5 * 60_000, Date.now() + 30 * 60_000) });
+      this.recent.set(tenantId, {
+        token: result.accessToken,
+        useUntil: Math.min(expiresAt - 5 * 60_000, Date.now() + 30 * 60_000),
+      });
       return result.accessToken;
     } catch (err) {
       this.recent.delete(tenantId);
@@ -93,11 +104,16 @@ export class TokenProvider {
         // Any other host (sovereign, private, a stand-in) is trusted as given, so MSAL does not ask
         // login.microsoftonline.com for instance discovery.
         ...(MICROSOFT_HOSTS.has(host) ? {} : { knownAuthorities: [host] }),
-        ...(this.certificate ? { clientCertificate: this.certificate } : { clientSecret: this.credentials.clientSecret }),
+        ...(this.certificate
+          ? { clientCertificate: this.certificate }
+          : { clientSecret: this.credentials.clientSecret }),
       };
       client = new ConfidentialClientApplication({
         auth,
-        system: { networkClient: this.networkClient, loggerOptions: { piiLoggingEnabled: false, logLevel: 0, loggerCallback: () => undefined } },
+        system: {
+          networkClient: this.networkClient,
+          loggerOptions: { piiLoggingEnabled: false, logLevel: 0, loggerCallback: () => undefined },
+        },
       });
       this.clients.set(tenantId, client);
     }
@@ -110,11 +126,21 @@ function loadCertificate(path: string): { thumbprintSha256: string; privateKey: 
   try {
     pem = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new UserError(ErrorCodes.CONFIG_INVALID, `AZURE_CLIENT_CERTIFICATE_PATH: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    throw new UserError(
+      ErrorCodes.CONFIG_INVALID,
+      `AZURE_CLIENT_CERTIFICATE_PATH: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+    );
   }
-  const key = /-----BEGIN (?:RSA |EC |ENCRYPTED )?PRIVATE KEY-----[\s\S]+?-----END (?:RSA |EC |ENCRYPTED )?PRIVATE KEY-----/.exec(pem)?.[0];
+  const key =
+    /-----BEGIN (?:RSA |EC |ENCRYPTED )?PRIVATE KEY-----[\s\S]+?-----END (?:RSA |EC |ENCRYPTED )?PRIVATE KEY-----/.exec(
+      pem,
+    )?.[0];
   const cert = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(pem)?.[0];
-  if (!key || !cert) throw new UserError(ErrorCodes.CONFIG_INVALID, `AZURE_CLIENT_CERTIFICATE_PATH: ${path} must hold a PEM private key and certificate`);
+  if (!key || !cert)
+    throw new UserError(
+      ErrorCodes.CONFIG_INVALID,
+      `AZURE_CLIENT_CERTIFICATE_PATH: ${path} must hold a PEM private key and certificate`,
+    );
   const x509 = new X509Certificate(cert);
   return {
     thumbprintSha256: createHash('sha256').update(x509.raw).digest('hex'),

@@ -50,7 +50,12 @@ export class LaneBoundGraph {
     this.gate = new LaneGate(lanes, 250, shutdown);
   }
 
-  async call<T extends CallInfo>(ctx: CallerContext, run: (options: CallOptions) => Promise<T>, marker?: AdmitOptions['marker'], slot: SlotOptions = {}): Promise<{ value: T; count: number }> {
+  async call<T extends CallInfo>(
+    ctx: CallerContext,
+    run: (options: CallOptions) => Promise<T>,
+    marker?: AdmitOptions['marker'],
+    slot: SlotOptions = {},
+  ): Promise<{ value: T; count: number }> {
     try {
       return await this.once(ctx, run, false, marker, slot);
     } catch (err) {
@@ -72,9 +77,19 @@ export class LaneBoundGraph {
     }
   }
 
-  private async once<T extends CallInfo>(ctx: CallerContext, run: (options: CallOptions) => Promise<T>, freshToken: boolean, marker: AdmitOptions['marker'] | undefined, slot: SlotOptions): Promise<{ value: T; count: number }> {
+  private async once<T extends CallInfo>(
+    ctx: CallerContext,
+    run: (options: CallOptions) => Promise<T>,
+    freshToken: boolean,
+    marker: AdmitOptions['marker'] | undefined,
+    slot: SlotOptions,
+  ): Promise<{ value: T; count: number }> {
     await this.api.prepare(ctx.tenantId, freshToken);
-    const { sentAt, count, seq } = await this.gate.pass(ctx.tenantId, { owner: ctx.owner, marker, countIn: marker ? ctx.countIn : undefined, ahead: slot.ahead }, slot.maxInlineWaitMs);
+    const { sentAt, count, seq } = await this.gate.pass(
+      ctx.tenantId,
+      { owner: ctx.owner, marker, countIn: marker ? ctx.countIn : undefined, ahead: slot.ahead },
+      slot.maxInlineWaitMs,
+    );
     ctx.lastSentAt = sentAt;
     if (marker) ctx.lastCount = count;
     // Writes, and only writes, are admitted with their `sent` marker.
@@ -89,13 +104,17 @@ export class LaneBoundGraph {
       const status = err instanceof GraphFailure ? (err.httpStatus ?? err.graphCode ?? 'unknown') : 'error';
       this.metrics?.graphRequest(ctx.tenantId, method, status, (performance.now() - startedAt) / 1000);
       if (err instanceof GraphFailure) await this.noteLateSend(ctx, sentAt, err.uploadedAt);
-      if (err instanceof GraphFailure && err.kind === 'throttled') this.metrics?.throttled(ctx.tenantId, err.retryAfterMs);
+      if (err instanceof GraphFailure && err.kind === 'throttled')
+        this.metrics?.throttled(ctx.tenantId, err.retryAfterMs);
       if (err instanceof GraphFailure && (err.kind === 'throttled' || err.httpStatus === 503)) {
         // A 429 says the requests granted before this one were what Graph would take (`seq`); a 503
         // is as often a fault as load, so it is weighed against every send since the lane resumed,
         // and one early in a run does not read as a pace far over the limit.
         const accepted = err.kind === 'throttled' ? seq : undefined;
-        const until = await this.lanes.throttled(ctx.tenantId, err.retryAfterMs, sentAt, Date.now(), { baseDelayMs: this.baseDelayMs, seq: accepted });
+        const until = await this.lanes.throttled(ctx.tenantId, err.retryAfterMs, sentAt, Date.now(), {
+          baseDelayMs: this.baseDelayMs,
+          seq: accepted,
+        });
         this.metrics?.lanePaused(ctx.tenantId);
         if (err.kind === 'throttled') throw new ThrottledWait(until, err);
       }

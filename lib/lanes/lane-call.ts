@@ -21,20 +21,31 @@ export interface LaneCallOptions {
  * timeouts and network errors back off; the 401 retry with a fresh token is LaneBoundGraph's.
  * Anything else, or the last attempt's failure, is thrown as a GraphFailure.
  */
-export async function callThroughLane<T extends CallInfo>(graph: LaneBoundGraph, ctx: CallerContext, run: (options: CallOptions) => Promise<T>, options: LaneCallOptions): Promise<T> {
-  return retryWith(async () => (await graph.call(ctx, run, undefined, { maxInlineWaitMs: Number.POSITIVE_INFINITY })).value, {
-    maxAttempts: options.maxAttempts,
-    signal: options.signal,
-    nextDelayMs: ({ error, attempt, attemptsLeft }) => {
-      const failure = error instanceof LaneWait ? ((error as { failure?: unknown }).failure ?? error) : error;
-      if (!(failure instanceof GraphFailure)) {
-        // A plain LaneWait: shutting down while waiting for the slot.
-        throw options.signal?.aborted ? new Error('interrupted: the worker is shutting down') : error;
-      }
-      if (failure.kind === 'permanent' || failure.kind === 'unauthorized') throw failure;
-      if (attemptsLeft === 0) throw gaveUp(failure, attempt);
-      const waitMs = error instanceof LaneWait ? error.untilMs - Date.now() : Math.max(backoffDelayMs(attempt, options.baseDelayMs), failure.retryAfterMs ?? 0);
-      return Math.max(0, waitMs);
+export async function callThroughLane<T extends CallInfo>(
+  graph: LaneBoundGraph,
+  ctx: CallerContext,
+  run: (options: CallOptions) => Promise<T>,
+  options: LaneCallOptions,
+): Promise<T> {
+  return retryWith(
+    async () => (await graph.call(ctx, run, undefined, { maxInlineWaitMs: Number.POSITIVE_INFINITY })).value,
+    {
+      maxAttempts: options.maxAttempts,
+      signal: options.signal,
+      nextDelayMs: ({ error, attempt, attemptsLeft }) => {
+        const failure = error instanceof LaneWait ? ((error as { failure?: unknown }).failure ?? error) : error;
+        if (!(failure instanceof GraphFailure)) {
+          // A plain LaneWait: shutting down while waiting for the slot.
+          throw options.signal?.aborted ? new Error('interrupted: the worker is shutting down') : error;
+        }
+        if (failure.kind === 'permanent' || failure.kind === 'unauthorized') throw failure;
+        if (attemptsLeft === 0) throw gaveUp(failure, attempt);
+        const waitMs =
+          error instanceof LaneWait
+            ? error.untilMs - Date.now()
+            : Math.max(backoffDelayMs(attempt, options.baseDelayMs), failure.retryAfterMs ?? 0);
+        return Math.max(0, waitMs);
+      },
     },
-  });
+  );
 }

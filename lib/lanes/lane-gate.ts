@@ -34,7 +34,11 @@ export class LaneGate {
   ) {}
 
   /** Resolves with the send time once the lane grants a slot. */
-  async pass(tenantId: string, options: AdmitOptions, maxInlineWaitMs = this.maxInlineWaitMs): Promise<{ sentAt: number; count: number; seq: number }> {
+  async pass(
+    tenantId: string,
+    options: AdmitOptions,
+    maxInlineWaitMs = this.maxInlineWaitMs,
+  ): Promise<{ sentAt: number; count: number; seq: number }> {
     for (;;) {
       if (this.shutdown?.aborted) throw new LaneWait(Date.now());
       const admission = await this.lanes.admit(tenantId, options);

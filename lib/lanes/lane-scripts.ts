@@ -65,7 +65,10 @@ type LaneAdmitCall = [
 ];
 
 /** Granted (1, with its count and seq), not granted (0, come back at `atMs`), or the marker is taken (2). */
-export type LaneAdmitReply = [granted: 1, atMs: number, count: number, seq: number] | [granted: 0, atMs: number] | [granted: 2, atMs: number, count: 0, seq: 0];
+export type LaneAdmitReply =
+  | [granted: 1, atMs: number, count: number, seq: number]
+  | [granted: 0, atMs: number]
+  | [granted: 2, atMs: number, count: 0, seq: 0];
 
 export interface LaneThrottledArgs {
   nowMs: number;

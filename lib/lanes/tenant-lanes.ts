@@ -64,7 +64,13 @@ export class TenantLanes {
     const k = this.keys;
     const [granted, at, count, seq] = await laneAdmit(
       this.redis,
-      { lane: k.lane(tenantId), reservations: k.laneReservations(tenantId), sends: k.laneSends(tenantId), marker: options.marker?.key, count: options.countIn?.key },
+      {
+        lane: k.lane(tenantId),
+        reservations: k.laneReservations(tenantId),
+        sends: k.laneSends(tenantId),
+        marker: options.marker?.key,
+        count: options.countIn?.key,
+      },
       {
         nowMs,
         owner: options.owner,
@@ -143,6 +149,9 @@ export class TenantLanes {
   /** The lane's state for status displays: paused until when, learned interval. */
   async state(tenantId: string): Promise<{ pausedUntil: number; intervalMs: number }> {
     const [paused, interval] = await this.redis.hmget(this.keys.lane(tenantId), 'pausedUntil', 'interval');
-    return { pausedUntil: Number(paused ?? 0) || 0, intervalMs: this.pacing.max > 0 ? this.pacing.intervalMs : Number(interval ?? 0) || 0 };
+    return {
+      pausedUntil: Number(paused ?? 0) || 0,
+      intervalMs: this.pacing.max > 0 ? this.pacing.intervalMs : Number(interval ?? 0) || 0,
+    };
   }
 }

@@ -2,7 +2,8 @@ import { Counter, Registry } from 'prom-client';
 import type { EventSource } from '../queues/event-queue.js';
 
 /** Why the server turned an event or notification away. */
-export type EventRejection = 'bad-signature' | 'stale' | 'bad-payload' | 'too-large' | 'client-state' | 'not-configured';
+export type EventRejection =
+  'bad-signature' | 'stale' | 'bad-payload' | 'too-large' | 'client-state' | 'not-configured';
 
 /** Counters of the event intake, kept by the server (see lib/metrics). */
 export interface EventMetrics {
@@ -23,9 +24,24 @@ export class PromEventMetrics implements EventMetrics {
   /** Never prom-client's global registry: the fleet scrape merges registries it owns. */
   constructor(readonly registry: Registry = new Registry()) {
     const registers = [registry];
-    this.receivedTotal = new Counter({ name: 'assignments_events_received_total', help: 'Events and Graph change notifications received, by source.', labelNames: ['source'], registers });
-    this.acceptedTotal = new Counter({ name: 'assignments_events_accepted_total', help: 'Events accepted for processing, by source.', labelNames: ['source'], registers });
-    this.rejectedTotal = new Counter({ name: 'assignments_events_rejected_total', help: 'Events turned away, by source and reason.', labelNames: ['source', 'reason'], registers });
+    this.receivedTotal = new Counter({
+      name: 'assignments_events_received_total',
+      help: 'Events and Graph change notifications received, by source.',
+      labelNames: ['source'],
+      registers,
+    });
+    this.acceptedTotal = new Counter({
+      name: 'assignments_events_accepted_total',
+      help: 'Events accepted for processing, by source.',
+      labelNames: ['source'],
+      registers,
+    });
+    this.rejectedTotal = new Counter({
+      name: 'assignments_events_rejected_total',
+      help: 'Events turned away, by source and reason.',
+      labelNames: ['source', 'reason'],
+      registers,
+    });
     this.duplicatesTotal = new Counter({
       name: 'assignments_events_duplicates_total',
       help: 'Accepted events ignored: an id seen before (replayed) or folded into a pending job for the same group (debounced), by source.',

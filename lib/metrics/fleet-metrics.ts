@@ -53,19 +53,30 @@ export interface FleetScrape {
  * summed), the server's registry, and the queues' state read at scrape time.
  */
 export async function scrapeFleet(sources: FleetSources, nowMs = Date.now()): Promise<FleetScrape> {
-  const [{ live, retired }, queueGauges] = await Promise.all([workerSnapshots(sources.redis, sources.keys, nowMs), queueRegistry(sources.queues, nowMs)]);
+  const [{ live, retired }, queueGauges] = await Promise.all([
+    workerSnapshots(sources.redis, sources.keys, nowMs),
+    queueRegistry(sources.queues, nowMs),
+  ]);
   // An empty set of this version's worker metrics goes in first: the families are always there
   // (HELP and TYPE, zeroed histograms) even before any worker publishes.
   const template = await new WorkerMetrics().registry.getMetricsAsJSON();
   const workers = AggregatorRegistry.aggregate<PrometheusContentType>([template, ...live, summable(retired)]);
   // Live workers only: the retired ones' counts are in the sums, but they are not running.
-  new Gauge({ name: 'assignments_workers', help: 'Worker processes whose metrics are live in Redis.', registers: [queueGauges] }).set(live.length);
+  new Gauge({
+    name: 'assignments_workers',
+    help: 'Worker processes whose metrics are live in Redis.',
+    registers: [queueGauges],
+  }).set(live.length);
   const merged = Registry.merge([workers, sources.serverRegistry, queueGauges]);
   return { text: await merged.metrics(), contentType: merged.contentType };
 }
 
 /** The live workers' snapshots, and the retired workers' summed counts (empty when none). */
-async function workerSnapshots(redis: Redis, keys: RedisKeys, nowMs: number): Promise<{ live: MetricsJson[]; retired: MetricsJson }> {
+async function workerSnapshots(
+  redis: Redis,
+  keys: RedisKeys,
+  nowMs: number,
+): Promise<{ live: MetricsJson[]; retired: MetricsJson }> {
   const list = keys.metricsWorkers();
   await redis.zremrangebyscore(list, '-inf', String(nowMs - TRIM_AFTER_MS));
   const ids = await redis.zrange(list, '0', '-1');
@@ -97,7 +108,12 @@ function parseSnapshot(value: string | null): MetricsJson | undefined {
 
 async function queueRegistry(queues: readonly MeteredQueue[], nowMs: number): Promise<Registry> {
   const registry = new Registry();
-  const jobs = new Gauge({ name: 'assignments_queue_jobs', help: 'Jobs in each BullMQ queue, by state.', labelNames: ['queue', 'state'] as const, registers: [registry] });
+  const jobs = new Gauge({
+    name: 'assignments_queue_jobs',
+    help: 'Jobs in each BullMQ queue, by state.',
+    labelNames: ['queue', 'state'] as const,
+    registers: [registry],
+  });
   const oldest = new Gauge({
     name: 'assignments_queue_oldest_waiting_seconds',
     help: 'Age of the job next in line in the waiting state (0 when none), counted from when it was first due.',
@@ -106,7 +122,10 @@ async function queueRegistry(queues: readonly MeteredQueue[], nowMs: number): Pr
   });
   await Promise.all(
     queues.map(async (queue) => {
-      const [counts, next] = await Promise.all([queue.getJobCounts(...JOB_STATES), queue.getJobs(['waiting'], 0, 0, true)]);
+      const [counts, next] = await Promise.all([
+        queue.getJobCounts(...JOB_STATES),
+        queue.getJobs(['waiting'], 0, 0, true),
+      ]);
       for (const state of JOB_STATES) jobs.set({ queue: queue.name, state }, counts[state] ?? 0);
       const job = next[0];
       // A job first due later than it was added (a schedule's next run) has waited only since then.

@@ -1,7 +1,10 @@
 import type { Redis, Result } from 'ioredis';
 import { defineLuaScript, loadLuaScript } from '../redis/lua-script.js';
 
-const FOLD_RETIRED_METRICS = loadLuaScript('foldRetiredMetrics', new URL('./fold-retired-metrics-3.lua', import.meta.url));
+const FOLD_RETIRED_METRICS = loadLuaScript(
+  'foldRetiredMetrics',
+  new URL('./fold-retired-metrics-3.lua', import.meta.url),
+);
 
 export interface FoldRetiredMetricsKeys {
   retired: string;
@@ -17,7 +20,14 @@ export interface FoldRetiredMetricsArgs {
   workerId: string;
 }
 
-type FoldRetiredMetricsCall = [retired: string, liveSnapshot: string, workers: string, sha1Hex: string, sum: string, workerId: string];
+type FoldRetiredMetricsCall = [
+  retired: string,
+  liveSnapshot: string,
+  workers: string,
+  sha1Hex: string,
+  sum: string,
+  workerId: string,
+];
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
@@ -27,12 +37,19 @@ declare module 'ioredis' {
 }
 
 /** The command's arguments, in fold-retired-metrics-3.lua's KEYS and ARGV order. */
-export function foldRetiredMetricsArgs(keys: FoldRetiredMetricsKeys, args: FoldRetiredMetricsArgs): FoldRetiredMetricsCall {
+export function foldRetiredMetricsArgs(
+  keys: FoldRetiredMetricsKeys,
+  args: FoldRetiredMetricsArgs,
+): FoldRetiredMetricsCall {
   return [keys.retired, keys.liveSnapshot, keys.workers, args.sha1Hex, args.sum, args.workerId];
 }
 
 /** Replaces the retired sum if unchanged since read, and drops the worker's live snapshot: 1 done, 0 not. */
-export async function foldRetiredMetrics(redis: Redis, keys: FoldRetiredMetricsKeys, args: FoldRetiredMetricsArgs): Promise<0 | 1> {
+export async function foldRetiredMetrics(
+  redis: Redis,
+  keys: FoldRetiredMetricsKeys,
+  args: FoldRetiredMetricsArgs,
+): Promise<0 | 1> {
   defineLuaScript(redis, FOLD_RETIRED_METRICS);
   return redis.foldRetiredMetrics(...foldRetiredMetricsArgs(keys, args));
 }

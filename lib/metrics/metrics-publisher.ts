@@ -80,9 +80,14 @@ export class MetricsPublisher {
     clearTimeout(this.timer);
     const deadline = Date.now() + ms;
     // After the publish in progress, so no snapshot of this worker is written after its fold.
-    const retired = this.inFlight.then(() => this.retire(deadline)).catch((err: unknown) => {
-      this.options.logger?.warn({ err }, 'metrics not retired; this worker’s counts leave the fleet’s totals when its snapshot expires');
-    });
+    const retired = this.inFlight
+      .then(() => this.retire(deadline))
+      .catch((err: unknown) => {
+        this.options.logger?.warn(
+          { err },
+          'metrics not retired; this worker’s counts leave the fleet’s totals when its snapshot expires',
+        );
+      });
     await Promise.race([retired, sleep(ms, undefined, { ref: false })]);
   }
 
@@ -101,8 +106,16 @@ export class MetricsPublisher {
         // A compare-and-set on the sum as read (why a script, not WATCH: fold-retired-metrics-3.lua).
         const folded = await foldRetiredMetrics(
           this.redis,
-          { retired: retiredKey, liveSnapshot: this.keys.workerMetrics(this.workerId), workers: this.keys.metricsWorkers() },
-          { sha1Hex: createHash('sha1').update(current).digest('hex'), sum: JSON.stringify(sum), workerId: this.workerId },
+          {
+            retired: retiredKey,
+            liveSnapshot: this.keys.workerMetrics(this.workerId),
+            workers: this.keys.metricsWorkers(),
+          },
+          {
+            sha1Hex: createHash('sha1').update(current).digest('hex'),
+            sum: JSON.stringify(sum),
+            workerId: this.workerId,
+          },
         );
         if (folded !== 1) throw new FoldOvertaken();
       },
@@ -113,7 +126,8 @@ export class MetricsPublisher {
           // Another worker's fold landed in between: fold onto the new sum. Only a fold that did not
           // happen is tried again (an error is not), so counts are never added twice.
           if (!(error instanceof FoldOvertaken)) throw error;
-          if (Date.now() >= deadline) throw new Error(`the retired metrics changed under ${attempt} attempts to fold into them`);
+          if (Date.now() >= deadline)
+            throw new Error(`the retired metrics changed under ${attempt} attempts to fold into them`);
           return Math.random() * 5 * attempt;
         },
       },

@@ -89,7 +89,11 @@ export class WorkerMetrics {
  * worker instead of the server's fleet view. Loopback only: the tenant ids in the labels are not for
  * the network at large, and a scraper on the same host (or a sidecar) reaches loopback.
  */
-export async function serveWorkerMetrics(registry: Registry, port: number, host = '127.0.0.1'): Promise<{ port: number; close(): Promise<void> }> {
+export async function serveWorkerMetrics(
+  registry: Registry,
+  port: number,
+  host = '127.0.0.1',
+): Promise<{ port: number; close(): Promise<void> }> {
   const server: Server = createServer((request, response) => {
     if (request.method !== 'GET' || request.url?.split('?')[0] !== '/metrics') {
       response.writeHead(404).end();

@@ -42,7 +42,13 @@ export function jobNameOf(row: Pick<AssignmentRow, 'assignmentId'>): AssignmentJ
 
 /** A row's job data (`row` 0-based); a delete row carries its `assignmentId`, a create row has none. */
 export function jobDataOf(rolloutId: string, row: number, r: AssignmentRow): AssignmentJobData {
-  const data: AssignmentJobData = { rolloutId, row, tenantId: r.tenantId, configurationId: r.configurationId, groupId: r.groupId };
+  const data: AssignmentJobData = {
+    rolloutId,
+    row,
+    tenantId: r.tenantId,
+    configurationId: r.configurationId,
+    groupId: r.groupId,
+  };
   if (isDeleteRow(r)) data.assignmentId = r.assignmentId;
   return data;
 }

@@ -32,7 +32,12 @@ export interface EventJobData {
 }
 
 /** Event jobs retry a failed group read or enqueue a few times, then stay failed for inspection. */
-export const EVENT_JOB_OPTIONS = { attempts: 5, backoff: { type: 'exponential', delay: 2000 }, removeOnComplete: true, removeOnFail: 1000 } as const;
+export const EVENT_JOB_OPTIONS = {
+  attempts: 5,
+  backoff: { type: 'exponential', delay: 2000 },
+  removeOnComplete: true,
+  removeOnFail: 1000,
+} as const;
 
 export function openEventQueue(connection: Redis, prefix: string): Queue<EventJobData> {
   return new Queue<EventJobData>(EVENTS_QUEUE_NAME, { connection, prefix });
@@ -44,15 +49,26 @@ export function openEventQueue(connection: Redis, prefix: string): Queue<EventJo
  * `debounceMs` after the last of them, carrying the latest event. Returns whether the event was
  * folded into a job already pending.
  */
-export async function enqueueEvent(queue: Queue<EventJobData>, data: EventJobData, debounceMs: number): Promise<{ debounced: boolean }> {
+export async function enqueueEvent(
+  queue: Queue<EventJobData>,
+  data: EventJobData,
+  debounceMs: number,
+): Promise<{ debounced: boolean }> {
   const e = data.event;
   if (debounceMs <= 0) {
     await queue.add('event', data, EVENT_JOB_OPTIONS);
     return { debounced: false };
   }
-  const rules = data.rules.map((r) => r.name).sort().join(',');
+  const rules = data.rules
+    .map((r) => r.name)
+    .sort()
+    .join(',');
   const id = `${e.tenantId}/${e.groupId}/${rules}`;
   const pending = await queue.getDeduplicationJobId(id);
-  await queue.add('event', data, { ...EVENT_JOB_OPTIONS, delay: debounceMs, deduplication: { id, ttl: debounceMs, extend: true, replace: true } });
+  await queue.add('event', data, {
+    ...EVENT_JOB_OPTIONS,
+    delay: debounceMs,
+    deduplication: { id, ttl: debounceMs, extend: true, replace: true },
+  });
   return { debounced: pending !== null };
 }

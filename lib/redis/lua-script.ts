@@ -29,11 +29,16 @@ export function loadLuaScript<Name extends string>(name: Name, file: URL): LuaSc
   const numberOfKeys = Number(suffix[1]);
   const lua = readFileSync(file, 'utf8');
   const header = /^--\[\[([\s\S]*?)\]\]/.exec(lua)?.[1];
-  if (header === undefined) throw new Error(`${path}: a Lua script opens with a --[[ … ]] header naming its KEYS and ARGV`);
-  const documented = [...new Set([...header.matchAll(/\bKEYS\[(\d+)\]/g)].map((m) => Number(m[1])))].sort((a, b) => a - b);
+  if (header === undefined)
+    throw new Error(`${path}: a Lua script opens with a --[[ … ]] header naming its KEYS and ARGV`);
+  const documented = [...new Set([...header.matchAll(/\bKEYS\[(\d+)\]/g)].map((m) => Number(m[1])))].sort(
+    (a, b) => a - b,
+  );
   const expected = Array.from({ length: numberOfKeys }, (_, i) => i + 1);
   if (documented.join() !== expected.join()) {
-    throw new Error(`${path}: its header names KEYS[${documented.join('], KEYS[')}], its file name says ${numberOfKeys} key(s)`);
+    throw new Error(
+      `${path}: its header names KEYS[${documented.join('], KEYS[')}], its file name says ${numberOfKeys} key(s)`,
+    );
   }
   return { name, numberOfKeys, lua, path };
 }

@@ -11,8 +11,18 @@ export function connectRedis(url: string, role: 'worker' | 'client' | 'server'):
     role === 'worker'
       ? { maxRetriesPerRequest: null, enableReadyCheck: true }
       : role === 'server'
-        ? { maxRetriesPerRequest: 2, enableOfflineQueue: true, connectTimeout: 5000, retryStrategy: (n) => Math.min(2000, 100 * n) }
-        : { maxRetriesPerRequest: 1, enableOfflineQueue: true, connectTimeout: 5000, retryStrategy: (n) => (n > 3 ? null : 200 * n) };
+        ? {
+            maxRetriesPerRequest: 2,
+            enableOfflineQueue: true,
+            connectTimeout: 5000,
+            retryStrategy: (n) => Math.min(2000, 100 * n),
+          }
+        : {
+            maxRetriesPerRequest: 1,
+            enableOfflineQueue: true,
+            connectTimeout: 5000,
+            retryStrategy: (n) => (n > 3 ? null : 200 * n),
+          };
   return new Redis(url, options);
 }
 

@@ -29,7 +29,10 @@ export interface RetryOptions {
   sleep?: (delayMs: number, signal: AbortSignal | undefined) => Promise<unknown>;
 }
 
-/** Carries an attempt's error through p-retry, which would turn a non-Error into a TypeError and never retry a TypeError. */
+/**
+ * Carries an attempt's error through p-retry, which would turn a non-Error into a TypeError and never retry a
+ * TypeError.
+ */
 class AttemptError extends Error {
   constructor(readonly thrown: unknown) {
     super('attempt failed');
@@ -41,7 +44,8 @@ class AttemptError extends Error {
  * operation may throw an AbortError to stop at once without asking `nextDelayMs`.
  */
 export async function retryWith<T>(operation: (attempt: number) => Promise<T>, options: RetryOptions): Promise<T> {
-  const sleep = options.sleep ?? ((delayMs: number, signal: AbortSignal | undefined) => sleepFor(delayMs, undefined, { signal }));
+  const sleep =
+    options.sleep ?? ((delayMs: number, signal: AbortSignal | undefined) => sleepFor(delayMs, undefined, { signal }));
   try {
     return await pRetry(
       async (attempt) => {
@@ -63,7 +67,11 @@ export async function retryWith<T>(operation: (attempt: number) => Promise<T>, o
         // while the signal was aborted. Only the wait is cut short.
         onFailedAttempt: async ({ error, attemptNumber, retriesLeft }) => {
           const thrown = error instanceof AttemptError ? error.thrown : error;
-          const delayMs = await options.nextDelayMs({ error: thrown, attempt: attemptNumber, attemptsLeft: retriesLeft });
+          const delayMs = await options.nextDelayMs({
+            error: thrown,
+            attempt: attemptNumber,
+            attemptsLeft: retriesLeft,
+          });
           if (retriesLeft > 0) await sleep(delayMs, options.signal);
         },
       },

@@ -22,13 +22,19 @@ export interface CancelResult {
  * end as `cancelled`; rows a worker holds finish what they started, so nothing is half-done.
  * Workers also see the mark and send no new request for the rollout.
  */
-export async function cancelRollout(rolloutId: string, deps: { redis: Redis; store: RolloutStore; queue: Queue<AssignmentJobData> }): Promise<CancelResult> {
+export async function cancelRollout(
+  rolloutId: string,
+  deps: { redis: Redis; store: RolloutStore; queue: Queue<AssignmentJobData> },
+): Promise<CancelResult> {
   const { redis, store, queue } = deps;
   const status = await store.status(rolloutId);
   if (!status) throw new UserError(ErrorCodes.ROLLOUT_NOT_FOUND, `no rollout ${JSON.stringify(rolloutId)}`);
   if (status.state !== 'running') {
     const when = status.state === 'cancelled' ? status.cancelledAt : status.finishedAt;
-    throw new UserError(ErrorCodes.ROLLOUT_STATE, `rollout ${rolloutId} is already ${status.state}${when ? ` (${when})` : ''}: nothing to cancel`);
+    throw new UserError(
+      ErrorCodes.ROLLOUT_STATE,
+      `rollout ${rolloutId} is already ${status.state}${when ? ` (${when})` : ''}: nothing to cancel`,
+    );
   }
   await store.markCancelled(rolloutId, new Date().toISOString());
 
@@ -58,7 +64,10 @@ export async function cancelRollout(rolloutId: string, deps: { redis: Redis; sto
         }
         const row = start + i;
         // A row's job is `<rollout>-<row>`, or `<rollout>-<row>-r<n>` after the n-th retry.
-        const ids = [jobIdOf(rolloutId, row), ...Array.from({ length: status.retries }, (_, n) => `${jobIdOf(rolloutId, row)}-r${n + 1}`)];
+        const ids = [
+          jobIdOf(rolloutId, row),
+          ...Array.from({ length: status.retries }, (_, n) => `${jobIdOf(rolloutId, row)}-r${n + 1}`),
+        ];
         const results = await Promise.all(ids.map((id) => queue.remove(id)));
         if (!results.some((n) => n === 1)) {
           inFlight++;

@@ -71,7 +71,8 @@ export type WatchEnd = 'ended' | 'interrupted';
  */
 export function summaryLine(s: RolloutStatus, end: WatchEnd): string {
   const rows = `${rowsEnded(s)}/${s.total} rows`;
-  if (end === 'interrupted') return `stopped watching at ${rows} (rollout ${s.state}${s.state === 'running' ? ', it goes on' : ''}) | ${outcomeCounts(s)}`;
+  if (end === 'interrupted')
+    return `stopped watching at ${rows} (rollout ${s.state}${s.state === 'running' ? ', it goes on' : ''}) | ${outcomeCounts(s)}`;
   if (s.state === 'cancelled') return `cancelled at ${s.cancelledAt ?? '?'}: ${rows} ended | ${outcomeCounts(s)}`;
   const took = s.finishedAt ? Date.parse(s.finishedAt) - Date.parse(s.createdAt) : Number.NaN;
   return `finished ${rows}${Number.isFinite(took) ? ` in ${formatDuration(took)}` : ''} | ${outcomeCounts(s)}`;

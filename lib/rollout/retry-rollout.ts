@@ -20,12 +20,19 @@ export interface RetryResult {
  * budget. Their outcomes move to the row's history and are replaced when the new jobs end; the
  * taking is atomic per chunk, so concurrent retries never enqueue a row twice.
  */
-export async function retryRollout(rolloutId: string, kind: OutcomeKind, deps: { store: RolloutStore; queue: Queue<AssignmentJobData> }): Promise<RetryResult> {
+export async function retryRollout(
+  rolloutId: string,
+  kind: OutcomeKind,
+  deps: { store: RolloutStore; queue: Queue<AssignmentJobData> },
+): Promise<RetryResult> {
   const { store, queue } = deps;
   const status = await store.status(rolloutId);
   if (!status) throw new UserError(ErrorCodes.ROLLOUT_NOT_FOUND, `no rollout ${JSON.stringify(rolloutId)}`);
   if (status.state === 'cancelled' && kind !== 'cancelled') {
-    throw new UserError(ErrorCodes.ROLLOUT_STATE, `rollout ${rolloutId} is cancelled: nothing to retry (use --outcome cancelled to resume its cancelled rows)`);
+    throw new UserError(
+      ErrorCodes.ROLLOUT_STATE,
+      `rollout ${rolloutId} is cancelled: nothing to retry (use --outcome cancelled to resume its cancelled rows)`,
+    );
   }
   const { retryNumber, rows } = await store.takeForRetry(rolloutId, kind);
   if (rows.length === 0) {

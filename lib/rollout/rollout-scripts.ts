@@ -59,7 +59,14 @@ export interface TakeForRetryArgs {
   rows: readonly (readonly [rowKey: string, row: number])[];
 }
 
-type TakeForRetryCall = [outcomes: string, rollout: string, history: string, kind: string, counter: string, ...rowKeyAndNumber: string[]];
+type TakeForRetryCall = [
+  outcomes: string,
+  rollout: string,
+  history: string,
+  kind: string,
+  counter: string,
+  ...rowKeyAndNumber: string[],
+];
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
@@ -72,12 +79,33 @@ declare module 'ioredis' {
 
 /** The command's arguments, in record-outcome-4.lua's KEYS and ARGV order. */
 export function recordOutcomeArgs(keys: RecordOutcomeKeys, a: RecordOutcomeArgs): RecordOutcomeCall {
-  return [keys.outcomes, keys.rollout, keys.marker, keys.rows, a.rowKey, a.outcomeJson, a.counter, a.markerAction, a.markerValue, String(a.retentionMs), a.rolloutId, a.finishedAt, a.tenantId];
+  return [
+    keys.outcomes,
+    keys.rollout,
+    keys.marker,
+    keys.rows,
+    a.rowKey,
+    a.outcomeJson,
+    a.counter,
+    a.markerAction,
+    a.markerValue,
+    String(a.retentionMs),
+    a.rolloutId,
+    a.finishedAt,
+    a.tenantId,
+  ];
 }
 
 /** The command's arguments, in take-for-retry-3.lua's KEYS and ARGV order. */
 export function takeForRetryArgs(keys: TakeForRetryKeys, a: TakeForRetryArgs): TakeForRetryCall {
-  return [keys.outcomes, keys.rollout, keys.history, a.kind, a.counter, ...a.rows.flatMap(([rowKey, row]) => [rowKey, String(row)])];
+  return [
+    keys.outcomes,
+    keys.rollout,
+    keys.history,
+    a.kind,
+    a.counter,
+    ...a.rows.flatMap(([rowKey, row]) => [rowKey, String(row)]),
+  ];
 }
 
 /** True when written; false when the row already had an outcome (nothing changed). */

@@ -122,7 +122,10 @@ export class RolloutStore {
       perTenant.set(tenant, (perTenant.get(tenant) ?? 0) + 1);
       if (isDeleteRowKey(key)) deleteRows++;
     }
-    const tx = this.redis.multi().rpush(k.rolloutRows(rolloutId), ...rowKeys).pexpire(k.rolloutRows(rolloutId), this.retentionMs);
+    const tx = this.redis
+      .multi()
+      .rpush(k.rolloutRows(rolloutId), ...rowKeys)
+      .pexpire(k.rolloutRows(rolloutId), this.retentionMs);
     for (const [tenant, n] of perTenant) tx.hincrby(k.rollout(rolloutId), `t:${tenant}:total`, n);
     if (deleteRows > 0) tx.hincrby(k.rollout(rolloutId), 'deleteRows', deleteRows);
     await tx.exec();
@@ -152,7 +155,12 @@ export class RolloutStore {
     const markerValue = marker.action === 'assigned' ? `assigned|${marker.assignmentId}` : '';
     return recordOutcome(
       this.redis,
-      { outcomes: k.rolloutOutcomes(outcome.rolloutId), rollout: k.rollout(outcome.rolloutId), marker: k.rowMarker(rowKey), rows: k.rolloutRows(outcome.rolloutId) },
+      {
+        outcomes: k.rolloutOutcomes(outcome.rolloutId),
+        rollout: k.rollout(outcome.rolloutId),
+        marker: k.rowMarker(rowKey),
+        rows: k.rolloutRows(outcome.rolloutId),
+      },
       {
         rowKey,
         outcomeJson: JSON.stringify(outcome, storedField),
@@ -176,7 +184,11 @@ export class RolloutStore {
    * Takes the rows whose outcome is `kind` back for a retry (their outcomes move to history), a chunk
    * at a time. Returns the retry's number and the rows taken, as [row number, row key].
    */
-  async takeForRetry(rolloutId: string, kind: OutcomeKind, chunkSize = 1000): Promise<{ retryNumber: number; rows: [number, string][] }> {
+  async takeForRetry(
+    rolloutId: string,
+    kind: OutcomeKind,
+    chunkSize = 1000,
+  ): Promise<{ retryNumber: number; rows: [number, string][] }> {
     const k = this.keys;
     const rows: [number, string][] = [];
     for (let start = 0; ; start += chunkSize) {
@@ -192,7 +204,11 @@ export class RolloutStore {
     }
     if (rows.length === 0) return { retryNumber: 0, rows };
     // A retry asks again what the configurations hold: listings from before it are not reused.
-    const [[, retryNumber]] = (await this.redis.multi().hincrby(k.rollout(rolloutId), 'retries', 1).hset(k.rollout(rolloutId), 'retriedAt', Date.now()).exec()) as [[null, number], [null, number]];
+    const [[, retryNumber]] = (await this.redis
+      .multi()
+      .hincrby(k.rollout(rolloutId), 'retries', 1)
+      .hset(k.rollout(rolloutId), 'retriedAt', Date.now())
+      .exec()) as [[null, number], [null, number]];
     if (kind === 'cancelled') await this.redis.hdel(k.rollout(rolloutId), 'cancelledAt');
     return { retryNumber, rows };
   }
@@ -201,7 +217,9 @@ export class RolloutStore {
     const h = await this.redis.hgetall(this.keys.rollout(rolloutId));
     if (!h.rolloutId) return null;
     const tenants = tenantIdsOf(h);
-    const paused = tenants.length ? await this.redis.pipeline(tenants.map((t) => ['hget', this.keys.lane(t), 'pausedUntil'])).exec() : [];
+    const paused = tenants.length
+      ? await this.redis.pipeline(tenants.map((t) => ['hget', this.keys.lane(t), 'pausedUntil'])).exec()
+      : [];
     const pausedUntil = new Map(tenants.map((t, i) => [t, Number(paused?.[i]?.[1] ?? 0) || 0]));
     return toStatus(h, pausedUntil, Date.now());
   }
@@ -219,7 +237,10 @@ export class RolloutStore {
   }
 
   /** Outcomes of rows in input order, a chunk at a time; rows still running come back as null. */
-  async *outcomes(rolloutId: string, chunkSize = 1000): AsyncGenerator<{ rowKey: string; row: number; outcome: Outcome | null; retries: number }> {
+  async *outcomes(
+    rolloutId: string,
+    chunkSize = 1000,
+  ): AsyncGenerator<{ rowKey: string; row: number; outcome: Outcome | null; retries: number }> {
     const k = this.keys;
     const retried = (await this.redis.hget(k.rollout(rolloutId), 'retries')) !== null;
     for (let start = 0; ; start += chunkSize) {
@@ -231,7 +252,12 @@ export class RolloutStore {
         const v = values[i];
         const h = history[i];
         const retries = h ? (JSON.parse(h) as unknown[]).length : 0;
-        yield { rowKey: rowKeys[i]!, row: start + i + 1, outcome: v ? ({ ...NO_RESULT, action: 'create', ...(JSON.parse(v) as Partial<Outcome>) } as Outcome) : null, retries };
+        yield {
+          rowKey: rowKeys[i]!,
+          row: start + i + 1,
+          outcome: v ? ({ ...NO_RESULT, action: 'create', ...(JSON.parse(v) as Partial<Outcome>) } as Outcome) : null,
+          retries,
+        };
       }
       if (rowKeys.length < chunkSize) return;
     }
@@ -276,7 +302,11 @@ export function toStatus(h: Record<string, string>, pausedUntil: Map<string, num
     .sort()
     .map((tenantId) => {
       const until = pausedUntil.get(tenantId) ?? 0;
-      return { tenantId, ...progressOf((c) => n(`t:${tenantId}:${c}`)), pausedUntil: until > nowMs ? new Date(until).toISOString() : null };
+      return {
+        tenantId,
+        ...progressOf((c) => n(`t:${tenantId}:${c}`)),
+        pausedUntil: until > nowMs ? new Date(until).toISOString() : null,
+      };
     });
   // Field order is the `status --json` output's order.
   return {

@@ -30,7 +30,8 @@ export async function registerBullBoard(scope: FastifyInstance, queues: readonly
   });
   await scope.register(async (board) => {
     board.addHook('onSend', async (_request, reply, payload) => {
-      if (typeof payload !== 'string' || !String(reply.getHeader('content-type') ?? '').startsWith('text/html')) return payload;
+      if (typeof payload !== 'string' || !String(reply.getHeader('content-type') ?? '').startsWith('text/html'))
+        return payload;
       return withoutExternalFonts(payload);
     });
     await board.register(serverAdapter.registerPlugin(), { prefix: QUEUES_PATH.slice('/ui'.length) });

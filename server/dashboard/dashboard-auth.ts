@@ -24,11 +24,21 @@ export function registerDashboardAuth(scope: FastifyInstance, token: string | un
   scope.addHook('onRequest', async (request, reply) => {
     if (!token) {
       if (isLoopbackHost(request.headers.host)) return;
-      request.log.warn({ host: request.headers.host ?? null }, 'dashboard: non-loopback Host refused (no DASHBOARD_TOKEN)');
-      return reply.code(403).send({ error: 'forbidden', message: 'without DASHBOARD_TOKEN the dashboard answers loopback host names only' });
+      request.log.warn(
+        { host: request.headers.host ?? null },
+        'dashboard: non-loopback Host refused (no DASHBOARD_TOKEN)',
+      );
+      return reply.code(403).send({
+        error: 'forbidden',
+        message: 'without DASHBOARD_TOKEN the dashboard answers loopback host names only',
+      });
     }
     if (PUBLIC_PATHS.has(pathOf(request.url))) return;
-    if (validBearer(request.headers.authorization, token) || validSession(request.cookies[SESSION_COOKIE], token, Date.now())) return;
+    if (
+      validBearer(request.headers.authorization, token) ||
+      validSession(request.cookies[SESSION_COOKIE], token, Date.now())
+    )
+      return;
     return refuse(request, reply);
   });
 
@@ -59,7 +69,9 @@ export function registerDashboardAuth(scope: FastifyInstance, token: string | un
       .redirect(next, 303);
   });
 
-  scope.post('/logout', async (_request, reply) => reply.clearCookie(SESSION_COOKIE, { path: '/ui' }).redirect(LOGIN_PATH, 303));
+  scope.post('/logout', async (_request, reply) =>
+    reply.clearCookie(SESSION_COOKIE, { path: '/ui' }).redirect(LOGIN_PATH, 303),
+  );
 }
 
 /** Browsers go to the login form (and come back afterwards); scripts get a 401 to act on. */

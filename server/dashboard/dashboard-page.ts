@@ -87,4 +87,3 @@ ${page.script !== undefined && html`<script nonce="${nonce}">${new SafeHtml(page
     )
     .send(document.value);
 }
-

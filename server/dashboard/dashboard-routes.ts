@@ -43,7 +43,10 @@ export async function registerDashboard(app: FastifyInstance, deps: ServerDeps):
       registerDashboardAuth(scope, config.dashboardToken);
       scope.addHook('onSend', async (_request, reply, payload) => {
         // The retry button must not be clickable from inside someone else's frame.
-        reply.header('x-frame-options', 'DENY').header('x-content-type-options', 'nosniff').header('referrer-policy', 'same-origin');
+        reply
+          .header('x-frame-options', 'DENY')
+          .header('x-content-type-options', 'nosniff')
+          .header('referrer-policy', 'same-origin');
         return payload;
       });
 
@@ -61,7 +64,12 @@ ${rollouts.length >= LIST_LIMIT && html`<p class="muted">The newest ${LIST_LIMIT
         const failed = await failedRows(store, id, view.status.failed);
         return sendPage(reply, {
           title: view.status.name ?? id,
-          body: rolloutBody({ view, failed, flash: takeFlash(request, reply), intervalSource: config.rateLimit ? 'configured' : 'learned' }),
+          body: rolloutBody({
+            view,
+            failed,
+            flash: takeFlash(request, reply),
+            intervalSource: config.rateLimit ? 'configured' : 'learned',
+          }),
           script: view.status.state === 'running' ? ROLLOUT_POLL_SCRIPT : undefined,
           logout,
         });
@@ -70,7 +78,10 @@ ${rollouts.length >= LIST_LIMIT && html`<p class="muted">The newest ${LIST_LIMIT
       scope.get('/api/rollouts/:id', async (request: RolloutRequest, reply) => {
         const { id } = request.params;
         const view = id.length <= MAX_ID_LENGTH ? await rolloutView(store, lanes, id) : null;
-        if (!view) return reply.code(404).send({ error: ErrorCodes.ROLLOUT_NOT_FOUND, message: `no rollout ${JSON.stringify(id)}` });
+        if (!view)
+          return reply
+            .code(404)
+            .send({ error: ErrorCodes.ROLLOUT_NOT_FOUND, message: `no rollout ${JSON.stringify(id)}` });
         return reply.header('cache-control', 'no-store').send(view);
       });
 
@@ -80,14 +91,22 @@ ${rollouts.length >= LIST_LIMIT && html`<p class="muted">The newest ${LIST_LIMIT
         const browser = wantsHtml(request);
         try {
           const result = await retryRollout(id, 'failed', { store, queue: deps.queues.assignments });
-          request.log.info({ rolloutId: id, retried: result.retried, retryNumber: result.retryNumber }, 'dashboard: retry');
+          request.log.info(
+            { rolloutId: id, retried: result.retried, retryNumber: result.retryNumber },
+            'dashboard: retry',
+          );
           if (!browser) return result;
           const rows = result.retried === 1 ? 'row' : 'rows';
-          return setFlash(reply, { kind: 'ok', text: `Retry ${result.retryNumber}: ${result.retried} failed ${rows} re-enqueued.` }).redirect(rolloutPath(id), 303);
+          return setFlash(reply, {
+            kind: 'ok',
+            text: `Retry ${result.retryNumber}: ${result.retried} failed ${rows} re-enqueued.`,
+          }).redirect(rolloutPath(id), 303);
         } catch (err) {
           if (!(err instanceof UserError)) throw err;
           if (err.code === ErrorCodes.ROLLOUT_NOT_FOUND) {
-            return browser ? rolloutNotFound(reply, id) : reply.code(404).send({ error: err.code, message: err.message });
+            return browser
+              ? rolloutNotFound(reply, id)
+              : reply.code(404).send({ error: err.code, message: err.message });
           }
           if (!browser) return reply.code(409).send({ error: err.code, message: err.message });
           return setFlash(reply, { kind: 'error', text: err.message }).redirect(rolloutPath(id), 303);
@@ -98,20 +117,39 @@ ${rollouts.length >= LIST_LIMIT && html`<p class="muted">The newest ${LIST_LIMIT
 
       scope.setNotFoundHandler((request, reply) => {
         if (!wantsHtml(request)) return reply.code(404).send({ error: 'not found' });
-        return sendPage(reply, { title: 'Not found', body: notFoundBody('There is no dashboard page here.'), logout }, 404);
+        return sendPage(
+          reply,
+          { title: 'Not found', body: notFoundBody('There is no dashboard page here.'), logout },
+          404,
+        );
       });
 
       scope.setErrorHandler((err: Error & { statusCode?: number }, request, reply) => {
         // Fastify's own 4xx (an unparsable body, a wrong content type) stay what they are.
-        if (err.statusCode !== undefined && err.statusCode < 500) return reply.code(err.statusCode).send({ error: 'bad request', message: err.message });
+        if (err.statusCode !== undefined && err.statusCode < 500)
+          return reply.code(err.statusCode).send({ error: 'bad request', message: err.message });
         request.log.error({ err, url: request.url.split('?')[0] }, 'dashboard: request failed');
         const message = 'The dashboard could not answer (see the server log). Is Redis up?';
         if (!wantsHtml(request)) return reply.code(500).send({ error: 'internal', message });
-        return sendPage(reply, { title: 'Error', body: html`<h1>Something went wrong</h1><p>${message}</p>`, logout }, 500);
+        return sendPage(
+          reply,
+          { title: 'Error', body: html`<h1>Something went wrong</h1><p>${message}</p>`, logout },
+          500,
+        );
       });
 
       function rolloutNotFound(reply: FastifyReply, id: string): FastifyReply {
-        return sendPage(reply, { title: 'Not found', body: notFoundBody(`No rollout ${JSON.stringify(id)} within retention (QUEUE_PREFIX=${config.queuePrefix}).`), logout }, 404);
+        return sendPage(
+          reply,
+          {
+            title: 'Not found',
+            body: notFoundBody(
+              `No rollout ${JSON.stringify(id)} within retention (QUEUE_PREFIX=${config.queuePrefix}).`,
+            ),
+            logout,
+          },
+          404,
+        );
       }
     },
     { prefix: '/ui' },

@@ -84,7 +84,8 @@ ${failedSection(s, failed)}`;
 }
 
 function tenantTable(view: RolloutView, deletes: boolean, intervalSource: RolloutPageData['intervalSource']): SafeHtml {
-  const cell = (key: keyof TenantLine, value: string | number, cls = 'n') => html`<td class="${cls}" data-t="${key}">${value}</td>`;
+  const cell = (key: keyof TenantLine, value: string | number, cls = 'n') =>
+    html`<td class="${cls}" data-t="${key}">${value}</td>`;
   return html`<table>
 <thead><tr>
   <th>tenant</th><th class="n">total</th><th class="n">pending</th><th class="n">created</th><th class="n">already</th>

@@ -28,7 +28,11 @@ export interface RolloutView {
   tenantsNotShown: number;
 }
 
-export async function rolloutView(store: RolloutStore, lanes: TenantLanes, rolloutId: string): Promise<RolloutView | null> {
+export async function rolloutView(
+  store: RolloutStore,
+  lanes: TenantLanes,
+  rolloutId: string,
+): Promise<RolloutView | null> {
   const full = await store.status(rolloutId);
   if (!full) return null;
   const { tenants, ...status } = full;
@@ -53,7 +57,10 @@ export async function rolloutView(store: RolloutStore, lanes: TenantLanes, rollo
   };
 }
 
-export function progressOf(s: Pick<RolloutStatus, 'total' | 'succeeded' | 'failed' | 'cancelled'>): { done: number; percent: number } {
+export function progressOf(s: Pick<RolloutStatus, 'total' | 'succeeded' | 'failed' | 'cancelled'>): {
+  done: number;
+  percent: number;
+} {
   const done = s.succeeded + s.failed + s.cancelled;
   return { done, percent: s.total > 0 ? Math.floor((100 * Math.min(done, s.total)) / s.total) : 100 };
 }
@@ -63,7 +70,12 @@ export function progressOf(s: Pick<RolloutStatus, 'total' | 'succeeded' | 'faile
  * seen as many as the status counts, so a large rollout with few failures is not read to its end
  * more than once per page view.
  */
-export async function failedRows(store: RolloutStore, rolloutId: string, failedCount: number, limit = MAX_FAILED_ROWS): Promise<Outcome[]> {
+export async function failedRows(
+  store: RolloutStore,
+  rolloutId: string,
+  failedCount: number,
+  limit = MAX_FAILED_ROWS,
+): Promise<Outcome[]> {
   const rows: Outcome[] = [];
   if (failedCount <= 0) return rows;
   const wanted = Math.min(limit, failedCount);

@@ -11,8 +11,13 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 export function refuseCrossSiteWrites(scope: FastifyInstance): void {
   scope.addHook('onRequest', async (request, reply) => {
     if (SAFE_METHODS.has(request.method) || !isCrossSite(request)) return;
-    request.log.warn({ origin: request.headers.origin ?? null, url: request.url.split('?')[0] }, 'dashboard: cross-site write refused');
-    return reply.code(403).send({ error: 'forbidden', message: 'cross-site request refused (Origin or Referer is not this host)' });
+    request.log.warn(
+      { origin: request.headers.origin ?? null, url: request.url.split('?')[0] },
+      'dashboard: cross-site write refused',
+    );
+    return reply
+      .code(403)
+      .send({ error: 'forbidden', message: 'cross-site request refused (Origin or Referer is not this host)' });
   });
 }
 

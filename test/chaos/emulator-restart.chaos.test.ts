@@ -64,7 +64,9 @@ describe(`the emulator down for 10 s mid-rollout (seed ${dice.seed})`, () => {
 
     // The outage was felt: rows met refused connections and retried.
     const logs = workers.map((w) => w.logs()).join('');
-    const refused = logs.split('\n').filter((l) => l.includes('transient failure; will retry') && l.includes('E_GRAPH_NETWORK')).length;
+    const refused = logs
+      .split('\n')
+      .filter((l) => l.includes('transient failure; will retry') && l.includes('E_GRAPH_NETWORK')).length;
     log(`transient network failures retried: ${refused}`);
     expect(refused).toBeGreaterThan(0);
     for (const w of workers) expect(w.child.exitCode).toBeNull();

@@ -62,7 +62,10 @@ describe(`slow commits beyond the client timeout on 10% of POSTs (seed ${dice.se
     const slow = Object.values(stats.tenants).reduce((n, t) => n + t.faults.slowCommit, 0);
     const accepted = Object.values(stats.tenants).reduce((n, t) => n + t.writesAccepted, 0);
     const status = await statusOf(stack, rolloutId);
-    log(`finished in ${seconds.toFixed(1)} s: created ${status.created}, already-assigned ${status.alreadyAssigned}, failed ${status.failed}; ` + `${accepted} POSTs accepted, ${slow} of them slow commits (${((100 * slow) / accepted).toFixed(1)}%)`);
+    log(
+      `finished in ${seconds.toFixed(1)} s: created ${status.created}, already-assigned ${status.alreadyAssigned}, failed ${status.failed}; ` +
+        `${accepted} POSTs accepted, ${slow} of them slow commits (${((100 * slow) / accepted).toFixed(1)}%)`,
+    );
 
     await expectRolloutWhole(stack, rolloutId, rows);
     expect(status.alreadyAssigned).toBe(preexisting.length);

@@ -75,7 +75,11 @@ describe(`soak: 20,000 rows, 50 tenants, 5% faults (seed ${dice.seed})`, () => {
   });
 
   it('assigns every row exactly once, and neither worker RSS nor Redis memory grows after the drain', async () => {
-    const rows = makeRows(Array.from({ length: TENANTS }, () => randomUUID()), CONFIGURATIONS, GROUPS);
+    const rows = makeRows(
+      Array.from({ length: TENANTS }, () => randomUUID()),
+      CONFIGURATIONS,
+      GROUPS,
+    );
     const samples: Sample[] = [];
     const baseline = { workerRssKb: workers.map(rssKb), redisUsedMemory: await usedMemory(stack) };
     const started = Date.now();
@@ -100,7 +104,10 @@ describe(`soak: 20,000 rows, 50 tenants, 5% faults (seed ${dice.seed})`, () => {
       const s = await sample('rollout');
       if (s.done >= rows.length) break;
       if (Date.now() > until) throw new Error(`soak rollout not drained after 270 s: ${s.done}/${rows.length}`);
-      if (samples.length % 5 === 0) log(`${s.done}/${rows.length} done, RSS ${s.workerRssKb.map((k) => mb(k * 1024)).join(' / ')}, Redis ${mb(s.redisUsedMemory)}`);
+      if (samples.length % 5 === 0)
+        log(
+          `${s.done}/${rows.length} done, RSS ${s.workerRssKb.map((k) => mb(k * 1024)).join(' / ')}, Redis ${mb(s.redisUsedMemory)}`,
+        );
       await sleep(SAMPLE_EVERY_MS);
     }
     const drainSeconds = (Date.now() - started) / 1000;
@@ -117,7 +124,10 @@ describe(`soak: 20,000 rows, 50 tenants, 5% faults (seed ${dice.seed})`, () => {
     const drained = samples.filter((s) => s.phase === 'drained');
 
     const stats = await stack.control.stats();
-    const faults = Object.values(stats.tenants).reduce((n, t) => n + Object.values(t.faults).reduce((a, b) => a + b, 0), 0);
+    const faults = Object.values(stats.tenants).reduce(
+      (n, t) => n + Object.values(t.faults).reduce((a, b) => a + b, 0),
+      0,
+    );
     const accepted = Object.values(stats.tenants).reduce((n, t) => n + t.writesAccepted, 0);
     const status = await statusOf(stack, rolloutId);
     const summary = {
@@ -155,9 +165,11 @@ describe(`soak: 20,000 rows, 50 tenants, 5% faults (seed ${dice.seed})`, () => {
     await expectRolloutWhole(stack, rolloutId, rows);
     expect(faults).toBeGreaterThan(0);
     // No growth once idle: each worker's RSS 30 s after the drain is within 10% of its RSS at the drain.
-    for (let i = 0; i < workers.length; i++) expect(last.workerRssKb[i]!, `worker ${i} RSS`).toBeLessThanOrEqual(atDrain.workerRssKb[i]! * 1.1);
+    for (let i = 0; i < workers.length; i++)
+      expect(last.workerRssKb[i]!, `worker ${i} RSS`).toBeLessThanOrEqual(atDrain.workerRssKb[i]! * 1.1);
     // Redis is flat after the drain: no after-drain sample exceeds the one at the drain by more than
     // 2% (lanes, listings and the queue's bookkeeping only shrink or stay once there is no work).
-    for (const s of drained) expect(s.redisUsedMemory, `Redis used_memory at +${s.t} s`).toBeLessThanOrEqual(atDrain.redisUsedMemory * 1.02);
+    for (const s of drained)
+      expect(s.redisUsedMemory, `Redis used_memory at +${s.t} s`).toBeLessThanOrEqual(atDrain.redisUsedMemory * 1.02);
   });
 });

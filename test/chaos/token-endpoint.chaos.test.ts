@@ -56,33 +56,47 @@ describe(`the token endpoint failing mid-rollout (seed ${dice.seed})`, () => {
   it.each([
     { mode: '503', forMs: 6000 },
     { mode: '500', forMs: 6000 },
-  ] as const)('answers $mode for $forMs ms: rows wait, then every row is created exactly once and none fails', async ({ mode, forMs }) => {
-    const s = await start();
-    const rows = makeRows(Array.from({ length: TENANTS }, () => randomUUID()), CONFIGURATIONS, GROUPS);
-    const started = Date.now();
-    const rolloutId = await enqueueRows(s, rows);
-    const at = await waitForFraction(s, rolloutId, dice.between(0.15, 0.35));
-    const before = await s.control.stats();
-    await s.control.setTokenFailure(mode);
-    log(`token endpoint answers ${mode} at ${at.done}/${at.total} done`);
-    await sleep(forMs);
-    const during = await s.control.stats();
-    const progressDuring = await progressOf(s, rolloutId);
-    await s.control.setTokenFailure(null);
-    log(`token endpoint back after ${forMs} ms at ${progressDuring.done}/${progressDuring.total} done`);
+  ] as const)(
+    'answers $mode for $forMs ms: rows wait, then every row is created exactly once and none fails',
+    async ({ mode, forMs }) => {
+      const s = await start();
+      const rows = makeRows(
+        Array.from({ length: TENANTS }, () => randomUUID()),
+        CONFIGURATIONS,
+        GROUPS,
+      );
+      const started = Date.now();
+      const rolloutId = await enqueueRows(s, rows);
+      const at = await waitForFraction(s, rolloutId, dice.between(0.15, 0.35));
+      const before = await s.control.stats();
+      await s.control.setTokenFailure(mode);
+      log(`token endpoint answers ${mode} at ${at.done}/${at.total} done`);
+      await sleep(forMs);
+      const during = await s.control.stats();
+      const progressDuring = await progressOf(s, rolloutId);
+      await s.control.setTokenFailure(null);
+      log(`token endpoint back after ${forMs} ms at ${progressDuring.done}/${progressDuring.total} done`);
 
-    await s.waitFinished(rolloutId, 240_000);
-    const status = await statusOf(s, rolloutId);
-    log(`${mode}: finished in ${((Date.now() - started) / 1000).toFixed(1)} s, created ${status.created}, failed ${status.failed}`);
-    // The failure was really met: token requests were refused while it lasted.
-    const requests = (snap: typeof during) => Object.values(snap.tenants).reduce((n, t) => n + t.tokenRequests - t.tokensIssued, 0);
-    expect(requests(during) - requests(before)).toBeGreaterThan(0);
-    await expectRolloutWhole(s, rolloutId, rows);
-  });
+      await s.waitFinished(rolloutId, 240_000);
+      const status = await statusOf(s, rolloutId);
+      log(
+        `${mode}: finished in ${((Date.now() - started) / 1000).toFixed(1)} s, created ${status.created}, failed ${status.failed}`,
+      );
+      // The failure was really met: token requests were refused while it lasted.
+      const requests = (snap: typeof during) =>
+        Object.values(snap.tenants).reduce((n, t) => n + t.tokenRequests - t.tokensIssued, 0);
+      expect(requests(during) - requests(before)).toBeGreaterThan(0);
+      await expectRolloutWhole(s, rolloutId, rows);
+    },
+  );
 
   it('answers invalid_client from mid-rollout on: the remaining rows fail with E_AUTH_REJECTED and the reason, the rollout finishes, created rows stay created', async () => {
     const s = await start();
-    const rows = makeRows(Array.from({ length: TENANTS }, () => randomUUID()), CONFIGURATIONS, GROUPS);
+    const rows = makeRows(
+      Array.from({ length: TENANTS }, () => randomUUID()),
+      CONFIGURATIONS,
+      GROUPS,
+    );
     const rolloutId = await enqueueRows(s, rows);
     const at = await waitForFraction(s, rolloutId, dice.between(0.2, 0.4));
     await s.control.setTokenFailure('invalid_client');

@@ -72,7 +72,10 @@ describe(`two of three workers killed -9, three times over one rollout (seed ${d
 
     await s.waitFinished(rolloutId, 240_000);
     log(`rollout finished ${((Date.now() - started) / 1000).toFixed(1)} s after enqueue`);
-    const landed = [...live, ...killed].reduce((n, w) => n + w.logs().split('an earlier POST had landed').length - 1, 0);
+    const landed = [...live, ...killed].reduce(
+      (n, w) => n + w.logs().split('an earlier POST had landed').length - 1,
+      0,
+    );
     log(`takeovers that found a dead worker's POST already in Graph: ${landed}`);
     await expectRolloutWhole(s, rolloutId, rows);
     expect(killed).toHaveLength(6);

@@ -22,12 +22,19 @@ describe('the CLI refusing bad input', () => {
   async function enqueued(): Promise<{ rolloutKeys: string[]; waiting: number; jobKeys: string[] }> {
     const rolloutKeys = (await stack.redis.keys(`${stack.prefix}:rollout*`)).sort();
     const waiting = await stack.redis.llen(`${stack.prefix}:assignments:wait`);
-    const jobKeys = (await stack.redis.keys(`${stack.prefix}:assignments:*`)).filter((k) => !/:(meta|id|events|stalled-check)$/.test(k)).sort();
+    const jobKeys = (await stack.redis.keys(`${stack.prefix}:assignments:*`))
+      .filter((k) => !/:(meta|id|events|stalled-check)$/.test(k))
+      .sort();
     return { rolloutKeys, waiting, jobKeys };
   }
 
   /** Runs the CLI: exit 2, the error code and every `mentions` on stderr, no stack trace, and nothing enqueued. */
-  async function expectRefused(args: string[], options: Parameters<Stack['cli']>[1], code: string, mentions: (string | RegExp)[]): Promise<void> {
+  async function expectRefused(
+    args: string[],
+    options: Parameters<Stack['cli']>[1],
+    code: string,
+    mentions: (string | RegExp)[],
+  ): Promise<void> {
     const before = await enqueued();
     const run: CliResult = await stack.cli(args, options);
     expect({ exit: run.code, stderr: run.stderr }).toMatchObject({ exit: 2 });
@@ -60,7 +67,10 @@ describe('the CLI refusing bad input', () => {
   });
 
   it('refuses binary garbage (a spreadsheet passed by mistake)', async () => {
-    const zip = Buffer.concat([Buffer.from('PK\u0003\u0004\u0014\u0000\u0006\u0000', 'latin1'), Buffer.from([0, 0, 0x21, 0, 0xff, 0xfe, 0x80, 0x81, 0x0a, 0x00, 0x9c])]);
+    const zip = Buffer.concat([
+      Buffer.from('PK\u0003\u0004\u0014\u0000\u0006\u0000', 'latin1'),
+      Buffer.from([0, 0, 0x21, 0, 0xff, 0xfe, 0x80, 0x81, 0x0a, 0x00, 0x9c]),
+    ]);
     await expectRefused(['enqueue', file('rollout.xlsx', zip)], {}, 'E_INPUT_INVALID', [/rollout\.xlsx:1: /, /binary/]);
   });
 
@@ -70,10 +80,20 @@ describe('the CLI refusing bad input', () => {
   });
 
   it('refuses JSON of the wrong shape: an object instead of an array, and items that are not rows', async () => {
-    const wrapped = file('wrapped.json', JSON.stringify({ rows: [{ configurationId: randomUUID(), groupId: randomUUID() }] }));
+    const wrapped = file(
+      'wrapped.json',
+      JSON.stringify({ rows: [{ configurationId: randomUUID(), groupId: randomUUID() }] }),
+    );
     await expectRefused(['enqueue', wrapped], {}, 'E_INPUT_INVALID', [/wrapped\.json:1: /, /array/]);
-    const typed = file('typed.json', `[\n  {"configurationId": "${randomUUID()}", "groupId": "${randomUUID()}"},\n  {"configurationId": 42, "groupId": "${randomUUID()}"}\n]\n`);
-    await expectRefused(['enqueue', typed], {}, 'E_INPUT_INVALID', [/typed\.json:3: /, /configurationId/, /not a string/]);
+    const typed = file(
+      'typed.json',
+      `[\n  {"configurationId": "${randomUUID()}", "groupId": "${randomUUID()}"},\n  {"configurationId": 42, "groupId": "${randomUUID()}"}\n]\n`,
+    );
+    await expectRefused(['enqueue', typed], {}, 'E_INPUT_INVALID', [
+      /typed\.json:3: /,
+      /configurationId/,
+      /not a string/,
+    ]);
   });
 
   it('refuses bad rows and empty input on stdin (-), naming stdin and the line', async () => {
@@ -83,7 +103,10 @@ describe('the CLI refusing bad input', () => {
   });
 
   it('refuses a file that does not exist', async () => {
-    await expectRefused(['enqueue', join(stack.dir, 'missing.csv')], {}, 'E_INPUT_UNREADABLE', [/missing\.csv/, /ENOENT/]);
+    await expectRefused(['enqueue', join(stack.dir, 'missing.csv')], {}, 'E_INPUT_UNREADABLE', [
+      /missing\.csv/,
+      /ENOENT/,
+    ]);
   });
 
   it('says an unknown rollout id is unknown, for status and for report', async () => {
@@ -103,7 +126,9 @@ describe('the CLI refusing bad input', () => {
     await expectRefused(['enqueue', good], { env: badRedis }, 'E_CONFIG_INVALID', [/REDIS_URL/]);
     await expectRefused(['status', randomUUID()], { env: badRedis }, 'E_CONFIG_INVALID', [/REDIS_URL/]);
     await expectRefused(['worker'], { env: badRedis }, 'E_CONFIG_INVALID', [/REDIS_URL/]);
-    await expectRefused(['enqueue', good], { env: { WORKER_CONCURRENCY: '0' } }, 'E_CONFIG_INVALID', [/WORKER_CONCURRENCY/]);
+    await expectRefused(['enqueue', good], { env: { WORKER_CONCURRENCY: '0' } }, 'E_CONFIG_INVALID', [
+      /WORKER_CONCURRENCY/,
+    ]);
   });
 
   it('accepts rows on stdin once they are valid (the refusals were about the input, not stdin)', async () => {

@@ -1,7 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { makeRows, rolloutIdOf, useStack } from '../support/stack.js';
-import { expectEachAssignedOnce, expectNoneAssigned, reportOf, statusOf, waitUntil, progressOf } from '../support/rollout-checks.js';
+import {
+  expectEachAssignedOnce,
+  expectNoneAssigned,
+  reportOf,
+  statusOf,
+  waitUntil,
+  progressOf,
+} from '../support/rollout-checks.js';
 
 /**
  * Steering a rollout: cancel stops what is queued and lets what is in flight finish (nothing half
@@ -10,7 +17,10 @@ import { expectEachAssignedOnce, expectNoneAssigned, reportOf, statusOf, waitUnt
  */
 describe('cancel', () => {
   // 5 writes/s: a 60-row rollout takes ~12 s, long enough to cancel in the middle.
-  const stack = useStack({ emulator: { rateLimit: { max: 5, windowMs: 1000 } }, env: { GRAPH_RATE_LIMIT: '5/1s' } }, { workers: 1 });
+  const stack = useStack(
+    { emulator: { rateLimit: { max: 5, windowMs: 1000 } }, env: { GRAPH_RATE_LIMIT: '5/1s' } },
+    { workers: 1 },
+  );
 
   it('cancels queued rows mid-rollout, lets in-flight rows finish, and leaves no cancelled row assigned', async () => {
     const rows = makeRows([stack.tenantId], 1, 60);
@@ -64,8 +74,16 @@ describe('retry', () => {
     const missing = randomUUID();
     await stack.control.createConfiguration(stack.tenantId, { id: present });
     const rows = [
-      ...Array.from({ length: 10 }, () => ({ tenantId: stack.tenantId, configurationId: present, groupId: randomUUID() })),
-      ...Array.from({ length: 10 }, () => ({ tenantId: stack.tenantId, configurationId: missing, groupId: randomUUID() })),
+      ...Array.from({ length: 10 }, () => ({
+        tenantId: stack.tenantId,
+        configurationId: present,
+        groupId: randomUUID(),
+      })),
+      ...Array.from({ length: 10 }, () => ({
+        tenantId: stack.tenantId,
+        configurationId: missing,
+        groupId: randomUUID(),
+      })),
     ];
     const rolloutId = rolloutIdOf(await stack.cli(['enqueue', stack.writeCsv(rows), '--json']));
     await stack.waitFinished(rolloutId, 30_000);
@@ -73,8 +91,13 @@ describe('retry', () => {
 
     // The admin creates the missing configuration, then retries twice at once.
     await stack.control.createConfiguration(stack.tenantId, { id: missing });
-    const [a, b] = await Promise.all([stack.cli(['retry', rolloutId, '--json']), stack.cli(['retry', rolloutId, '--json'])]);
-    const retried = [a, b].filter((r) => r.code === 0).map((r) => (JSON.parse(r.stdout) as { retried: number }).retried);
+    const [a, b] = await Promise.all([
+      stack.cli(['retry', rolloutId, '--json']),
+      stack.cli(['retry', rolloutId, '--json']),
+    ]);
+    const retried = [a, b]
+      .filter((r) => r.code === 0)
+      .map((r) => (JSON.parse(r.stdout) as { retried: number }).retried);
     expect(retried.reduce((x, y) => x + y, 0)).toBe(10);
     for (const r of [a, b]) if (r.code !== 0) expect(r.stderr).toMatch(/nothing to retry/);
 

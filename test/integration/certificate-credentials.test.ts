@@ -52,7 +52,11 @@ describe('a worker with a client certificate instead of a secret', () => {
 
   beforeAll(async () => {
     stack = await startStack();
-    const pems = await generate([{ name: 'commonName', value: 'graph-assignments test app' }], { keyType: 'rsa', keySize: 2048, algorithm: 'sha256' });
+    const pems = await generate([{ name: 'commonName', value: 'graph-assignments test app' }], {
+      keyType: 'rsa',
+      keySize: 2048,
+      algorithm: 'sha256',
+    });
     certificate = new X509Certificate(pems.cert);
     pemPath = join(stack.dir, 'app-credential.pem');
     // Key first, then the certificate, in one file (what `az ad sp create-for-rbac --create-cert` writes).
@@ -80,11 +84,19 @@ describe('a worker with a client certificate instead of a secret', () => {
     const tenantId = randomUUID();
     const rows = makeRows([tenantId], 2, 5);
     const [, rolloutId] = await Promise.all([
-      stack.worker({ AZURE_CLIENT_SECRET: '', AZURE_CLIENT_CERTIFICATE_PATH: pemPath, AZURE_AUTHORITY_HOST: tap.origin }),
+      stack.worker({
+        AZURE_CLIENT_SECRET: '',
+        AZURE_CLIENT_CERTIFICATE_PATH: pemPath,
+        AZURE_AUTHORITY_HOST: tap.origin,
+      }),
       enqueueRows(stack, rows),
     ]);
     const counters = await stack.waitFinished(rolloutId, 20_000);
-    expect({ total: Number(counters.total), created: Number(counters.created), failed: Number(counters.failed) }).toEqual({ total: rows.length, created: rows.length, failed: 0 });
+    expect({
+      total: Number(counters.total),
+      created: Number(counters.created),
+      failed: Number(counters.failed),
+    }).toEqual({ total: rows.length, created: rows.length, failed: 0 });
     expectAllSucceeded(await reportOf(stack, rolloutId), rows);
     await expectEachAssignedOnce(stack, rows);
     expect((await stack.control.stats()).tenants[tenantId]?.tokensIssued).toBeGreaterThanOrEqual(1);
@@ -104,7 +116,11 @@ describe('a worker with a client certificate instead of a secret', () => {
       expect(head['x5t#S256'] ?? head.x5t).toBeDefined();
       if (head['x5t#S256'] !== undefined) expect(head['x5t#S256']).toBe(thumbprintSha256);
       const payload = decodeJwtPart(claims);
-      expect(payload).toMatchObject({ iss: stack.env.AZURE_CLIENT_ID, sub: stack.env.AZURE_CLIENT_ID, aud: `${tap.origin}/${tenantId}/oauth2/v2.0/token` });
+      expect(payload).toMatchObject({
+        iss: stack.env.AZURE_CLIENT_ID,
+        sub: stack.env.AZURE_CLIENT_ID,
+        aud: `${tap.origin}/${tenantId}/oauth2/v2.0/token`,
+      });
       expect(typeof payload.exp === 'number' && payload.exp * 1000 > Date.now() - 60_000).toBe(true);
       // The emulator does not check the signature; this test does, against the certificate's public key.
       expect(['PS256', 'RS256']).toContain(head.alg);
@@ -112,7 +128,11 @@ describe('a worker with a client certificate instead of a secret', () => {
       const signedBy = verify(
         'sha256',
         Buffer.from(`${header}.${claims}`),
-        { key: certificate.publicKey, padding: pss ? constants.RSA_PKCS1_PSS_PADDING : constants.RSA_PKCS1_PADDING, ...(pss ? { saltLength: constants.RSA_PSS_SALTLEN_DIGEST } : {}) },
+        {
+          key: certificate.publicKey,
+          padding: pss ? constants.RSA_PKCS1_PSS_PADDING : constants.RSA_PKCS1_PADDING,
+          ...(pss ? { saltLength: constants.RSA_PSS_SALTLEN_DIGEST } : {}),
+        },
         Buffer.from(signature ?? '', 'base64url'),
       );
       expect(signedBy, 'client assertion is not signed by the certificate key').toBe(true);
@@ -120,7 +140,11 @@ describe('a worker with a client certificate instead of a secret', () => {
   });
 
   it('refuses to start when AZURE_CLIENT_CERTIFICATE_PATH cannot be read: exit 2, one line naming it, no stack', async () => {
-    const run = await runWorkerToExit({ ...stack.env, AZURE_CLIENT_SECRET: '', AZURE_CLIENT_CERTIFICATE_PATH: '/nonexistent.pem' });
+    const run = await runWorkerToExit({
+      ...stack.env,
+      AZURE_CLIENT_SECRET: '',
+      AZURE_CLIENT_CERTIFICATE_PATH: '/nonexistent.pem',
+    });
     expect(run.code).toBe(2);
     expect(run.stderr).toContain('AZURE_CLIENT_CERTIFICATE_PATH');
     expect(run.stderr).toContain('/nonexistent.pem');
@@ -131,7 +155,11 @@ describe('a worker with a client certificate instead of a secret', () => {
   it('refuses to start when the PEM holds no private key: exit 2, naming AZURE_CLIENT_CERTIFICATE_PATH, no stack', async () => {
     const certOnly = join(stack.dir, 'cert-only.pem');
     writeFileSync(certOnly, certificate.toString());
-    const run = await runWorkerToExit({ ...stack.env, AZURE_CLIENT_SECRET: '', AZURE_CLIENT_CERTIFICATE_PATH: certOnly });
+    const run = await runWorkerToExit({
+      ...stack.env,
+      AZURE_CLIENT_SECRET: '',
+      AZURE_CLIENT_CERTIFICATE_PATH: certOnly,
+    });
     expect(run.code).toBe(2);
     expect(run.stderr).toContain('AZURE_CLIENT_CERTIFICATE_PATH');
     expect(run.stderr).not.toMatch(/^\s+at /m);

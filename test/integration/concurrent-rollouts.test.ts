@@ -19,7 +19,8 @@ describe('rollouts of the same rows at once', () => {
     expect(truth.duplicates).toBe(0);
     for (const r of rows) expect(truth.tenants[r.tenantId]?.[r.configurationId]?.[r.groupId]).toBe(1);
     const reports = await Promise.all(ids.map((id) => reportOf(stack, id)));
-    for (const report of reports) expect(report.every((row) => row.outcome === 'created' || row.outcome === 'already-assigned')).toBe(true);
+    for (const report of reports)
+      expect(report.every((row) => row.outcome === 'created' || row.outcome === 'already-assigned')).toBe(true);
     const created = reports.flat().filter((row) => row.outcome === 'created').length;
     expect(created).toBe(rows.length);
   });

@@ -1,7 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { makeRows, startStack, type Stack } from '../support/stack.js';
-import { enqueueRows, expectAllSucceeded, expectEachAssignedOnce, progressOf, reportOf, waitUntil } from '../support/rollout-checks.js';
+import {
+  enqueueRows,
+  expectAllSucceeded,
+  expectEachAssignedOnce,
+  progressOf,
+  reportOf,
+  waitUntil,
+} from '../support/rollout-checks.js';
 
 /**
  * A configuration's listing is read once per rollout and never starved by the rollout's own backlog.
@@ -29,19 +36,30 @@ describe('configuration listings under a backlog', () => {
   });
 
   it('reads a many-page configuration ahead of a long backlog of promised slots', async () => {
-    stack = await startStack({ emulator: { pageSize: 20, rateLimit: { max: 10, windowMs: 1000 } }, env: { GRAPH_RATE_LIMIT: '10/1s', WORKER_CONCURRENCY: '16' } });
+    stack = await startStack({
+      emulator: { pageSize: 20, rateLimit: { max: 10, windowMs: 1000 } },
+      env: { GRAPH_RATE_LIMIT: '10/1s', WORKER_CONCURRENCY: '16' },
+    });
     const large = randomUUID();
     for (let i = 0; i < 70; i++) await stack.control.createAssignment(stack.tenantId, large, randomUUID());
     await stack.worker();
     // 400 rows at 10/s: slots promised 40 s ahead, more than a read may wait in place (30 s).
     const backlog = await enqueueRows(stack, makeRows([stack.tenantId], 1, 400));
-    await waitUntil('a backlog of promised slots', async () => (await stack.redis.zcard(`${stack.prefix}:lane:${stack.tenantId}:reservations`)) >= 300, 30_000);
+    await waitUntil(
+      'a backlog of promised slots',
+      async () => (await stack.redis.zcard(`${stack.prefix}:lane:${stack.tenantId}:reservations`)) >= 300,
+      30_000,
+    );
     const readsBefore = (await stack.control.stats()).tenants[stack.tenantId]!.reads;
 
     const row = { tenantId: stack.tenantId, configurationId: large, groupId: randomUUID() };
     const rolloutId = await enqueueRows(stack, [row]);
     const listing = `${stack.prefix}:listing:${stack.tenantId}:${large}`;
-    await waitUntil('the four-page listing read', async () => (await stack.redis.hget(listing, '_status')) === 'ok', 15_000);
+    await waitUntil(
+      'the four-page listing read',
+      async () => (await stack.redis.hget(listing, '_status')) === 'ok',
+      15_000,
+    );
     expect(await stack.redis.hlen(listing)).toBe(70 + 2);
     expect((await stack.control.stats()).tenants[stack.tenantId]!.reads - readsBefore).toBe(4);
     // It went ahead: most of the backlog is still waiting.

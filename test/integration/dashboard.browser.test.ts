@@ -27,13 +27,22 @@ describe('dashboard in a browser', () => {
 
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) {
-      throw new Error(`no chromium at ${CHROMIUM}: install Debian's chromium (.ci/run does: apt-get install -y chromium) or set CHROMIUM_PATH`);
+      throw new Error(
+        `no chromium at ${CHROMIUM}: install Debian's chromium (.ci/run does: apt-get install -y chromium) or set CHROMIUM_PATH`,
+      );
     }
     // Only configurations created through the control API exist: rows of any other fail with 404.
-    stack = await startStack({ emulator: { strictConfigurations: true }, env: { GRAPH_SETTLE_MS: '800', RETRY_BASE_DELAY_MS: '100' } });
+    stack = await startStack({
+      emulator: { strictConfigurations: true },
+      env: { GRAPH_SETTLE_MS: '800', RETRY_BASE_DELAY_MS: '100' },
+    });
     // The server shares the workers' GRAPH_RATE_LIMIT, so the lane column shows its interval.
     server = await stack.serve({ DASHBOARD_TOKEN: TOKEN, GRAPH_RATE_LIMIT: '5/1s' });
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--headless=new', '--disable-gpu', '--disable-dev-shm-usage'] });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--no-sandbox', '--headless=new', '--disable-gpu', '--disable-dev-shm-usage'],
+    });
   });
   afterAll(async () => {
     await browser?.close();
@@ -44,12 +53,22 @@ describe('dashboard in a browser', () => {
     const tenantId = stack.tenantId;
     const existing = await stack.control.createConfiguration(tenantId, { displayName: 'Office baseline' });
     const missingConfiguration = randomUUID();
-    const good: AssignmentRow[] = Array.from({ length: GOOD_ROWS }, () => ({ tenantId, configurationId: existing.id, groupId: randomUUID() }));
-    const bad: AssignmentRow[] = Array.from({ length: BAD_ROWS }, () => ({ tenantId, configurationId: missingConfiguration, groupId: randomUUID() }));
+    const good: AssignmentRow[] = Array.from({ length: GOOD_ROWS }, () => ({
+      tenantId,
+      configurationId: existing.id,
+      groupId: randomUUID(),
+    }));
+    const bad: AssignmentRow[] = Array.from({ length: BAD_ROWS }, () => ({
+      tenantId,
+      configurationId: missingConfiguration,
+      groupId: randomUUID(),
+    }));
     const rows = good.flatMap((g, i) => (i < bad.length ? [g, bad[i]!] : [g]));
     const total = rows.length;
     // Enqueued with no worker yet, so the page is open before the first row runs.
-    const rolloutId = rolloutIdOf(await stack.cli(['enqueue', stack.writeCsv(rows), '--json', '--name', 'Browser rollout']));
+    const rolloutId = rolloutIdOf(
+      await stack.cli(['enqueue', stack.writeCsv(rows), '--json', '--name', 'Browser rollout']),
+    );
 
     mkdirSync(ARTIFACTS, { recursive: true });
     const page = await browser.newPage();

@@ -16,14 +16,25 @@ describe('dashboard /ui', () => {
   let rolloutId: string;
   let xssRolloutId: string;
   const bearer = { authorization: `Bearer ${TOKEN}` };
-  const get = (path: string, headers: Record<string, string> = {}) => fetch(`${server.url}${path}`, { headers, redirect: 'manual' });
+  const get = (path: string, headers: Record<string, string> = {}) =>
+    fetch(`${server.url}${path}`, { headers, redirect: 'manual' });
 
   beforeAll(async () => {
     // No worker: the rollouts stay running with every row pending, which is all these tests need.
     stack = await startStack();
     server = await stack.serve({ DASHBOARD_TOKEN: TOKEN });
-    rolloutId = rolloutIdOf(await stack.cli(['enqueue', stack.writeCsv(makeRows([stack.tenantId], 1, 3)), '--json', '--name', 'Quarterly baseline']));
-    xssRolloutId = rolloutIdOf(await stack.cli(['enqueue', stack.writeCsv(makeRows([stack.tenantId], 1, 2)), '--json', '--name', XSS_NAME]));
+    rolloutId = rolloutIdOf(
+      await stack.cli([
+        'enqueue',
+        stack.writeCsv(makeRows([stack.tenantId], 1, 3)),
+        '--json',
+        '--name',
+        'Quarterly baseline',
+      ]),
+    );
+    xssRolloutId = rolloutIdOf(
+      await stack.cli(['enqueue', stack.writeCsv(makeRows([stack.tenantId], 1, 2)), '--json', '--name', XSS_NAME]),
+    );
   });
   afterAll(async () => {
     await stack?.stop();
@@ -70,14 +81,23 @@ describe('dashboard /ui', () => {
 
     const api = await get(`/ui/api/rollouts/${rolloutId}`, bearer);
     expect(api.status).toBe(200);
-    const view = (await api.json()) as { status: { rolloutId: string; total: number; pending: number; state: string }; done: number; tenants: { tenantId: string; laneText: string }[] };
+    const view = (await api.json()) as {
+      status: { rolloutId: string; total: number; pending: number; state: string };
+      done: number;
+      tenants: { tenantId: string; laneText: string }[];
+    };
     expect(view.status).toMatchObject({ rolloutId, total: 3, pending: 3, state: 'running' });
     expect(view.done).toBe(0);
     expect(view.tenants).toEqual([expect.objectContaining({ tenantId: stack.tenantId, laneText: 'open' })]);
   });
 
   it('answers a wrong login with the form again and 401, a right one with an HttpOnly SameSite=Strict cookie', async () => {
-    const wrong = await fetch(`${server.url}/ui/login`, { method: 'POST', body: new URLSearchParams({ token: 'not-the-token-at-all' }), redirect: 'manual', headers: { accept: 'text/html' } });
+    const wrong = await fetch(`${server.url}/ui/login`, {
+      method: 'POST',
+      body: new URLSearchParams({ token: 'not-the-token-at-all' }),
+      redirect: 'manual',
+      headers: { accept: 'text/html' },
+    });
     expect(wrong.status).toBe(401);
     expect(wrong.headers.getSetCookie()).toEqual([]);
     const wrongBody = await wrong.text();
@@ -105,7 +125,11 @@ describe('dashboard /ui', () => {
     expect(await page.text()).toContain('Quarterly baseline');
 
     // An open redirect through `next` is not possible.
-    const away = await fetch(`${server.url}/ui/login`, { method: 'POST', body: new URLSearchParams({ token: TOKEN, next: '//evil.example/ui' }), redirect: 'manual' });
+    const away = await fetch(`${server.url}/ui/login`, {
+      method: 'POST',
+      body: new URLSearchParams({ token: TOKEN, next: '//evil.example/ui' }),
+      redirect: 'manual',
+    });
     expect(away.headers.get('location')).toBe('/ui');
 
     // A cookie of the right shape without the token's MAC is nobody's.
@@ -137,30 +161,61 @@ describe('dashboard /ui', () => {
     expect(queues.map((q) => q.name).sort()).toEqual(['assignments', 'events', 'syncs'].sort());
     expect(queues.every((q) => q.readOnlyMode)).toBe(true);
     // Read-only is enforced by the server, not just hidden in the UI.
-    const pause = await fetch(`${server.url}/ui/queues/api/queues/assignments/pause`, { method: 'PUT', headers: bearer });
+    const pause = await fetch(`${server.url}/ui/queues/api/queues/assignments/pause`, {
+      method: 'PUT',
+      headers: bearer,
+    });
     expect(pause.status).toBeGreaterThanOrEqual(400);
   });
 
   it('refuses the retry POST from another origin, and runs the CLI retry code from ours', async () => {
     const path = `/ui/rollouts/${rolloutId}/retry`;
-    const foreign = await fetch(`${server.url}${path}`, { method: 'POST', headers: { ...bearer, origin: 'https://evil.example' }, redirect: 'manual' });
+    const foreign = await fetch(`${server.url}${path}`, {
+      method: 'POST',
+      headers: { ...bearer, origin: 'https://evil.example' },
+      redirect: 'manual',
+    });
     expect(foreign.status).toBe(403);
-    const foreignReferer = await fetch(`${server.url}${path}`, { method: 'POST', headers: { ...bearer, referer: 'https://evil.example/page' }, redirect: 'manual' });
+    const foreignReferer = await fetch(`${server.url}${path}`, {
+      method: 'POST',
+      headers: { ...bearer, referer: 'https://evil.example/page' },
+      redirect: 'manual',
+    });
     expect(foreignReferer.status).toBe(403);
-    const opaque = await fetch(`${server.url}${path}`, { method: 'POST', headers: { ...bearer, origin: 'null' }, redirect: 'manual' });
+    const opaque = await fetch(`${server.url}${path}`, {
+      method: 'POST',
+      headers: { ...bearer, origin: 'null' },
+      redirect: 'manual',
+    });
     expect(opaque.status).toBe(403);
 
     // Same origin: it reaches retryRollout, which has nothing to retry (no row failed, none ran).
-    const same = await fetch(`${server.url}${path}`, { method: 'POST', headers: { ...bearer, origin: server.url }, redirect: 'manual' });
+    const same = await fetch(`${server.url}${path}`, {
+      method: 'POST',
+      headers: { ...bearer, origin: server.url },
+      redirect: 'manual',
+    });
     expect(same.status).toBe(409);
-    expect(await same.json()).toMatchObject({ error: 'E_ROLLOUT_STATE', message: expect.stringContaining('has no failed rows') });
+    expect(await same.json()).toMatchObject({
+      error: 'E_ROLLOUT_STATE',
+      message: expect.stringContaining('has no failed rows'),
+    });
 
     // A browser gets the message back on the page after the redirect.
-    const form = await fetch(`${server.url}${path}`, { method: 'POST', headers: { ...bearer, origin: server.url, accept: 'text/html' }, redirect: 'manual' });
+    const form = await fetch(`${server.url}${path}`, {
+      method: 'POST',
+      headers: { ...bearer, origin: server.url, accept: 'text/html' },
+      redirect: 'manual',
+    });
     expect(form.status).toBe(303);
     expect(form.headers.get('location')).toBe(`/ui/rollouts/${rolloutId}`);
-    const flash = form.headers.getSetCookie().find((c) => c.startsWith('assignments_dashboard_flash='))!.split(';')[0]!;
-    const shown = await (await get(`/ui/rollouts/${rolloutId}`, { ...bearer, cookie: flash, accept: 'text/html' })).text();
+    const flash = form.headers
+      .getSetCookie()
+      .find((c) => c.startsWith('assignments_dashboard_flash='))!
+      .split(';')[0]!;
+    const shown = await (
+      await get(`/ui/rollouts/${rolloutId}`, { ...bearer, cookie: flash, accept: 'text/html' })
+    ).text();
     expect(shown).toMatch(/class="flash error"[^>]*>[^<]*has no failed rows: nothing to retry/);
 
     // Without credentials the POST does not get as far as the retry.

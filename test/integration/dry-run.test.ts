@@ -60,10 +60,28 @@ describe('enqueue --dry-run', () => {
     expect(result.code).toBe(1);
     const out = JSON.parse(result.stdout) as DryRunJson;
     expect(out.dryRun).toBe(true);
-    expect(out.summary).toEqual({ total: 7, wouldCreate: 3, alreadyAssigned: 2, configurationNotFound: 2, unreadable: 0, configurations: 3 });
+    expect(out.summary).toEqual({
+      total: 7,
+      wouldCreate: 3,
+      alreadyAssigned: 2,
+      configurationNotFound: 2,
+      unreadable: 0,
+      configurations: 3,
+    });
 
-    const notFound = { code: 'E_GRAPH_NOT_FOUND', errorCode: 'ResourceNotFound', httpStatus: 404, message: expect.stringContaining(missing), requestId: expect.any(String) };
-    const at = (i: number) => ({ line: i + 2, tenantId: rows[i]!.tenantId, configurationId: rows[i]!.configurationId, groupId: rows[i]!.groupId });
+    const notFound = {
+      code: 'E_GRAPH_NOT_FOUND',
+      errorCode: 'ResourceNotFound',
+      httpStatus: 404,
+      message: expect.stringContaining(missing),
+      requestId: expect.any(String),
+    };
+    const at = (i: number) => ({
+      line: i + 2,
+      tenantId: rows[i]!.tenantId,
+      configurationId: rows[i]!.configurationId,
+      groupId: rows[i]!.groupId,
+    });
     expect(out.rows).toEqual([
       { ...at(0), plan: 'already-assigned', assignmentId: assignedIds[0], reason: null },
       { ...at(1), plan: 'configuration-not-found', assignmentId: null, reason: notFound },
@@ -77,7 +95,8 @@ describe('enqueue --dry-run', () => {
     // Nothing written to Graph; each configuration read once: 3 pages of A and one 404, one page of B.
     expect(await stack.control.truth()).toEqual(truthBefore);
     const stats = await stack.control.stats();
-    const delta = (tenantId: string, field: 'reads' | 'writesAccepted') => (stats.tenants[tenantId]?.[field] ?? 0) - (statsBefore.tenants[tenantId]?.[field] ?? 0);
+    const delta = (tenantId: string, field: 'reads' | 'writesAccepted') =>
+      (stats.tenants[tenantId]?.[field] ?? 0) - (statsBefore.tenants[tenantId]?.[field] ?? 0);
     expect(delta(stack.tenantId, 'reads')).toBe(4);
     expect(delta(tenantB, 'reads')).toBe(1);
     expect(delta(stack.tenantId, 'writesAccepted')).toBe(0);
@@ -89,12 +108,27 @@ describe('enqueue --dry-run', () => {
   it('exits 0 for a file whose rows can all be rolled out, without Redis at all', async () => {
     const file = stack.writeCsv(cleanRows);
     // Nothing listens on port 1: a dry run that touched Redis would fail with E_REDIS_UNAVAILABLE.
-    const result = await stack.cli(['enqueue', file, '--dry-run', '--json'], { env: { REDIS_URL: 'redis://127.0.0.1:1' } });
+    const result = await stack.cli(['enqueue', file, '--dry-run', '--json'], {
+      env: { REDIS_URL: 'redis://127.0.0.1:1' },
+    });
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     const out = JSON.parse(result.stdout) as DryRunJson;
-    expect(out.summary).toEqual({ total: 5, wouldCreate: 3, alreadyAssigned: 2, configurationNotFound: 0, unreadable: 0, configurations: 2 });
-    expect(out.rows.map((r) => r.plan)).toEqual(['already-assigned', 'would-create', 'would-create', 'already-assigned', 'would-create']);
+    expect(out.summary).toEqual({
+      total: 5,
+      wouldCreate: 3,
+      alreadyAssigned: 2,
+      configurationNotFound: 0,
+      unreadable: 0,
+      configurations: 2,
+    });
+    expect(out.rows.map((r) => r.plan)).toEqual([
+      'already-assigned',
+      'would-create',
+      'would-create',
+      'already-assigned',
+      'would-create',
+    ]);
   });
 
   it('prints a summary, a table of configurations and the rows needing attention for people', async () => {
@@ -107,7 +141,9 @@ describe('enqueue --dry-run', () => {
     expect(result.stdout).toMatch(/^configuration not found +2$/m);
     expect(result.stdout).toMatch(/^unreadable +0$/m);
     expect(result.stdout).toMatch(new RegExp(`^${stack.tenantId} +${configA} +4 +2 +2 +5 assignments now$`, 'm'));
-    expect(result.stdout).toMatch(new RegExp(`^${stack.tenantId} +${missing} +2 +0 +0 +not found \\(E_GRAPH_NOT_FOUND\\)$`, 'm'));
+    expect(result.stdout).toMatch(
+      new RegExp(`^${stack.tenantId} +${missing} +2 +0 +0 +not found \\(E_GRAPH_NOT_FOUND\\)$`, 'm'),
+    );
     expect(result.stdout).toContain('needs attention: 2 rows');
     expect(result.stdout).toContain(`line 3: configuration-not-found, group ${rows[1]!.groupId}`);
     expect(result.stdout).toContain(`line 8: configuration-not-found, group ${rows[6]!.groupId}`);
@@ -128,7 +164,14 @@ describe('enqueue --dry-run', () => {
     expect(result.stderr).toBe('');
     expect(result.code).toBe(1);
     const out = JSON.parse(result.stdout) as DryRunJson;
-    expect(out.summary).toEqual({ total: 5, wouldCreate: 0, alreadyAssigned: 0, configurationNotFound: 0, unreadable: 5, configurations: 2 });
+    expect(out.summary).toEqual({
+      total: 5,
+      wouldCreate: 0,
+      alreadyAssigned: 0,
+      configurationNotFound: 0,
+      unreadable: 5,
+      configurations: 2,
+    });
     for (const row of out.rows) {
       expect(row).toMatchObject({ plan: 'unreadable', assignmentId: null });
       expect(row.reason).toEqual({
@@ -149,10 +192,16 @@ describe('enqueue --dry-run', () => {
     expect(badInput.stdout).toBe('');
     expect(badInput.stderr).toMatch(/^error E_INPUT_INVALID: /);
 
-    const noSecret = await stack.cli(['enqueue', stack.writeCsv(cleanRows), '--dry-run'], { env: { AZURE_CLIENT_SECRET: '' } });
+    const noSecret = await stack.cli(['enqueue', stack.writeCsv(cleanRows), '--dry-run'], {
+      env: { AZURE_CLIENT_SECRET: '' },
+    });
     expect(noSecret.code).toBe(2);
-    expect(noSecret.stderr).toMatch(/^error E_CONFIG_INVALID: AZURE_CLIENT_SECRET: or AZURE_CLIENT_CERTIFICATE_PATH is required for a dry run/);
+    expect(noSecret.stderr).toMatch(
+      /^error E_CONFIG_INVALID: AZURE_CLIENT_SECRET: or AZURE_CLIENT_CERTIFICATE_PATH is required for a dry run/,
+    );
 
-    expect((await stack.control.stats()).tenants[stack.tenantId]?.reads).toBe(statsBefore.tenants[stack.tenantId]?.reads);
+    expect((await stack.control.stats()).tenants[stack.tenantId]?.reads).toBe(
+      statsBefore.tenants[stack.tenantId]?.reads,
+    );
   });
 });

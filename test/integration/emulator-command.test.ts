@@ -4,7 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { emulatorCommand, formatEnv, parseEmulatorOptions, type RawEmulatorOptions } from '../../cli/emulator-command.js';
+import {
+  emulatorCommand,
+  formatEnv,
+  parseEmulatorOptions,
+  type RawEmulatorOptions,
+} from '../../cli/emulator-command.js';
 import { startEmulator } from '../../emulator/emulator-server.js';
 import { UserError } from '../../lib/errors/user-error.js';
 
@@ -113,7 +118,10 @@ describe('emulator command', () => {
       return true;
     });
     const signalListenersBefore = new Set(process.listeners('SIGTERM'));
-    const running = emulatorCommand().parseAsync(['--port', '0', '--cert-dir', certDir, '--print-env', '--client-secret', 'cli-secret'], { from: 'user' });
+    const running = emulatorCommand().parseAsync(
+      ['--port', '0', '--cert-dir', certDir, '--print-env', '--client-secret', 'cli-secret'],
+      { from: 'user' },
+    );
 
     const deadline = performance.now() + 10_000;
     while (stdout.length === 0) {
@@ -154,15 +162,17 @@ describe('emulator command', () => {
     const busy = await startEmulator({ port: 0, certDir });
     try {
       const port = new URL(busy.origin).port;
-      await expect(emulatorCommand().parseAsync(['--port', port, '--cert-dir', certDir], { from: 'user' })).rejects.toThrow(
-        new RegExp(`--port ${port} is already in use`),
-      );
+      await expect(
+        emulatorCommand().parseAsync(['--port', port, '--cert-dir', certDir], { from: 'user' }),
+      ).rejects.toThrow(new RegExp(`--port ${port} is already in use`));
     } finally {
       await busy.close();
     }
   });
 
   it('throws option errors before starting anything', async () => {
-    await expect(emulatorCommand().parseAsync(['--rate-limit', 'lots'], { from: 'user' })).rejects.toBeInstanceOf(UserError);
+    await expect(emulatorCommand().parseAsync(['--rate-limit', 'lots'], { from: 'user' })).rejects.toBeInstanceOf(
+      UserError,
+    );
   });
 });

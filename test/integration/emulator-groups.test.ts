@@ -66,15 +66,22 @@ beforeEach(async () => {
 async function graphGet(path: string, tenant = TENANT, method = 'GET'): Promise<Answer> {
   const token = await tokens.token(tenant);
   return new Promise((resolveCall, rejectCall) => {
-    const req = request(`${emulator.graphBaseUrl}${path}`, { method, headers: { authorization: `Bearer ${token}` }, ca, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('error', rejectCall);
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        resolveCall({ status: res.statusCode ?? 0, json: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>) });
-      });
-    });
+    const req = request(
+      `${emulator.graphBaseUrl}${path}`,
+      { method, headers: { authorization: `Bearer ${token}` }, ca, agent: false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('error', rejectCall);
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          resolveCall({
+            status: res.statusCode ?? 0,
+            json: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>),
+          });
+        });
+      },
+    );
     req.on('error', rejectCall);
     req.end();
   });
@@ -90,7 +97,10 @@ describe('the control API', () => {
     expect(made).toMatchObject({ displayName: 'SG-Sales-EMEA' });
     expect(made.id).toMatch(/^[0-9a-f-]{36}$/);
     const id = randomUUID();
-    expect(await control.createGroup(TENANT, { id: id.toUpperCase(), displayName: 'SG-HR' })).toMatchObject({ id, displayName: 'SG-HR' });
+    expect(await control.createGroup(TENANT, { id: id.toUpperCase(), displayName: 'SG-HR' })).toMatchObject({
+      id,
+      displayName: 'SG-HR',
+    });
   });
 
   it('renames the group when its id is given again', async () => {
@@ -101,7 +111,9 @@ describe('the control API', () => {
 
   it('refuses a group without a display name, or with an id that is not a GUID', async () => {
     await expect(control.createGroup(TENANT, { displayName: '' })).rejects.toThrow(/answered 400/);
-    await expect(control.createGroup(TENANT, { id: 'sales', displayName: 'x' })).rejects.toThrow(/answered 400.*group id must be a GUID/);
+    await expect(control.createGroup(TENANT, { id: 'sales', displayName: 'x' })).rejects.toThrow(
+      /answered 400.*group id must be a GUID/,
+    );
   });
 });
 
@@ -126,13 +138,18 @@ describe('GET /beta/groups/{id}', () => {
     for (const groupId of [randomUUID(), id]) {
       const answer = await graphGet(`/groups/${groupId}`);
       expect(answer.status).toBe(404);
-      expect(answer.json).toMatchObject({ error: { code: 'ResourceNotFound', message: expect.stringContaining(`Resource '${groupId}' does not exist`) } });
+      expect(answer.json).toMatchObject({
+        error: { code: 'ResourceNotFound', message: expect.stringContaining(`Resource '${groupId}' does not exist`) },
+      });
     }
     expect(await readsOf(TENANT)).toBe(2);
   });
 
   it('answers 400 for an id that is not a GUID, or a path below the group, without counting a read', async () => {
-    expect(await graphGet('/groups/sales-team')).toMatchObject({ status: 400, json: { error: { code: 'BadRequest', message: "Invalid object identifier 'sales-team'." } } });
+    expect(await graphGet('/groups/sales-team')).toMatchObject({
+      status: 400,
+      json: { error: { code: 'BadRequest', message: "Invalid object identifier 'sales-team'." } },
+    });
     expect((await graphGet(`/groups/${randomUUID()}/members`)).status).toBe(400);
     expect((await graphGet('/groups')).status).toBe(400);
     expect(await readsOf(TENANT)).toBe(0);
@@ -140,7 +157,10 @@ describe('GET /beta/groups/{id}', () => {
 
   it('answers 405 to anything but GET', async () => {
     const { id } = await control.createGroup(TENANT, { displayName: 'x' });
-    expect(await graphGet(`/groups/${id}`, TENANT, 'DELETE')).toMatchObject({ status: 405, json: { error: { code: 'MethodNotAllowed' } } });
+    expect(await graphGet(`/groups/${id}`, TENANT, 'DELETE')).toMatchObject({
+      status: 405,
+      json: { error: { code: 'MethodNotAllowed' } },
+    });
   });
 
   it('forgets groups on reset', async () => {
@@ -154,7 +174,11 @@ describe('AssignmentsApi.getGroup', () => {
   it('reads the id and display name of an existing group', async () => {
     const { id } = await control.createGroup(TENANT, { displayName: 'SG-Sales-EMEA' });
     const result = await api.getGroup(TENANT, id, { clientRequestId: 'e7a1c0de-0000-4000-8000-000000000001' });
-    expect(result).toMatchObject({ group: { id, displayName: 'SG-Sales-EMEA' }, httpStatus: 200, clientRequestId: 'e7a1c0de-0000-4000-8000-000000000001' });
+    expect(result).toMatchObject({
+      group: { id, displayName: 'SG-Sales-EMEA' },
+      httpStatus: 200,
+      clientRequestId: 'e7a1c0de-0000-4000-8000-000000000001',
+    });
     expect(result.requestId).toEqual(expect.any(String));
   });
 
@@ -166,6 +190,10 @@ describe('AssignmentsApi.getGroup', () => {
   });
 
   it('throws a permanent GraphFailure for an id Graph refuses', async () => {
-    await expect(api.getGroup(TENANT, 'not-a-guid')).rejects.toMatchObject({ name: 'GraphFailure', httpStatus: 400, kind: 'permanent' });
+    await expect(api.getGroup(TENANT, 'not-a-guid')).rejects.toMatchObject({
+      name: 'GraphFailure',
+      httpStatus: 400,
+      kind: 'permanent',
+    });
   });
 });

@@ -52,7 +52,11 @@ describe('an emulator suspended and resumed', () => {
   });
 
   it('drops a request in flight when it suspends, and closes cleanly while suspended', async () => {
-    emulator = await startEmulator({ port: 0, certDir: mkdtempSync(join(tmpdir(), 'emulator-suspend-')), latencyMs: 500 });
+    emulator = await startEmulator({
+      port: 0,
+      certDir: mkdtempSync(join(tmpdir(), 'emulator-suspend-')),
+      latencyMs: 500,
+    });
     // A Graph request held by the latency: its connection goes with the suspend, and the late answer
     // finds no socket (the process must not crash on it).
     const inFlight = probe(emulator, '/beta/officeConfiguration/clientConfigurations');

@@ -16,7 +16,12 @@ import { startEmulator, type RunningEmulator } from '../../emulator/emulator-ser
 
 const TENANT = randomUUID();
 const CLIENT = randomUUID();
-const FORM = { grant_type: 'client_credentials', client_id: CLIENT, client_secret: 's', scope: 'https://graph.microsoft.com/.default' };
+const FORM = {
+  grant_type: 'client_credentials',
+  client_id: CLIENT,
+  client_secret: 's',
+  scope: 'https://graph.microsoft.com/.default',
+};
 
 const certDir = mkdtempSync(join(tmpdir(), 'emulator-token-failure-'));
 let emulator: RunningEmulator;
@@ -44,15 +49,27 @@ function call(method: string, path: string, body?: string, headers: Record<strin
     const req = request(`${emulator.origin}${path}`, { method, ca, headers }, (res) => {
       let text = '';
       res.on('data', (d: Buffer) => (text += d.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, json: text ? (JSON.parse(text) as Record<string, unknown>) : {} }));
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          json: text ? (JSON.parse(text) as Record<string, unknown>) : {},
+        }),
+      );
     });
     req.on('error', reject);
     req.end(body);
   });
 }
 
-const requestToken = () => call('POST', `/${TENANT}/oauth2/v2.0/token`, new URLSearchParams(FORM).toString(), { 'content-type': 'application/x-www-form-urlencoded' });
-const listAssignments = (token: string) => call('GET', `/beta/officeConfiguration/clientConfigurations/${randomUUID()}/assignments`, undefined, { authorization: `Bearer ${token}` });
+const requestToken = () =>
+  call('POST', `/${TENANT}/oauth2/v2.0/token`, new URLSearchParams(FORM).toString(), {
+    'content-type': 'application/x-www-form-urlencoded',
+  });
+const listAssignments = (token: string) =>
+  call('GET', `/beta/officeConfiguration/clientConfigurations/${randomUUID()}/assignments`, undefined, {
+    authorization: `Bearer ${token}`,
+  });
 
 describe('PUT /_emulator/token-failure', () => {
   it('answers each mode in Entra shape, keeps issued tokens valid, and issues again once lifted', async () => {
@@ -92,7 +109,9 @@ describe('PUT /_emulator/token-failure', () => {
   });
 
   it('refuses an unknown mode with 400 and changes nothing', async () => {
-    const answer = await call('PUT', '/_emulator/token-failure', JSON.stringify({ mode: '502' }), { 'content-type': 'application/json' });
+    const answer = await call('PUT', '/_emulator/token-failure', JSON.stringify({ mode: '502' }), {
+      'content-type': 'application/json',
+    });
     expect(answer.status).toBe(400);
     expect((await call('GET', '/_emulator/settings')).json.tokenFailure).toBeNull();
   });

@@ -32,7 +32,11 @@ interface Answer {
 }
 
 interface GraphErrorBody {
-  error: { code: string; message: string; innerError: { date: string; 'request-id': string; 'client-request-id'?: string } };
+  error: {
+    code: string;
+    message: string;
+    innerError: { date: string; 'request-id': string; 'client-request-id'?: string };
+  };
 }
 
 interface AssignmentBody {
@@ -67,7 +71,10 @@ beforeEach(async () => {
 });
 
 /** One HTTPS exchange on a fresh connection; rejects on a socket error (the reset faults). */
-function call(url: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Answer> {
+function call(
+  url: string,
+  init: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<Answer> {
   return new Promise((resolveCall, rejectCall) => {
     const req = request(url, { method: init.method ?? 'GET', headers: init.headers, ca, agent: false }, (res) => {
       const chunks: Buffer[] = [];
@@ -112,10 +119,20 @@ function assignmentsUrl(configurationId: string): string {
   return `${emulator.graphBaseUrl}/officeConfiguration/clientConfigurations/${configurationId}/assignments`;
 }
 
-async function graph(method: string, url: string, body?: unknown, tenant = TENANT, headers: Record<string, string> = {}): Promise<Answer> {
+async function graph(
+  method: string,
+  url: string,
+  body?: unknown,
+  tenant = TENANT,
+  headers: Record<string, string> = {},
+): Promise<Answer> {
   const all: Record<string, string> = { authorization: `Bearer ${await tokenFor(tenant)}`, ...headers };
   if (body !== undefined) all['content-type'] = 'application/json';
-  return call(url, { method, headers: all, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body) });
+  return call(url, {
+    method,
+    headers: all,
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
 }
 
 function assignmentBody(groupId: string): unknown {
@@ -131,7 +148,10 @@ async function countOf(tenant: string, configurationId: string, groupId: string)
 }
 
 /** Runs an ESM script in a fresh node with the emulator's environment; resolves with its stdout. */
-function runNode(script: string, env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runNode(
+  script: string,
+  env: Record<string, string>,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolveRun, rejectRun) => {
     const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
       cwd: process.cwd(),
@@ -265,7 +285,12 @@ describe('Entra ID token endpoint', () => {
   });
 
   it('answers invalid_request for a tenant that is not a GUID, and invalid_scope without /.default', async () => {
-    const form = { grant_type: 'client_credentials', client_id: CLIENT, client_secret: SECRET, scope: 'https://graph.microsoft.com/.default' };
+    const form = {
+      grant_type: 'client_credentials',
+      client_id: CLIENT,
+      client_secret: SECRET,
+      scope: 'https://graph.microsoft.com/.default',
+    };
     const badTenant = await requestToken('contoso', form);
     expect(badTenant.status).toBe(400);
     expect(badTenant.json.error).toBe('invalid_request');
@@ -275,7 +300,12 @@ describe('Entra ID token endpoint', () => {
   });
 
   it('answers 503 temporarily_unavailable during a token outage, and counts every request', async () => {
-    const form = { grant_type: 'client_credentials', client_id: CLIENT, client_secret: SECRET, scope: 'https://graph.microsoft.com/.default' };
+    const form = {
+      grant_type: 'client_credentials',
+      client_id: CLIENT,
+      client_secret: SECRET,
+      scope: 'https://graph.microsoft.com/.default',
+    };
     await control.setTokenOutage(true);
     const during = await requestToken(OTHER_TENANT, form);
     expect(during.status).toBe(503);
@@ -303,23 +333,41 @@ const res = await fetch(env.GRAPH_BASE_URL + '/officeConfiguration/clientConfigu
 console.log(JSON.stringify({ first: { ok: first.ok, fromCache: first.fromCache }, second: { ok: second.ok, fromCache: second.fromCache }, status: res.status, echoed: res.headers.get('client-request-id'), body: await res.json() }));
 `;
     const clientRequestId = randomUUID();
-    const run = await runNode(script, { ...emulator.env(TENANT), CONFIGURATION_ID: configurationId, GROUP_ID: groupId, CLIENT_REQUEST_ID: clientRequestId });
+    const run = await runNode(script, {
+      ...emulator.env(TENANT),
+      CONFIGURATION_ID: configurationId,
+      GROUP_ID: groupId,
+      CLIENT_REQUEST_ID: clientRequestId,
+    });
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
-    const result = JSON.parse(run.stdout) as { first: unknown; second: unknown; status: number; echoed: string; body: AssignmentBody };
+    const result = JSON.parse(run.stdout) as {
+      first: unknown;
+      second: unknown;
+      status: number;
+      echoed: string;
+      body: AssignmentBody;
+    };
     expect(result.first).toEqual({ ok: true, fromCache: false });
     expect(result.second).toEqual({ ok: true, fromCache: true });
     expect(result.status).toBe(201);
     expect(result.echoed).toBe(clientRequestId);
     expect(result.body.target.groupId).toBe(groupId);
     expect(await countOf(TENANT, configurationId, groupId)).toBe(1);
-    expect((await control.stats()).tenants[TENANT]).toMatchObject({ tokenRequests: 1, tokensIssued: 1, writesAccepted: 1 });
+    expect((await control.stats()).tenants[TENANT]).toMatchObject({
+      tokenRequests: 1,
+      tokensIssued: 1,
+      writesAccepted: 1,
+    });
   });
 
   it('works when the authority is localhost instead of 127.0.0.1 (the issuer follows the Host)', async () => {
     const localhost = emulator.origin.replace('127.0.0.1', 'localhost');
     const env = { ...emulator.env(TENANT), AZURE_AUTHORITY_HOST: localhost };
-    const run = await runNode(`${MSAL_PRELUDE}\nconst { ok, errorCode } = await attempt();\nconsole.log(JSON.stringify({ ok, errorCode }));`, env);
+    const run = await runNode(
+      `${MSAL_PRELUDE}\nconst { ok, errorCode } = await attempt();\nconsole.log(JSON.stringify({ ok, errorCode }));`,
+      env,
+    );
     expect(JSON.parse(run.stdout)).toEqual({ ok: true });
   });
 
@@ -340,14 +388,22 @@ const app = new ConfidentialClientApplication({
 const result = await app.acquireTokenByClientCredential({ scopes: ['https://graph.microsoft.com/.default'] });
 console.log(JSON.stringify({ tokenType: result.tokenType }));
 `;
-    const run = await runNode(script, { ...emulator.env(TENANT), THUMBPRINT: thumbprintSha256, PRIVATE_KEY: pems.private, CERTIFICATE: pems.cert });
+    const run = await runNode(script, {
+      ...emulator.env(TENANT),
+      THUMBPRINT: thumbprintSha256,
+      PRIVATE_KEY: pems.private,
+      CERTIFICATE: pems.cert,
+    });
     expect(run.stderr).toBe('');
     expect(JSON.parse(run.stdout)).toEqual({ tokenType: 'Bearer' });
     expect((await control.stats()).tenants[TENANT]?.tokensIssued).toBe(1);
   });
 
   it('surfaces a wrong secret as invalid_client', async () => {
-    const run = await runNode(`${MSAL_PRELUDE}\nconsole.log(JSON.stringify(await attempt()));`, { ...emulator.env(TENANT), AZURE_CLIENT_SECRET: 'wrong' });
+    const run = await runNode(`${MSAL_PRELUDE}\nconsole.log(JSON.stringify(await attempt()));`, {
+      ...emulator.env(TENANT),
+      AZURE_CLIENT_SECRET: 'wrong',
+    });
     expect(run.code).toBe(0);
     const result = JSON.parse(run.stdout) as { ok: boolean; errorCode: string; message: string };
     expect(result).toMatchObject({ ok: false, errorCode: 'invalid_client' });
@@ -369,7 +425,11 @@ console.log(JSON.stringify({ during, rightAfter, later: { ok: later.ok } }));
 `;
     const run = await runNode(script, emulator.env(TENANT));
     expect(run.code).toBe(0);
-    const result = JSON.parse(run.stdout) as { during: { ok: boolean; errorCode: string }; rightAfter: { ok: boolean }; later: { ok: boolean } };
+    const result = JSON.parse(run.stdout) as {
+      during: { ok: boolean; errorCode: string };
+      rightAfter: { ok: boolean };
+      later: { ok: boolean };
+    };
     expect(result.during).toMatchObject({ ok: false, errorCode: 'temporarily_unavailable' });
     expect(result.rightAfter.ok).toBe(false);
     expect(result.later.ok).toBe(true);
@@ -381,7 +441,9 @@ console.log(JSON.stringify({ during, rightAfter, later: { ok: later.ok } }));
 describe('Graph authentication and envelope', () => {
   it('answers 401 InvalidAuthenticationToken without a token, with ids in headers and innerError', async () => {
     const clientRequestId = randomUUID();
-    const answer = await call(`${emulator.graphBaseUrl}/officeConfiguration/clientConfigurations`, { headers: { 'client-request-id': clientRequestId } });
+    const answer = await call(`${emulator.graphBaseUrl}/officeConfiguration/clientConfigurations`, {
+      headers: { 'client-request-id': clientRequestId },
+    });
     expect(answer.status).toBe(401);
     const body = answer.json as unknown as GraphErrorBody;
     expect(body.error.code).toBe('InvalidAuthenticationToken');
@@ -392,7 +454,9 @@ describe('Graph authentication and envelope', () => {
   });
 
   it('answers 401 for a token it never issued', async () => {
-    const answer = await call(`${emulator.graphBaseUrl}/officeConfiguration/clientConfigurations`, { headers: { authorization: 'Bearer forged.token.here' } });
+    const answer = await call(`${emulator.graphBaseUrl}/officeConfiguration/clientConfigurations`, {
+      headers: { authorization: 'Bearer forged.token.here' },
+    });
     expect(answer.status).toBe(401);
     expect((answer.json as unknown as GraphErrorBody).error.code).toBe('InvalidAuthenticationToken');
     expect((await control.stats()).unauthorized).toBe(1);
@@ -412,7 +476,10 @@ describe('assignments', () => {
     const groupId = randomUUID().toUpperCase();
     const first = await postAssignment(configurationId, groupId);
     expect(first.status).toBe(201);
-    expect(first.json).toMatchObject({ '@odata.type': ASSIGNMENT_TYPE, target: { '@odata.type': GROUP_TARGET_TYPE, groupId: groupId.toLowerCase() } });
+    expect(first.json).toMatchObject({
+      '@odata.type': ASSIGNMENT_TYPE,
+      target: { '@odata.type': GROUP_TARGET_TYPE, groupId: groupId.toLowerCase() },
+    });
     expect(first.json.id).toMatch(/^[0-9a-f-]{36}$/);
     const second = await postAssignment(configurationId, groupId);
     expect(second.status).toBe(201);
@@ -480,7 +547,9 @@ describe('assignments', () => {
   it('lists the tenant’s configurations, including ones created through the control API', async () => {
     const created = await control.createConfiguration(TENANT, { displayName: 'Baseline' });
     await control.createConfiguration(OTHER_TENANT, { displayName: 'Not yours' });
-    const list = (await graph('GET', `${emulator.graphBaseUrl}/officeConfiguration/clientConfigurations`)).json as { value: { id: string; displayName: string }[] };
+    const list = (await graph('GET', `${emulator.graphBaseUrl}/officeConfiguration/clientConfigurations`)).json as {
+      value: { id: string; displayName: string }[];
+    };
     expect(list.value).toEqual([expect.objectContaining({ id: created.id, displayName: 'Baseline' })]);
   });
 
@@ -504,9 +573,17 @@ describe('strict configurations', () => {
     try {
       const tokenAnswer = await call(`${strict.origin}/${TENANT}/oauth2/v2.0/token`, {
         method: 'POST',
-        body: new URLSearchParams({ grant_type: 'client_credentials', client_id: CLIENT, client_secret: 'any', scope: 'https://graph.microsoft.com/.default' }).toString(),
+        body: new URLSearchParams({
+          grant_type: 'client_credentials',
+          client_id: CLIENT,
+          client_secret: 'any',
+          scope: 'https://graph.microsoft.com/.default',
+        }).toString(),
       });
-      const headers = { authorization: `Bearer ${tokenAnswer.json.access_token as string}`, 'content-type': 'application/json' };
+      const headers = {
+        authorization: `Bearer ${tokenAnswer.json.access_token as string}`,
+        'content-type': 'application/json',
+      };
       const url = (id: string) => `${strict.graphBaseUrl}/officeConfiguration/clientConfigurations/${id}/assignments`;
       const body = JSON.stringify(assignmentBody(randomUUID()));
 
@@ -521,7 +598,12 @@ describe('strict configurations', () => {
       // A configuration belongs to its tenant: the same id is unknown to another tenant's token.
       const otherToken = await call(`${strict.origin}/${OTHER_TENANT}/oauth2/v2.0/token`, {
         method: 'POST',
-        body: new URLSearchParams({ grant_type: 'client_credentials', client_id: CLIENT, client_secret: 'any', scope: 'https://graph.microsoft.com/.default' }).toString(),
+        body: new URLSearchParams({
+          grant_type: 'client_credentials',
+          client_id: CLIENT,
+          client_secret: 'any',
+          scope: 'https://graph.microsoft.com/.default',
+        }).toString(),
       });
       const otherHeaders = { ...headers, authorization: `Bearer ${otherToken.json.access_token as string}` };
       expect((await call(url(id), { method: 'POST', headers: otherHeaders, body })).status).toBe(404);
@@ -575,7 +657,10 @@ describe('faults on assignment POSTs', () => {
     expect((answer.json as unknown as GraphErrorBody).error.code).toBe('ServiceUnavailable');
     expect(answer.headers['retry-after']).toBe('1.000');
     expect((await control.truth()).assignments).toBe(0);
-    expect((await control.stats()).tenants[TENANT]).toMatchObject({ writesAccepted: 0, faults: { serviceUnavailable: 1 } });
+    expect((await control.stats()).tenants[TENANT]).toMatchObject({
+      writesAccepted: 0,
+      faults: { serviceUnavailable: 1 },
+    });
   });
 
   it('500 InternalServerError, nothing created', async () => {
@@ -600,7 +685,10 @@ describe('faults on assignment POSTs', () => {
     await expect(postAssignment(configurationId, groupId)).rejects.toThrow(/socket hang up|ECONNRESET/);
     expect(await countOf(TENANT, configurationId, groupId)).toBe(1);
     expect((await control.truth()).assignments).toBe(1);
-    expect((await control.stats()).tenants[TENANT]).toMatchObject({ writesAccepted: 1, faults: { commitThenReset: 1 } });
+    expect((await control.stats()).tenants[TENANT]).toMatchObject({
+      writesAccepted: 1,
+      faults: { commitThenReset: 1 },
+    });
   });
 
   it('slow commit: 504 at once, the assignment appears only after slowCommitMs', async () => {

@@ -45,7 +45,11 @@ describe('enqueue streaming a 100,000-row input', () => {
 
   /** Data row i (0-based; file line i + 2): two tenants alternating, each with CONFIGURATIONS configurations. */
   function row(i: number): { tenantId: string; configurationId: string; groupId: string } {
-    return { tenantId: i % 2 === 0 ? stack.tenantId : otherTenant, configurationId: id(1, Math.floor(i / 2) % CONFIGURATIONS), groupId: id(2, i) };
+    return {
+      tenantId: i % 2 === 0 ? stack.tenantId : otherTenant,
+      configurationId: id(1, Math.floor(i / 2) % CONFIGURATIONS),
+      groupId: id(2, i),
+    };
   }
 
   function writeRows(name: string, line: (i: number) => string): string {
@@ -76,7 +80,17 @@ describe('enqueue streaming a 100,000-row input', () => {
     expect({ exit: run.code, stderr: run.stderr }).toEqual({ exit: 0, stderr: '' });
 
     const result = JSON.parse(run.stdout) as Record<string, unknown>;
-    expect(Object.keys(result)).toEqual(['rolloutId', 'name', 'source', 'total', 'inputRows', 'duplicateRows', 'tenants', 'configurations', 'createdAt']);
+    expect(Object.keys(result)).toEqual([
+      'rolloutId',
+      'name',
+      'source',
+      'total',
+      'inputRows',
+      'duplicateRows',
+      'tenants',
+      'configurations',
+      'createdAt',
+    ]);
     expect(result).toMatchObject({
       name: null,
       source: path,
@@ -98,13 +112,21 @@ describe('enqueue streaming a 100,000-row input', () => {
     const spots = [0, 1, 249, 250, 251, 999, 1000, 54_321, ROWS - 2, ROWS - 1];
     for (const i of spots) {
       expect(await redis.lindex(rowList, i)).toBe(rowKey(i));
-      const data = JSON.parse((await redis.hget(`${prefix}:${QUEUE_NAME}:${rolloutId}-${i}`, 'data')) ?? 'null') as unknown;
+      const data = JSON.parse(
+        (await redis.hget(`${prefix}:${QUEUE_NAME}:${rolloutId}-${i}`, 'data')) ?? 'null',
+      ) as unknown;
       expect(data).toEqual({ rolloutId, row: i, ...row(i) });
     }
 
     const report = await stack.cli(['report', rolloutId, '--format', 'json']);
     expect({ exit: report.code, stderr: report.stderr }).toEqual({ exit: 0, stderr: '' });
-    const rows = JSON.parse(report.stdout) as { row: number; outcome: string; tenantId: string; configurationId: string; groupId: string }[];
+    const rows = JSON.parse(report.stdout) as {
+      row: number;
+      outcome: string;
+      tenantId: string;
+      configurationId: string;
+      groupId: string;
+    }[];
     expect(rows).toHaveLength(ROWS);
     expect(rows.filter((r) => r.outcome !== 'pending')).toEqual([]);
     for (const i of spots) expect(rows[i]).toMatchObject({ row: i + 1, outcome: 'pending', ...row(i) });
@@ -113,7 +135,9 @@ describe('enqueue streaming a 100,000-row input', () => {
   it('refuses a file whose only bad row is line 90,001, and writes nothing at all', async () => {
     const prefix = freshPrefix();
     const badLine = 90_001;
-    const path = writeRows('bad-late.csv', (i) => (i + 2 === badLine ? `${row(i).tenantId},${row(i).configurationId},not-a-group` : csvLine(i)));
+    const path = writeRows('bad-late.csv', (i) =>
+      i + 2 === badLine ? `${row(i).tenantId},${row(i).configurationId},not-a-group` : csvLine(i),
+    );
     const run = await stack.cli(['enqueue', path, '--json'], { env: { QUEUE_PREFIX: prefix } });
 
     expect(run.code).toBe(2);
@@ -136,15 +160,28 @@ describe('enqueue streaming a 100,000-row input', () => {
       // Every third row comes back later: upper-cased, padded, or as is.
       if (i % 3 === 2) {
         const earlier = row(i - 2);
-        lines.push(i % 2 === 0 ? ` ${earlier.tenantId.toUpperCase()} ,${earlier.configurationId},${earlier.groupId.toUpperCase()}` : csvLine(i - 2));
+        lines.push(
+          i % 2 === 0
+            ? ` ${earlier.tenantId.toUpperCase()} ,${earlier.configurationId},${earlier.groupId.toUpperCase()}`
+            : csvLine(i - 2),
+        );
       }
     }
     const duplicates = lines.length - 1 - unique;
-    const run = await stack.cli(['enqueue', '-', '--json', '--name', 'from stdin'], { input: `${lines.join('\r\n')}\r\n`, env: { QUEUE_PREFIX: prefix } });
+    const run = await stack.cli(['enqueue', '-', '--json', '--name', 'from stdin'], {
+      input: `${lines.join('\r\n')}\r\n`,
+      env: { QUEUE_PREFIX: prefix },
+    });
     expect({ exit: run.code, stderr: run.stderr }).toEqual({ exit: 0, stderr: '' });
 
     const result = JSON.parse(run.stdout) as { rolloutId: string };
-    expect(result).toMatchObject({ name: 'from stdin', source: 'stdin', total: unique, inputRows: unique + duplicates, duplicateRows: duplicates });
+    expect(result).toMatchObject({
+      name: 'from stdin',
+      source: 'stdin',
+      total: unique,
+      inputRows: unique + duplicates,
+      duplicateRows: duplicates,
+    });
     expect(duplicates).toBe(unique / 3);
     expect(await stack.redis.lrange(`${prefix}:rollout:${result.rolloutId}:rows`, 0, -1)).toEqual(expected);
     expect(await waitingJobs(prefix)).toBe(unique);

@@ -9,7 +9,11 @@ describe('enqueue --wait', () => {
   it('exits 0 when every row succeeded, after progress lines and a summary (non-TTY)', async () => {
     const configurationId = randomUUID();
     await stack.control.createConfiguration(stack.tenantId, { id: configurationId });
-    const rows = Array.from({ length: 12 }, () => ({ tenantId: stack.tenantId, configurationId, groupId: randomUUID() }));
+    const rows = Array.from({ length: 12 }, () => ({
+      tenantId: stack.tenantId,
+      configurationId,
+      groupId: randomUUID(),
+    }));
     const run = await stack.cli(['enqueue', stack.writeCsv(rows), '--wait']);
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toMatch(/^progress \d+\/12 rows/m);

@@ -40,7 +40,13 @@ describe('event intake', () => {
         '',
       ].join('\n'),
     );
-    server = await stack.serve({ EVENTS_HMAC_SECRET: SECRET, RULES_FILE: rules, GRAPH_WEBHOOK_CLIENT_STATE: CLIENT_STATE, EVENT_DEBOUNCE_MS: '1000', EVENTS_MAX_BODY_BYTES: '4096' });
+    server = await stack.serve({
+      EVENTS_HMAC_SECRET: SECRET,
+      RULES_FILE: rules,
+      GRAPH_WEBHOOK_CLIENT_STATE: CLIENT_STATE,
+      EVENT_DEBOUNCE_MS: '1000',
+      EVENTS_MAX_BODY_BYTES: '4096',
+    });
     await stack.worker();
   });
   afterAll(async () => {
@@ -48,11 +54,19 @@ describe('event intake', () => {
   });
 
   const post = (path: string, body: string, headers: Record<string, string> = {}) =>
-    fetch(`${server.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+    fetch(`${server.url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body,
+    });
 
   const sendEvent = (event: Record<string, unknown>, options: { secret?: string; timestampSeconds?: number } = {}) => {
     const body = JSON.stringify(event);
-    return post('/events', body, signEvent(options.secret ?? SECRET, body, options.timestampSeconds ?? Math.floor(Date.now() / 1000)));
+    return post(
+      '/events',
+      body,
+      signEvent(options.secret ?? SECRET, body, options.timestampSeconds ?? Math.floor(Date.now() / 1000)),
+    );
   };
 
   const rolloutsNamed = async (name: string): Promise<RolloutStatus[]> => {
@@ -72,7 +86,13 @@ describe('event intake', () => {
 
   it('turns a signed event that matches a rule into a rollout named after it, once per event id', async () => {
     const groupId = randomUUID();
-    const event = { id: `evt-${randomUUID()}`, type: 'group.created', tenantId: stack.tenantId, groupId, attributes: { department: 'Sales' } };
+    const event = {
+      id: `evt-${randomUUID()}`,
+      type: 'group.created',
+      tenantId: stack.tenantId,
+      groupId,
+      attributes: { department: 'Sales' },
+    };
     const first = await sendEvent(event);
     expect(first.status).toBe(202);
     expect(await first.json()).toMatchObject({ id: event.id, status: 'accepted', rules: ['sales', 'intune-groups'] });
@@ -108,7 +128,13 @@ describe('event intake', () => {
     const groupId = randomUUID();
     const ids = Array.from({ length: 5 }, () => `evt-${randomUUID()}`);
     for (const id of ids) {
-      const res = await sendEvent({ id, type: 'group.created', tenantId: stack.tenantId, groupId, attributes: { department: 'Sales' } });
+      const res = await sendEvent({
+        id,
+        type: 'group.created',
+        tenantId: stack.tenantId,
+        groupId,
+        attributes: { department: 'Sales' },
+      });
       expect(res.status).toBe(202);
     }
     // The job runs a second after the last event, carrying it.
@@ -121,7 +147,13 @@ describe('event intake', () => {
   });
 
   it('answers 401 for a bad, stale or missing signature, 400 for a bad payload, 413 for an oversized body, and queues nothing', async () => {
-    const event = { id: `evt-${randomUUID()}`, type: 'group.created', tenantId: stack.tenantId, groupId: randomUUID(), attributes: { department: 'Sales' } };
+    const event = {
+      id: `evt-${randomUUID()}`,
+      type: 'group.created',
+      tenantId: stack.tenantId,
+      groupId: randomUUID(),
+      attributes: { department: 'Sales' },
+    };
     const wrongKey = await sendEvent(event, { secret: 'another-secret-0123456789' });
     expect(wrongKey.status).toBe(401);
     expect(await wrongKey.json()).toEqual({ error: 'bad signature' });
@@ -132,7 +164,11 @@ describe('event intake', () => {
     expect(unsigned.status).toBe(401);
     // Signed, then one byte changed.
     const body = JSON.stringify(event);
-    const tampered = await post('/events', body.replace('Sales', 'Salez'), signEvent(SECRET, body, Math.floor(Date.now() / 1000)));
+    const tampered = await post(
+      '/events',
+      body.replace('Sales', 'Salez'),
+      signEvent(SECRET, body, Math.floor(Date.now() / 1000)),
+    );
     expect(tampered.status).toBe(401);
 
     const notJson = 'not json';
@@ -157,7 +193,10 @@ describe('event intake', () => {
 
   it('answers the Graph validation handshake and queues notifications with our clientState only', async () => {
     const token = 'Validation: Token with spaces & symbols';
-    const handshake = await fetch(`${server.url}/webhooks/graph?validationToken=${encodeURIComponent(token)}`, { method: 'POST', headers: { 'content-type': 'text/plain' } });
+    const handshake = await fetch(`${server.url}/webhooks/graph?validationToken=${encodeURIComponent(token)}`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+    });
     expect(handshake.status).toBe(200);
     expect(handshake.headers.get('content-type')).toMatch(/^text\/plain/);
     expect(await handshake.text()).toBe(token);
@@ -172,7 +211,10 @@ describe('event intake', () => {
       resourceData: { '@odata.type': '#Microsoft.Graph.Group', id: groupId },
       tenantId: stack.tenantId,
     });
-    const res = await post('/webhooks/graph', JSON.stringify({ value: [notification(ours.id, CLIENT_STATE), notification(forged.id, 'not-ours')] }));
+    const res = await post(
+      '/webhooks/graph',
+      JSON.stringify({ value: [notification(ours.id, CLIENT_STATE), notification(forged.id, 'not-ours')] }),
+    );
     expect(res.status).toBe(202);
     expect(await res.json()).toMatchObject({ queued: 1 });
 

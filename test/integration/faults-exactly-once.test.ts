@@ -42,30 +42,44 @@ describe('a rollout through injected Graph faults', () => {
     { kind: 'slowCommit', what: 'a 504 and a late commit' },
   ];
 
-  it.each(alone)('ends every row succeeded, each assigned exactly once, when 30 percent of POSTs get $what', async ({ kind }) => {
-    const rates: FaultRates = { [kind]: 0.3 };
-    await stack.control.setFaults(rates);
-    // 30 rows over five tenants: a 503 pauses its tenant's lane, the others carry on.
-    const rows = makeRows(Array.from({ length: 5 }, () => randomUUID()), 2, 3);
-    const before = await stack.control.stats();
-    const rolloutId = await enqueueRows(stack, rows);
-    await stack.waitFinished(rolloutId, 40_000);
-    await stack.control.setFaults({});
+  it.each(alone)(
+    'ends every row succeeded, each assigned exactly once, when 30 percent of POSTs get $what',
+    async ({ kind }) => {
+      const rates: FaultRates = { [kind]: 0.3 };
+      await stack.control.setFaults(rates);
+      // 30 rows over five tenants: a 503 pauses its tenant's lane, the others carry on.
+      const rows = makeRows(
+        Array.from({ length: 5 }, () => randomUUID()),
+        2,
+        3,
+      );
+      const before = await stack.control.stats();
+      const rolloutId = await enqueueRows(stack, rows);
+      await stack.waitFinished(rolloutId, 40_000);
+      await stack.control.setFaults({});
 
-    expectAllSucceeded(await reportOf(stack, rolloutId), rows);
-    await expectFinished(stack, rolloutId, rows.length, 0);
-    await expectEachAssignedOnce(stack, rows);
-    // The fault really happened, so this test proves something about it.
-    const after = await stack.control.stats();
-    const drawn = (s: typeof after) => Object.values(s.tenants).reduce((n, t) => n + t.faults[kind], 0);
-    expect(drawn(after) - drawn(before)).toBeGreaterThan(0);
-  });
+      expectAllSucceeded(await reportOf(stack, rolloutId), rows);
+      await expectFinished(stack, rolloutId, rows.length, 0);
+      await expectEachAssignedOnce(stack, rows);
+      // The fault really happened, so this test proves something about it.
+      const after = await stack.control.stats();
+      const drawn = (s: typeof after) => Object.values(s.tenants).reduce((n, t) => n + t.faults[kind], 0);
+      expect(drawn(after) - drawn(before)).toBeGreaterThan(0);
+    },
+  );
 
   it('ends every row succeeded, each assigned exactly once, when every fault kind is mixed in', async () => {
-    await stack.control.setFaults({ serviceUnavailable: 0.08, internalError: 0.08, reset: 0.08, commitThenReset: 0.08, slowCommit: 0.08 });
+    await stack.control.setFaults({
+      serviceUnavailable: 0.08,
+      internalError: 0.08,
+      reset: 0.08,
+      commitThenReset: 0.08,
+      slowCommit: 0.08,
+    });
     const rows = makeRows([randomUUID(), randomUUID(), randomUUID()], 2, 8);
     // A few groups were assigned by hand before the rollout.
-    for (const r of [rows[0]!, rows[20]!, rows[40]!]) await stack.control.createAssignment(r.tenantId, r.configurationId, r.groupId);
+    for (const r of [rows[0]!, rows[20]!, rows[40]!])
+      await stack.control.createAssignment(r.tenantId, r.configurationId, r.groupId);
     const rolloutId = await enqueueRows(stack, rows);
     await stack.waitFinished(rolloutId, 40_000);
     await stack.control.setFaults({});
@@ -74,7 +88,11 @@ describe('a rollout through injected Graph faults', () => {
     expect(status.alreadyAssigned).toBe(3);
     const report = await reportOf(stack, rolloutId);
     expectAllSucceeded(report, rows);
-    expect([report[0]!.outcome, report[20]!.outcome, report[40]!.outcome]).toEqual(['already-assigned', 'already-assigned', 'already-assigned']);
+    expect([report[0]!.outcome, report[20]!.outcome, report[40]!.outcome]).toEqual([
+      'already-assigned',
+      'already-assigned',
+      'already-assigned',
+    ]);
     await expectEachAssignedOnce(stack, rows);
   });
 });
@@ -103,7 +121,14 @@ describe('a rollout whose retries run out', () => {
     const report = await reportOf(stack, rolloutId);
     expect(report).toHaveLength(rows.length);
     for (const r of report) {
-      expect(r).toMatchObject({ outcome: 'failed', code: 'E_GRAPH_SERVER_ERROR', httpStatus: 500, errorCode: 'InternalServerError', attempts: 2, assignmentId: null });
+      expect(r).toMatchObject({
+        outcome: 'failed',
+        code: 'E_GRAPH_SERVER_ERROR',
+        httpStatus: 500,
+        errorCode: 'InternalServerError',
+        attempts: 2,
+        assignmentId: null,
+      });
       expect(r.errorMessage).toBeTruthy();
       expect(r.finishedAt).toBeTruthy();
     }

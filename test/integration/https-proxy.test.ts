@@ -1,6 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
-import { connect, createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net';
+import {
+  connect,
+  createServer as createTcpServer,
+  type AddressInfo,
+  type Server as TcpServer,
+  type Socket,
+} from 'node:net';
 import type { Duplex } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AssignmentRow } from '../../lib/assignment-row.js';
@@ -24,7 +30,9 @@ interface ConnectProxy {
  * A minimal HTTP CONNECT proxy. `route` may send a tunnel somewhere else than the target the client
  * named (as a proxy with its own DNS view would); plain HTTP requests are refused.
  */
-async function startConnectProxy(route: (host: string, port: number) => { host: string; port: number } = (host, port) => ({ host, port })): Promise<ConnectProxy> {
+async function startConnectProxy(
+  route: (host: string, port: number) => { host: string; port: number } = (host, port) => ({ host, port }),
+): Promise<ConnectProxy> {
   const targets: string[] = [];
   const sockets = new Set<Duplex>();
   const server: HttpServer = createHttpServer((_req, res) => {
@@ -70,7 +78,10 @@ async function startConnectProxy(route: (host: string, port: number) => { host: 
   };
 }
 
-/** A port that takes connections and drops them at once, counting them: a client that dials it directly bypassed the proxy. */
+/**
+ * A port that takes connections and drops them at once, counting them: a client that dials it directly bypassed the
+ * proxy.
+ */
 async function startTrap(): Promise<{ port: number; connections: () => number; close(): Promise<void> }> {
   let connections = 0;
   const server: TcpServer = createTcpServer((socket) => {
@@ -114,7 +125,11 @@ describe('a worker behind an HTTPS proxy', () => {
     const [worker, rolloutId] = await Promise.all([stack.worker(env), enqueueRows(stack, rows)]);
     running.push(worker);
     const counters = await stack.waitFinished(rolloutId, 20_000);
-    expect({ total: Number(counters.total), created: Number(counters.created), failed: Number(counters.failed) }).toEqual({ total: rows.length, created: rows.length, failed: 0 });
+    expect({
+      total: Number(counters.total),
+      created: Number(counters.created),
+      failed: Number(counters.failed),
+    }).toEqual({ total: rows.length, created: rows.length, failed: 0 });
     expectAllSucceeded(await reportOf(stack, rolloutId), rows);
     await expectEachAssignedOnce(stack, rows);
     // The worker did get a token from Entra ID: the token path was exercised, not only Graph.
@@ -139,7 +154,9 @@ describe('a worker behind an HTTPS proxy', () => {
     const trap = await startTrap();
     closers.push(trap.close);
     const emulatorPort = Number(new URL(stack.emulator.origin).port);
-    const proxy = await startConnectProxy((host, port) => (port === trap.port ? { host, port: emulatorPort } : { host, port }));
+    const proxy = await startConnectProxy((host, port) =>
+      port === trap.port ? { host, port: emulatorPort } : { host, port },
+    );
     closers.push(proxy.close);
     const advertised = `https://127.0.0.1:${trap.port}`;
     await rollOut({ HTTPS_PROXY: proxy.url, AZURE_AUTHORITY_HOST: advertised, GRAPH_BASE_URL: `${advertised}/beta` });

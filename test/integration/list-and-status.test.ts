@@ -17,7 +17,10 @@ describe('list and status', () => {
   let second: string;
 
   beforeAll(async () => {
-    stack = await startStack({ emulator: { strictConfigurations: true }, env: { RETRY_BASE_DELAY_MS: '100', GRAPH_SETTLE_MS: '500' } });
+    stack = await startStack({
+      emulator: { strictConfigurations: true },
+      env: { RETRY_BASE_DELAY_MS: '100', GRAPH_SETTLE_MS: '500' },
+    });
     otherTenant = randomUUID();
   });
   afterAll(async () => {
@@ -25,7 +28,10 @@ describe('list and status', () => {
   });
 
   it('lists nothing before the first rollout', async () => {
-    expect(await stack.cli(['list'])).toMatchObject({ code: 0, stdout: `no rollouts (QUEUE_PREFIX=${stack.prefix})\n` });
+    expect(await stack.cli(['list'])).toMatchObject({
+      code: 0,
+      stdout: `no rollouts (QUEUE_PREFIX=${stack.prefix})\n`,
+    });
     expect(await stack.cli(['list', '--json'])).toMatchObject({ code: 0, stdout: '[]\n' });
   });
 
@@ -34,11 +40,19 @@ describe('list and status', () => {
     const rows: AssignmentRow[] = [
       ...Array.from({ length: 12 }, () => ({ tenantId: stack.tenantId, configurationId: good, groupId: randomUUID() })),
       // a configuration the other tenant does not have: 404, failed
-      ...Array.from({ length: 4 }, () => ({ tenantId: otherTenant, configurationId: randomUUID(), groupId: randomUUID() })),
+      ...Array.from({ length: 4 }, () => ({
+        tenantId: otherTenant,
+        configurationId: randomUUID(),
+        groupId: randomUUID(),
+      })),
     ];
     await stack.control.createAssignment(stack.tenantId, good, rows[0]!.groupId);
     pilot = rolloutIdOf(await stack.cli(['enqueue', stack.writeCsv(rows), '--name', 'Finance pilot', '--json']));
-    const fresh = Array.from({ length: 3 }, () => ({ tenantId: stack.tenantId, configurationId: good, groupId: randomUUID() }));
+    const fresh = Array.from({ length: 3 }, () => ({
+      tenantId: stack.tenantId,
+      configurationId: good,
+      groupId: randomUUID(),
+    }));
     second = rolloutIdOf(await stack.cli(['enqueue', stack.writeCsv(fresh), '--json']));
     await stack.worker();
     await stack.waitFinished(pilot);
@@ -48,8 +62,25 @@ describe('list and status', () => {
     expect(run.code).toBe(0);
     const listed = JSON.parse(run.stdout) as Omit<RolloutStatus, 'tenants'>[];
     expect(listed.map((r) => r.rolloutId)).toEqual([second, pilot]);
-    expect(listed[1]).toMatchObject({ name: 'Finance pilot', state: 'finished', total: 16, pending: 0, created: 11, alreadyAssigned: 1, failed: 4, cancelled: 0 });
-    expect(listed[0]).toMatchObject({ name: null, state: 'finished', total: 3, pending: 0, created: 3, alreadyAssigned: 0, failed: 0 });
+    expect(listed[1]).toMatchObject({
+      name: 'Finance pilot',
+      state: 'finished',
+      total: 16,
+      pending: 0,
+      created: 11,
+      alreadyAssigned: 1,
+      failed: 4,
+      cancelled: 0,
+    });
+    expect(listed[0]).toMatchObject({
+      name: null,
+      state: 'finished',
+      total: 3,
+      pending: 0,
+      created: 3,
+      alreadyAssigned: 0,
+      failed: 0,
+    });
     for (const r of listed) {
       expect(new Date(r.createdAt).toISOString()).toBe(r.createdAt);
       expect(r).not.toHaveProperty('tenants');
@@ -59,10 +90,18 @@ describe('list and status', () => {
     const human = await stack.cli(['list']);
     expect(human.code).toBe(0);
     const [header, ...lines] = human.stdout.trimEnd().split('\n');
-    expect(header).toMatch(/^rollout\s+name\s+created at\s+state\s+total\s+pending\s+created\s+already\s+failed\s+cancelled$/);
+    expect(header).toMatch(
+      /^rollout\s+name\s+created at\s+state\s+total\s+pending\s+created\s+already\s+failed\s+cancelled$/,
+    );
     expect(lines).toHaveLength(2);
-    expect(lines[0]).toMatch(new RegExp(`^${second}\\s+-\\s+\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ\\s+finished\\s+3\\s+0\\s+3\\s+0\\s+0\\s+0$`));
-    expect(lines[1]).toMatch(new RegExp(`^${pilot}\\s+Finance pilot\\s+\\S+\\s+finished\\s+16\\s+0\\s+11\\s+1\\s+4\\s+0$`));
+    expect(lines[0]).toMatch(
+      new RegExp(
+        `^${second}\\s+-\\s+\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ\\s+finished\\s+3\\s+0\\s+3\\s+0\\s+0\\s+0$`,
+      ),
+    );
+    expect(lines[1]).toMatch(
+      new RegExp(`^${pilot}\\s+Finance pilot\\s+\\S+\\s+finished\\s+16\\s+0\\s+11\\s+1\\s+4\\s+0$`),
+    );
     // aligned: every column starts at the same place on every line
     for (const column of ['state', 'failed']) {
       const at = header!.indexOf(column);
@@ -76,14 +115,64 @@ describe('list and status', () => {
     await stack.redis.hset(`${stack.prefix}:lane:${otherTenant}`, 'pausedUntil', until);
     const status = await statusOf(stack, pilot);
     expect(Object.keys(status)).toEqual([
-      'rolloutId', 'name', 'source', 'createdAt', 'state', 'total', 'deleteRows', 'pending', 'succeeded', 'failed', 'created',
-      'alreadyAssigned', 'deleted', 'alreadyDeleted', 'cancelled', 'finishedAt', 'cancelledAt', 'retries', 'tenants',
+      'rolloutId',
+      'name',
+      'source',
+      'createdAt',
+      'state',
+      'total',
+      'deleteRows',
+      'pending',
+      'succeeded',
+      'failed',
+      'created',
+      'alreadyAssigned',
+      'deleted',
+      'alreadyDeleted',
+      'cancelled',
+      'finishedAt',
+      'cancelledAt',
+      'retries',
+      'tenants',
     ]);
-    expect(status).toMatchObject({ name: 'Finance pilot', state: 'finished', total: 16, deleteRows: 0, succeeded: 12, failed: 4, deleted: 0, alreadyDeleted: 0 });
+    expect(status).toMatchObject({
+      name: 'Finance pilot',
+      state: 'finished',
+      total: 16,
+      deleteRows: 0,
+      succeeded: 12,
+      failed: 4,
+      deleted: 0,
+      alreadyDeleted: 0,
+    });
     expect(status.tenants).toEqual(
       expect.arrayContaining([
-        { tenantId: stack.tenantId, total: 12, pending: 0, succeeded: 12, failed: 0, created: 11, alreadyAssigned: 1, deleted: 0, alreadyDeleted: 0, cancelled: 0, pausedUntil: null },
-        { tenantId: otherTenant, total: 4, pending: 0, succeeded: 0, failed: 4, created: 0, alreadyAssigned: 0, deleted: 0, alreadyDeleted: 0, cancelled: 0, pausedUntil: new Date(until).toISOString() },
+        {
+          tenantId: stack.tenantId,
+          total: 12,
+          pending: 0,
+          succeeded: 12,
+          failed: 0,
+          created: 11,
+          alreadyAssigned: 1,
+          deleted: 0,
+          alreadyDeleted: 0,
+          cancelled: 0,
+          pausedUntil: null,
+        },
+        {
+          tenantId: otherTenant,
+          total: 4,
+          pending: 0,
+          succeeded: 0,
+          failed: 4,
+          created: 0,
+          alreadyAssigned: 0,
+          deleted: 0,
+          alreadyDeleted: 0,
+          cancelled: 0,
+          pausedUntil: new Date(until).toISOString(),
+        },
       ]),
     );
     expect(status.tenants).toHaveLength(2);
@@ -95,7 +184,12 @@ describe('list and status', () => {
     expect(human.stdout).toMatch(/^failed {4}4$/m);
     expect(human.stdout).toMatch(/^tenant\s+total\s+pending\s+created\s+already\s+failed\s+cancelled\s+lane$/m);
     expect(human.stdout).toMatch(new RegExp(`^${stack.tenantId}\\s+12\\s+0\\s+11\\s+1\\s+0\\s+0\\s+open$`, 'm'));
-    expect(human.stdout).toMatch(new RegExp(`^${otherTenant}\\s+4\\s+0\\s+0\\s+0\\s+4\\s+0\\s+paused until ${new Date(until).toISOString()}$`, 'm'));
+    expect(human.stdout).toMatch(
+      new RegExp(
+        `^${otherTenant}\\s+4\\s+0\\s+0\\s+0\\s+4\\s+0\\s+paused until ${new Date(until).toISOString()}$`,
+        'm',
+      ),
+    );
     await stack.redis.hdel(`${stack.prefix}:lane:${otherTenant}`, 'pausedUntil');
   });
 

@@ -42,7 +42,10 @@ function total(text: string, name: string, match: Record<string, string> = {}): 
 function workerCounts(text: string): Map<string, number> {
   const found = new Map<string, number>();
   for (const line of text.split('\n')) {
-    const m = /^(assignments_(?:outcomes_total|graph_requests_total|graph_throttled_total|lane_pauses_total|retry_after_seconds_\w+|graph_request_duration_seconds_\w+))(\{.*\})? (\S+)$/.exec(line);
+    const m =
+      /^(assignments_(?:outcomes_total|graph_requests_total|graph_throttled_total|lane_pauses_total|retry_after_seconds_\w+|graph_request_duration_seconds_\w+))(\{.*\})? (\S+)$/.exec(
+        line,
+      );
     if (m) found.set(`${m[1]}${m[2] ?? ''}`, Number(m[3]));
   }
   return found;
@@ -62,7 +65,11 @@ describe('GET /metrics for the fleet', () => {
   beforeAll(async () => {
     stack = await startStack({
       // No GRAPH_RATE_LIMIT: the lanes learn the pace from the emulator's 429s.
-      emulator: { rateLimit: { max: 3, windowMs: 1000 }, faults: { serviceUnavailable: 0.1, internalError: 0.05 }, seed: 13 },
+      emulator: {
+        rateLimit: { max: 3, windowMs: 1000 },
+        faults: { serviceUnavailable: 0.1, internalError: 0.05 },
+        seed: 13,
+      },
       env: { RETRY_MAX_ATTEMPTS: '20', RETRY_BASE_DELAY_MS: '100', GRAPH_SETTLE_MS: '500', METRICS_PORT: '0' },
     });
     workers.push(await stack.worker(), await stack.worker());
@@ -105,7 +112,8 @@ describe('GET /metrics for the fleet', () => {
     const tenants = [randomUUID(), randomUUID(), randomUUID()];
     const rows = makeRows(tenants, 2, 10);
     // Assigned by hand before the rollout: these rows end already-assigned.
-    for (const r of [rows[0]!, rows[25]!]) await stack.control.createAssignment(r.tenantId, r.configurationId, r.groupId);
+    for (const r of [rows[0]!, rows[25]!])
+      await stack.control.createAssignment(r.tenantId, r.configurationId, r.groupId);
     const rolloutId = await enqueueRows(stack, rows);
     await stack.waitFinished(rolloutId, 60_000);
     const status = await statusOf(stack, rolloutId);
@@ -127,7 +135,10 @@ describe('GET /metrics for the fleet', () => {
     for (const t of status.tenants) {
       for (const kind of OUTCOME_KINDS) {
         const expected = t[COUNTER[kind] as 'created'];
-        expect(total(text, 'assignments_outcomes_total', { tenant: t.tenantId, outcome: kind }), `${t.tenantId} ${kind}`).toBe(expected);
+        expect(
+          total(text, 'assignments_outcomes_total', { tenant: t.tenantId, outcome: kind }),
+          `${t.tenantId} ${kind}`,
+        ).toBe(expected);
       }
     }
     expect(total(text, 'assignments_outcomes_total', { outcome: 'already-assigned' })).toBe(2);
@@ -138,11 +149,17 @@ describe('GET /metrics for the fleet', () => {
     for (const tenantId of tenants) {
       const emulated = stats.tenants[tenantId]!;
       // Every 429 and 503 the emulator answered was counted by exactly one worker.
-      expect(total(text, 'assignments_graph_requests_total', { tenant: tenantId, status: '429' })).toBe(emulated.throttled);
+      expect(total(text, 'assignments_graph_requests_total', { tenant: tenantId, status: '429' })).toBe(
+        emulated.throttled,
+      );
       expect(total(text, 'assignments_graph_throttled_total', { tenant: tenantId })).toBe(emulated.throttled);
-      expect(total(text, 'assignments_graph_requests_total', { tenant: tenantId, status: '503' })).toBe(emulated.faults.serviceUnavailable);
+      expect(total(text, 'assignments_graph_requests_total', { tenant: tenantId, status: '503' })).toBe(
+        emulated.faults.serviceUnavailable,
+      );
       // Each 429 and each 503 paused the tenant's lane.
-      expect(total(text, 'assignments_lane_pauses_total', { tenant: tenantId })).toBe(emulated.throttled + emulated.faults.serviceUnavailable);
+      expect(total(text, 'assignments_lane_pauses_total', { tenant: tenantId })).toBe(
+        emulated.throttled + emulated.faults.serviceUnavailable,
+      );
     }
     const throttled = Object.values(stats.tenants).reduce((n, t) => n + t.throttled, 0);
     expect(throttled).toBeGreaterThan(0);
@@ -152,12 +169,17 @@ describe('GET /metrics for the fleet', () => {
 
     const posts = total(text, 'assignments_graph_requests_total', { method: 'POST' });
     expect(total(text, 'assignments_graph_request_duration_seconds_count', { method: 'POST' })).toBe(posts);
-    expect(total(text, 'assignments_graph_request_duration_seconds_bucket', { method: 'POST', le: '+Inf' })).toBe(posts);
+    expect(total(text, 'assignments_graph_request_duration_seconds_bucket', { method: 'POST', le: '+Inf' })).toBe(
+      posts,
+    );
     expect(total(text, 'assignments_graph_request_duration_seconds_sum', { method: 'POST' })).toBeGreaterThan(0);
 
     for (const queue of ['assignments', 'syncs', 'events']) {
       for (const state of ['waiting', 'active', 'delayed', 'failed']) {
-        expect(samples(text, 'assignments_queue_jobs').filter((s) => s.labels.queue === queue && s.labels.state === state), `${queue} ${state}`).toHaveLength(1);
+        expect(
+          samples(text, 'assignments_queue_jobs').filter((s) => s.labels.queue === queue && s.labels.state === state),
+          `${queue} ${state}`,
+        ).toHaveLength(1);
       }
       expect(total(text, 'assignments_queue_oldest_waiting_seconds', { queue })).toBe(0);
     }
@@ -167,7 +189,10 @@ describe('GET /metrics for the fleet', () => {
     // METRICS_PORT: each worker also serves its own part, and the parts add up to the fleet's.
     let fromWorkers = 0;
     for (const w of workers) {
-      const line = w.logs().split('\n').find((l) => l.includes('"msg":"serving metrics"'));
+      const line = w
+        .logs()
+        .split('\n')
+        .find((l) => l.includes('"msg":"serving metrics"'));
       expect(line, 'a "serving metrics" log line').toBeDefined();
       const { port } = JSON.parse(line!) as { port: number };
       const own = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
@@ -188,7 +213,8 @@ describe('GET /metrics for the fleet', () => {
     const after = (await scrape()).text;
     expect(total(after, 'assignments_workers')).toBe(1);
     expect(total(after, 'assignments_outcomes_total')).toBe(total(before, 'assignments_outcomes_total'));
-    for (const [series, value] of workerCounts(before)) expect(workerCounts(after).get(series), series).toBeGreaterThanOrEqual(value);
+    for (const [series, value] of workerCounts(before))
+      expect(workerCounts(after).get(series), series).toBeGreaterThanOrEqual(value);
 
     // Its snapshot went into the retired sum with the stop: when its TTL would have run out, there
     // is nothing left to expire, and the retired sum never expires.
@@ -206,17 +232,24 @@ describe('GET /metrics for the fleet', () => {
     const before = (await scrape()).text;
     // With no worker left, a row job added 42 s in the past stays waiting.
     await Promise.all(workers.map((w) => w.stop('SIGTERM')));
-    await queues.assignments.add('assign', { rolloutId: 'none', row: 0, tenantId: randomUUID(), configurationId: randomUUID(), groupId: randomUUID() }, { timestamp: Date.now() - 42_000 });
+    await queues.assignments.add(
+      'assign',
+      { rolloutId: 'none', row: 0, tenantId: randomUUID(), configurationId: randomUUID(), groupId: randomUUID() },
+      { timestamp: Date.now() - 42_000 },
+    );
     const { text } = await scrape();
     expect(total(text, 'assignments_queue_jobs', { queue: 'assignments', state: 'waiting' })).toBe(1);
-    expect(total(text, 'assignments_queue_oldest_waiting_seconds', { queue: 'assignments' })).toBeGreaterThanOrEqual(42);
+    expect(total(text, 'assignments_queue_oldest_waiting_seconds', { queue: 'assignments' })).toBeGreaterThanOrEqual(
+      42,
+    );
 
     // Stopped gracefully, the workers left no snapshot to expire: their counts are all retired.
     const keys = new RedisKeys(stack.prefix);
     expect(await redis.exists(keys.metricsWorkers())).toBe(0);
     expect(total(text, 'assignments_workers')).toBe(0);
     expect(text).toContain('# TYPE assignments_outcomes_total counter');
-    for (const [series, value] of workerCounts(before)) expect(workerCounts(text).get(series), series).toBeGreaterThanOrEqual(value);
+    for (const [series, value] of workerCounts(before))
+      expect(workerCounts(text).get(series), series).toBeGreaterThanOrEqual(value);
     expect(total(text, 'assignments_outcomes_total')).toBe(total(before, 'assignments_outcomes_total'));
   });
 });

@@ -25,7 +25,10 @@ function total(text: string, name: string, match: Record<string, string> = {}): 
 function counts(text: string): Map<string, number> {
   const found = new Map<string, number>();
   for (const line of text.split('\n')) {
-    const m = /^(assignments_(?:outcomes_total|graph_requests_total|graph_throttled_total|lane_pauses_total|retry_after_seconds_\w+|graph_request_duration_seconds_\w+))(\{.*\})? (\S+)$/.exec(line);
+    const m =
+      /^(assignments_(?:outcomes_total|graph_requests_total|graph_throttled_total|lane_pauses_total|retry_after_seconds_\w+|graph_request_duration_seconds_\w+))(\{.*\})? (\S+)$/.exec(
+        line,
+      );
     if (m) found.set(`${m[1]}${m[2] ?? ''}`, Number(m[3]));
   }
   return found;
@@ -58,10 +61,20 @@ describe('retired worker metrics', () => {
   function setup(): { keys: RedisKeys; server: Redis; scrape(): Promise<string> } {
     const keys = new RedisKeys(`t${randomUUID().slice(0, 8)}`);
     const server = connect();
-    return { keys, server, scrape: async () => (await scrapeFleet({ redis: server, keys, queues: [], serverRegistry: new Registry() })).text };
+    return {
+      keys,
+      server,
+      scrape: async () => (await scrapeFleet({ redis: server, keys, queues: [], serverRegistry: new Registry() })).text,
+    };
   }
 
-  function publisher(keys: RedisKeys, id: string, metrics: WorkerMetrics, options: MetricsPublisherOptions = {}, redis: Redis = connect()): MetricsPublisher {
+  function publisher(
+    keys: RedisKeys,
+    id: string,
+    metrics: WorkerMetrics,
+    options: MetricsPublisherOptions = {},
+    redis: Redis = connect(),
+  ): MetricsPublisher {
     return new MetricsPublisher(redis, keys, id, metrics.registry, options);
   }
 
@@ -111,7 +124,8 @@ describe('retired worker metrics', () => {
     expect(total(after, 'assignments_graph_request_duration_seconds_count', { method: 'POST' })).toBe(8);
     expect(total(after, 'assignments_graph_request_duration_seconds_bucket', { method: 'POST', le: '0.1' })).toBe(7);
     expect(total(after, 'assignments_test_in_flight')).toBe(0);
-    for (const [series, value] of counts(before)) expect(counts(after).get(series), series).toBeGreaterThanOrEqual(value);
+    for (const [series, value] of counts(before))
+      expect(counts(after).get(series), series).toBeGreaterThanOrEqual(value);
     // Its live snapshot and its entry went with the fold: no TTL left to run out.
     expect(await server.exists(keys.workerMetrics('a'))).toBe(0);
     expect(await server.zrange(keys.metricsWorkers(), '0', '-1')).toEqual(['b']);
@@ -147,7 +161,8 @@ describe('retired worker metrics', () => {
     const racing = new Proxy(aConnection, {
       get(target, prop) {
         const value: unknown = Reflect.get(target, prop, target);
-        if (prop !== 'getBuffer' || typeof value !== 'function') return typeof value === 'function' ? value.bind(target) : value;
+        if (prop !== 'getBuffer' || typeof value !== 'function')
+          return typeof value === 'function' ? value.bind(target) : value;
         return async (...args: unknown[]) => {
           const read: unknown = await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
           if (++reads === 1) await pb.stop();

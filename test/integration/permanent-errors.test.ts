@@ -39,8 +39,16 @@ describe('rows of a configuration that does not exist', () => {
     const missingTenant = randomUUID();
     const existing = await stack.control.createConfiguration(goodTenant, { displayName: 'Office baseline' });
     const missingConfiguration = randomUUID();
-    const good: AssignmentRow[] = Array.from({ length: 15 }, () => ({ tenantId: goodTenant, configurationId: existing.id, groupId: randomUUID() }));
-    const bad: AssignmentRow[] = Array.from({ length: 25 }, () => ({ tenantId: missingTenant, configurationId: missingConfiguration, groupId: randomUUID() }));
+    const good: AssignmentRow[] = Array.from({ length: 15 }, () => ({
+      tenantId: goodTenant,
+      configurationId: existing.id,
+      groupId: randomUUID(),
+    }));
+    const bad: AssignmentRow[] = Array.from({ length: 25 }, () => ({
+      tenantId: missingTenant,
+      configurationId: missingConfiguration,
+      groupId: randomUUID(),
+    }));
     // Interleaved, so the bad rows are not all handled by one job in a row.
     const rows = good.flatMap((g, i) => [g, bad[i]!]).concat(bad.slice(good.length));
     const rolloutId = await enqueueRows(stack, rows);
@@ -50,10 +58,17 @@ describe('rows of a configuration that does not exist', () => {
     const report = await reportOf(stack, rolloutId);
     expect(report).toHaveLength(rows.length);
     for (const r of report.filter((x) => x.configurationId === missingConfiguration)) {
-      expect(r).toMatchObject({ outcome: 'failed', httpStatus: 404, errorCode: 'ResourceNotFound', code: 'E_GRAPH_NOT_FOUND', assignmentId: null });
+      expect(r).toMatchObject({
+        outcome: 'failed',
+        httpStatus: 404,
+        errorCode: 'ResourceNotFound',
+        code: 'E_GRAPH_NOT_FOUND',
+        assignmentId: null,
+      });
       expect(r.errorMessage).toContain(missingConfiguration);
     }
-    for (const r of report.filter((x) => x.configurationId === existing.id)) expect(r).toMatchObject({ outcome: 'created', httpStatus: 201 });
+    for (const r of report.filter((x) => x.configurationId === existing.id))
+      expect(r).toMatchObject({ outcome: 'created', httpStatus: 201 });
     await expectEachAssignedOnce(stack, good);
     await expectNoneAssigned(stack, bad);
 

@@ -8,8 +8,23 @@ import { makeRows, rolloutIdOf, startStack, useStack, type Stack } from '../supp
 import { enqueueRows, type ReportRow } from '../support/rollout-checks.js';
 
 const FIELDS = [
-  'rolloutId', 'row', 'tenantId', 'configurationId', 'groupId', 'action', 'outcome', 'assignmentId', 'httpStatus', 'attempts',
-  'requestId', 'clientRequestId', 'code', 'errorCode', 'errorMessage', 'finishedAt', 'retries',
+  'rolloutId',
+  'row',
+  'tenantId',
+  'configurationId',
+  'groupId',
+  'action',
+  'outcome',
+  'assignmentId',
+  'httpStatus',
+  'attempts',
+  'requestId',
+  'clientRequestId',
+  'code',
+  'errorCode',
+  'errorMessage',
+  'finishedAt',
+  'retries',
 ];
 
 /**
@@ -23,10 +38,17 @@ describe('report of a finished rollout', () => {
   let missingConfiguration: string;
 
   beforeAll(async () => {
-    stack = await startStack({ emulator: { strictConfigurations: true }, env: { RETRY_BASE_DELAY_MS: '100', GRAPH_SETTLE_MS: '500' } });
+    stack = await startStack({
+      emulator: { strictConfigurations: true },
+      env: { RETRY_BASE_DELAY_MS: '100', GRAPH_SETTLE_MS: '500' },
+    });
     const good = (await stack.control.createConfiguration(stack.tenantId)).id;
     missingConfiguration = randomUUID();
-    rows = Array.from({ length: 24 }, (_, i) => ({ tenantId: stack.tenantId, configurationId: i % 3 === 1 ? missingConfiguration : good, groupId: randomUUID() }));
+    rows = Array.from({ length: 24 }, (_, i) => ({
+      tenantId: stack.tenantId,
+      configurationId: i % 3 === 1 ? missingConfiguration : good,
+      groupId: randomUUID(),
+    }));
     await stack.control.createAssignment(stack.tenantId, good, rows[0]!.groupId);
     await stack.worker();
     rolloutId = await enqueueRows(stack, rows);
@@ -44,7 +66,13 @@ describe('report of a finished rollout', () => {
     expect(report.map((r) => r.row)).toEqual(rows.map((_, i) => i + 1));
     for (const r of report) expect(Object.keys(r)).toEqual(FIELDS);
     expect(report[0]).toMatchObject({ action: 'create', outcome: 'already-assigned', retries: 0 });
-    expect(report[1]).toMatchObject({ outcome: 'failed', httpStatus: 404, code: 'E_GRAPH_NOT_FOUND', errorCode: 'ResourceNotFound', retries: 0 });
+    expect(report[1]).toMatchObject({
+      outcome: 'failed',
+      httpStatus: 404,
+      code: 'E_GRAPH_NOT_FOUND',
+      errorCode: 'ResourceNotFound',
+      retries: 0,
+    });
     expect(report[2]).toMatchObject({ outcome: 'created', httpStatus: 201, attempts: 1, retries: 0 });
   });
 
@@ -52,13 +80,17 @@ describe('report of a finished rollout', () => {
     const failedRows = rows.filter((r) => r.configurationId === missingConfiguration);
     expect(failedRows).toHaveLength(8);
 
-    const json = JSON.parse((await stack.cli(['report', rolloutId, '--outcome', 'failed', '--format', 'json'])).stdout) as ReportRow[];
+    const json = JSON.parse(
+      (await stack.cli(['report', rolloutId, '--outcome', 'failed', '--format', 'json'])).stdout,
+    ) as ReportRow[];
     expect(json.map((r) => r.groupId)).toEqual(failedRows.map((r) => r.groupId));
     expect(json.map((r) => r.row)).toEqual([2, 5, 8, 11, 14, 17, 20, 23]);
     for (const r of json) expect(r.outcome).toBe('failed');
 
     const csvPath = join(stack.dir, 'failed.csv');
-    expect((await stack.cli(['report', rolloutId, '--outcome', 'failed', '--format', 'csv', '--output', csvPath])).code).toBe(0);
+    expect(
+      (await stack.cli(['report', rolloutId, '--outcome', 'failed', '--format', 'csv', '--output', csvPath])).code,
+    ).toBe(0);
     const csv = parse(readFileSync(csvPath), { columns: true }) as Record<string, string>[];
     expect(Object.keys(csv[0]!)).toEqual(FIELDS);
     expect(csv.map((r) => r.groupId)).toEqual(failedRows.map((r) => r.groupId));
@@ -75,12 +107,19 @@ describe('report of a finished rollout', () => {
     const run = await stack.cli(['report', rolloutId, '--format', 'table']);
     expect(run.code).toBe(0);
     const [header, ...lines] = run.stdout.trimEnd().split('\n');
-    expect(header).toMatch(/^\s+row {2}tenantId\s+configurationId\s+groupId\s+action\s+outcome\s+http {2}attempts {2}retries {2}code\s+errorCode\s+errorMessage$/);
+    expect(header).toMatch(
+      /^\s+row {2}tenantId\s+configurationId\s+groupId\s+action\s+outcome\s+http {2}attempts {2}retries {2}code\s+errorCode\s+errorMessage$/,
+    );
     expect(lines).toHaveLength(rows.length);
     lines.forEach((line, i) => {
-      expect(line).toMatch(new RegExp(`^\\s*${i + 1}  ${rows[i]!.tenantId}  ${rows[i]!.configurationId}  ${rows[i]!.groupId}  `));
+      expect(line).toMatch(
+        new RegExp(`^\\s*${i + 1}  ${rows[i]!.tenantId}  ${rows[i]!.configurationId}  ${rows[i]!.groupId}  `),
+      );
       // every column starts where its header does
-      const columns = rows[i]!.configurationId === missingConfiguration ? ['outcome', 'attempts', 'code ', 'errorMessage'] : ['outcome', 'attempts'];
+      const columns =
+        rows[i]!.configurationId === missingConfiguration
+          ? ['outcome', 'attempts', 'code ', 'errorMessage']
+          : ['outcome', 'attempts'];
       for (const column of columns) expect(line.slice(header!.indexOf(column) - 2, header!.indexOf(column))).toBe('  ');
     });
     expect(lines[0]).toMatch(/ already-assigned /);
@@ -107,7 +146,16 @@ describe('report of a large rollout', () => {
     expect(json.code).toBe(0);
     const report = JSON.parse(json.stdout) as ReportRow[];
     expect(report).toHaveLength(20_000);
-    expect(report[0]).toMatchObject({ row: 1, ...rows[0], action: 'create', outcome: 'pending', assignmentId: null, attempts: 0, retries: 0, finishedAt: '' });
+    expect(report[0]).toMatchObject({
+      row: 1,
+      ...rows[0],
+      action: 'create',
+      outcome: 'pending',
+      assignmentId: null,
+      attempts: 0,
+      retries: 0,
+      finishedAt: '',
+    });
     expect(report[19_999]).toMatchObject({ row: 20_000, ...rows[19_999], outcome: 'pending' });
     expect(report[10_000]).toMatchObject({ row: 10_001, groupId: rows[10_000]!.groupId });
     expect(report.every((r, i) => r.row === i + 1 && r.outcome === 'pending')).toBe(true);

@@ -30,13 +30,25 @@ describe('a rollout end to end', () => {
 
     await stack.waitFinished(rolloutId);
     const status = JSON.parse((await stack.cli(['status', rolloutId, '--json'])).stdout);
-    expect(status).toMatchObject({ rolloutId, total: 120, pending: 0, succeeded: 120, failed: 0, created: 118, alreadyAssigned: 2, state: 'finished' });
+    expect(status).toMatchObject({
+      rolloutId,
+      total: 120,
+      pending: 0,
+      succeeded: 120,
+      failed: 0,
+      created: 118,
+      alreadyAssigned: 2,
+      state: 'finished',
+    });
 
     const truth = await stack.control.truth();
     expect(truth.duplicates).toBe(0);
     for (const r of rows) expect(truth.tenants[r.tenantId]?.[r.configurationId]?.[r.groupId]).toBe(1);
 
-    const report = JSON.parse((await stack.cli(['report', rolloutId, '--format', 'json'])).stdout) as Record<string, unknown>[];
+    const report = JSON.parse((await stack.cli(['report', rolloutId, '--format', 'json'])).stdout) as Record<
+      string,
+      unknown
+    >[];
     expect(report).toHaveLength(120);
     expect(report.map((r) => r.groupId)).toEqual(rows.map((r) => r.groupId));
     expect(report[0]).toMatchObject({ outcome: 'already-assigned', tenantId: rows[0]!.tenantId });
@@ -54,7 +66,21 @@ describe('a rollout end to end', () => {
     expect(csvRun.code).toBe(0);
     const csv = parse(readFileSync(csvPath), { columns: true }) as Record<string, string>[];
     expect(csv).toHaveLength(120);
-    expect(Object.keys(csv[0]!)).toEqual(expect.arrayContaining(['tenantId', 'configurationId', 'groupId', 'outcome', 'assignmentId', 'httpStatus', 'attempts', 'requestId', 'errorCode', 'errorMessage', 'finishedAt']));
+    expect(Object.keys(csv[0]!)).toEqual(
+      expect.arrayContaining([
+        'tenantId',
+        'configurationId',
+        'groupId',
+        'outcome',
+        'assignmentId',
+        'httpStatus',
+        'attempts',
+        'requestId',
+        'errorCode',
+        'errorMessage',
+        'finishedAt',
+      ]),
+    );
 
     // Finished jobs do not stay in Redis.
     const jobKeys = await stack.redis.keys(`${stack.prefix}:assignments:${rolloutId}-*`);

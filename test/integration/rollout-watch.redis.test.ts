@@ -35,7 +35,18 @@ async function rollout(rows: number): Promise<{ rolloutId: string; rowKeys: stri
   const rolloutId = randomUUID();
   const tenantId = randomUUID();
   const rowKeys = Array.from({ length: rows }, () => `${tenantId}/${randomUUID()}/${randomUUID()}`);
-  await store.create({ rolloutId, source: 'test', createdAt: new Date().toISOString(), total: rows, inputRows: rows, duplicateRows: 0, tenants: [tenantId] }, rowKeys);
+  await store.create(
+    {
+      rolloutId,
+      source: 'test',
+      createdAt: new Date().toISOString(),
+      total: rows,
+      inputRows: rows,
+      duplicateRows: 0,
+      tenants: [tenantId],
+    },
+    rowKeys,
+  );
   return { rolloutId, rowKeys };
 }
 
@@ -95,8 +106,12 @@ describe('watchRollout', () => {
     const text = term.text();
     expect(text).toContain('\x1b[?25l'); // cursor hidden while the bar runs…
     expect(text).toContain('\x1b[?25h'); // …and shown again
-    expect(text).toMatch(/progress \S+ [0-3]\/3 rows \| [\d.]+\/s \| ETA \S+ \| created \d already \d failed \d cancelled 0/);
-    expect(text.trimEnd().split('\n').at(-1)).toMatch(/^finished 3\/3 rows in [\d.]+s \| created 1 already 1 failed 1 cancelled 0$/);
+    expect(text).toMatch(
+      /progress \S+ [0-3]\/3 rows \| [\d.]+\/s \| ETA \S+ \| created \d already \d failed \d cancelled 0/,
+    );
+    expect(text.trimEnd().split('\n').at(-1)).toMatch(
+      /^finished 3\/3 rows in [\d.]+s \| created 1 already 1 failed 1 cancelled 0$/,
+    );
   });
 
   it('keeps watching a cancelled rollout until its last rows are recorded, then exits 0 if none failed', async () => {
@@ -106,13 +121,20 @@ describe('watchRollout', () => {
     let cancelledReads = 0;
     const cancelled = pollsUntil((s) => s.state === 'cancelled' && ++cancelledReads === 3);
     let ended = false;
-    const watching = watchRollout(store, rolloutId, { out: term.out, intervalMs: 10, onPoll: cancelled.onPoll }).finally(() => (ended = true));
+    const watching = watchRollout(store, rolloutId, {
+      out: term.out,
+      intervalMs: 10,
+      onPoll: cancelled.onPoll,
+    }).finally(() => (ended = true));
     await store.markCancelled(rolloutId, new Date().toISOString());
     await cancelled.seen; // three reads of a cancelled rollout with one row still in flight
     expect(ended).toBe(false);
     await record(rolloutId, rowKeys, 1, 'cancelled');
     const result = await watching;
-    expect(result).toMatchObject({ interrupted: false, status: { state: 'cancelled', created: 1, cancelled: 1, pending: 0 } });
+    expect(result).toMatchObject({
+      interrupted: false,
+      status: { state: 'cancelled', created: 1, cancelled: 1, pending: 0 },
+    });
     expect(exitCodeFor(result.status)).toBe(0);
     expect(term.text()).toMatch(/^progress 1\/2 rows .*\n/);
     expect(term.text()).toMatch(/\ncancelled at \S+: 2\/2 rows ended \| created 1 already 0 failed 0 cancelled 1\n$/);
@@ -124,14 +146,21 @@ describe('watchRollout', () => {
     const stop = new AbortController();
     const sigintListeners = process.listenerCount('SIGINT');
     const started = pollsUntil(() => true);
-    const watching = watchRollout(store, rolloutId, { out: term.out, intervalMs: 10, signal: stop.signal, onPoll: started.onPoll });
+    const watching = watchRollout(store, rolloutId, {
+      out: term.out,
+      intervalMs: 10,
+      signal: stop.signal,
+      onPoll: started.onPoll,
+    });
     await started.seen;
     expect(process.listenerCount('SIGINT')).toBe(sigintListeners + 1); // Ctrl-C is caught while watching
     stop.abort();
     const result = await watching;
     expect(result).toMatchObject({ interrupted: true, status: { state: 'running', pending: 2 } });
     expect(process.listenerCount('SIGINT')).toBe(sigintListeners);
-    expect(term.text()).toContain('stopped watching at 0/2 rows (rollout running, it goes on) | created 0 already 0 failed 0 cancelled 0\n');
+    expect(term.text()).toContain(
+      'stopped watching at 0/2 rows (rollout running, it goes on) | created 0 already 0 failed 0 cancelled 0\n',
+    );
     expect(term.text()).toContain(`watch it again: assignments status ${rolloutId} --watch\n`);
     expect((await store.status(rolloutId))?.state).toBe('running');
   });

@@ -3,7 +3,15 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeRows, startStack, useStack, type Stack } from '../support/stack.js';
 import { startGraphTap, type GraphTap } from '../support/graph-tap.js';
-import { dumpRedis, enqueueRows, expectFinished, expectNoneAssigned, expectTruthMatchesReport, reportOf, statusOf } from '../support/rollout-checks.js';
+import {
+  dumpRedis,
+  enqueueRows,
+  expectFinished,
+  expectNoneAssigned,
+  expectTruthMatchesReport,
+  reportOf,
+  statusOf,
+} from '../support/rollout-checks.js';
 
 /**
  * The client secret and the bearer tokens it buys never leave the worker's memory: not in its logs at
@@ -17,7 +25,8 @@ const JWT = /eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]+/;
 /** Every way a secret could show: the value itself, as a bearer header, as a JWT. */
 function expectNoSecrets(where: string, text: string, secrets: string[]): void {
   expect(text.length, `${where} is empty: nothing was checked`).toBeGreaterThan(0);
-  for (const secret of secrets) expect(text.includes(secret), `${where} contains a secret (${secret.slice(0, 12)}…)`).toBe(false);
+  for (const secret of secrets)
+    expect(text.includes(secret), `${where} contains a secret (${secret.slice(0, 12)}…)`).toBe(false);
   expect(/Bearer\s/i.test(text), `${where} contains a bearer header`).toBe(false);
   expect(JWT.exec(text)?.[0], `${where} contains a JWT`).toBeUndefined();
 }
@@ -29,7 +38,12 @@ describe('a rollout with 401s and faults, logged at trace and debug', () => {
   beforeAll(async () => {
     stack = await startStack({
       // Short-lived tokens: the workers fetch many, so there are many to leak.
-      emulator: { clientSecret: secret, tokenLifetimeSeconds: 120, faults: { internalError: 0.1, reset: 0.1 }, seed: 3 },
+      emulator: {
+        clientSecret: secret,
+        tokenLifetimeSeconds: 120,
+        faults: { internalError: 0.1, reset: 0.1 },
+        seed: 3,
+      },
       env: { GRAPH_SETTLE_MS: '800', RETRY_BASE_DELAY_MS: '100' },
     });
     let posts = 0;
@@ -38,7 +52,9 @@ describe('a rollout with 401s and faults, logged at trace and debug', () => {
       if (req.method !== 'POST' || ++posts % 4 !== 1) return undefined;
       return {
         status: 401,
-        body: { error: { code: 'InvalidAuthenticationToken', message: 'Lifetime validation failed, the token is expired.' } },
+        body: {
+          error: { code: 'InvalidAuthenticationToken', message: 'Lifetime validation failed, the token is expired.' },
+        },
         headers: { 'www-authenticate': 'Bearer realm=""' },
       };
     });
@@ -58,7 +74,9 @@ describe('a rollout with 401s and faults, logged at trace and debug', () => {
     expect(status).toMatchObject({ state: 'finished', pending: 0 });
 
     // The rollout went through what it was meant to: 401s, faults, and tokens on the wire.
-    const tokens = [...new Set(tap.requests.map((r) => r.authorization?.replace(/^Bearer\s+/i, '')).filter((t): t is string => !!t))];
+    const tokens = [
+      ...new Set(tap.requests.map((r) => r.authorization?.replace(/^Bearer\s+/i, '')).filter((t): t is string => !!t)),
+    ];
     expect(tokens.length).toBeGreaterThan(1);
     expect(tap.requests.filter((r) => r.status === 401).length).toBeGreaterThan(0);
     const stats = await stack.control.stats();
@@ -82,7 +100,10 @@ describe('a rollout with 401s and faults, logged at trace and debug', () => {
 describe('a client secret Entra ID refuses, logged at trace', () => {
   const right = `right~${randomUUID()}`;
   const wrong = `wrong~${randomUUID()}`;
-  const stack = useStack({ emulator: { clientSecret: right }, env: { AZURE_CLIENT_SECRET: wrong, GRAPH_SETTLE_MS: '800', RETRY_BASE_DELAY_MS: '100' } });
+  const stack = useStack({
+    emulator: { clientSecret: right },
+    env: { AZURE_CLIENT_SECRET: wrong, GRAPH_SETTLE_MS: '800', RETRY_BASE_DELAY_MS: '100' },
+  });
 
   it('names neither the wrong secret nor the right one in logs, Redis or the report', async () => {
     const worker = await stack.worker({ LOG_LEVEL: 'trace' });
@@ -96,7 +117,9 @@ describe('a client secret Entra ID refuses, logged at trace', () => {
     expectNoSecrets('Redis', await dumpRedis(stack.redis, stack.prefix), [wrong, right]);
     expectNoSecrets('the JSON report', JSON.stringify(await reportOf(stack, rolloutId)), [wrong, right]);
     // A worker that cannot start also keeps quiet about the secret it was given.
-    const bad = await stack.cli(['worker'], { env: { AZURE_CLIENT_SECRET: wrong, AZURE_CLIENT_ID: '', LOG_LEVEL: 'trace' } });
+    const bad = await stack.cli(['worker'], {
+      env: { AZURE_CLIENT_SECRET: wrong, AZURE_CLIENT_ID: '', LOG_LEVEL: 'trace' },
+    });
     expect(bad.code).toBe(2);
     expect(bad.stdout + bad.stderr).not.toContain(wrong);
   });

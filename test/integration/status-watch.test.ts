@@ -5,7 +5,8 @@ import { startStack, type Stack } from '../support/stack.js';
 import { startCli } from '../support/cli-process.js';
 import { enqueueRows, statusOf } from '../support/rollout-checks.js';
 
-const PROGRESS = /^progress \d+\/\d+ rows \| \d+\.\d\/s \| ETA \S+ \| created \d+ already \d+ failed \d+ cancelled \d+( \| .+)?$/;
+const PROGRESS =
+  /^progress \d+\/\d+ rows \| \d+\.\d\/s \| ETA \S+ \| created \d+ already \d+ failed \d+ cancelled \d+( \| .+)?$/;
 
 /**
  * `assignments status <id> --watch` through the real CLI, with real workers, on a pipe (not a TTY):
@@ -16,11 +17,18 @@ describe('status --watch', () => {
   let stack: Stack;
   let configurationId: string;
   const rowsOf = (n: number, configuration = configurationId): AssignmentRow[] =>
-    Array.from({ length: n }, () => ({ tenantId: stack.tenantId, configurationId: configuration, groupId: randomUUID() }));
+    Array.from({ length: n }, () => ({
+      tenantId: stack.tenantId,
+      configurationId: configuration,
+      groupId: randomUUID(),
+    }));
 
   beforeAll(async () => {
     // Strict: a configuration the emulator was not told about answers 404, so rows can fail on purpose.
-    stack = await startStack({ emulator: { strictConfigurations: true }, env: { RETRY_BASE_DELAY_MS: '100', GRAPH_SETTLE_MS: '500' } });
+    stack = await startStack({
+      emulator: { strictConfigurations: true },
+      env: { RETRY_BASE_DELAY_MS: '100', GRAPH_SETTLE_MS: '500' },
+    });
     configurationId = (await stack.control.createConfiguration(stack.tenantId, { displayName: 'Office baseline' })).id;
   });
   afterAll(async () => {
@@ -34,7 +42,9 @@ describe('status --watch', () => {
     watch.child.kill('SIGINT');
     const result = await watch.exited;
     expect(result.code).toBe(130);
-    expect(result.stdout).toContain('stopped watching at 0/5 rows (rollout running, it goes on) | created 0 already 0 failed 0 cancelled 0\n');
+    expect(result.stdout).toContain(
+      'stopped watching at 0/5 rows (rollout running, it goes on) | created 0 already 0 failed 0 cancelled 0\n',
+    );
     expect(result.stdout).toContain(`watch it again: assignments status ${rolloutId} --watch\n`);
     expect(await statusOf(stack, rolloutId)).toMatchObject({ state: 'running', pending: 5 });
   });
@@ -57,16 +67,29 @@ describe('status --watch', () => {
 
   it('exits 1 when some rows failed; with --json the progress goes to stderr and the final status to stdout', async () => {
     const missingConfiguration = randomUUID();
-    const rows = rowsOf(10).flatMap((row, i) => [row, rowsOf(1, missingConfiguration)[0]!, ...(i % 2 ? [] : rowsOf(1))]);
+    const rows = rowsOf(10).flatMap((row, i) => [
+      row,
+      rowsOf(1, missingConfiguration)[0]!,
+      ...(i % 2 ? [] : rowsOf(1)),
+    ]);
     const rolloutId = await enqueueRows(stack, rows);
 
     const human = await stack.cli(['status', rolloutId, '--watch']);
     expect(human.code).toBe(1);
-    expect(human.stdout.trimEnd().split('\n').at(-1)).toMatch(/^finished 25\/25 rows in \S+ \| created 15 already 0 failed 10 cancelled 0$/);
+    expect(human.stdout.trimEnd().split('\n').at(-1)).toMatch(
+      /^finished 25\/25 rows in \S+ \| created 15 already 0 failed 10 cancelled 0$/,
+    );
 
     const json = await stack.cli(['status', rolloutId, '--watch', '--json']);
     expect(json.code).toBe(1);
-    expect(JSON.parse(json.stdout)).toMatchObject({ rolloutId, state: 'finished', total: 25, failed: 10, created: 15, pending: 0 });
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      rolloutId,
+      state: 'finished',
+      total: 25,
+      failed: 10,
+      created: 15,
+      pending: 0,
+    });
     expect(json.stderr).toMatch(/^finished 25\/25 rows in \S+ \| created 15 already 0 failed 10 cancelled 0\n$/);
   });
 

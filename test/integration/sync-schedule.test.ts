@@ -8,7 +8,10 @@ import { startStack, type Stack } from '../support/stack.js';
 
 function writeDesired(stack: Stack, configurationId: string, groups: string[]): string {
   const path = join(stack.dir, `desired-${randomUUID().slice(0, 6)}.yaml`);
-  writeFileSync(path, `tenants:\n  - tenantId: ${stack.tenantId}\n    configurations:\n      - configurationId: ${configurationId}\n        groups: [${groups.join(', ')}]\n`);
+  writeFileSync(
+    path,
+    `tenants:\n  - tenantId: ${stack.tenantId}\n    configurations:\n      - configurationId: ${configurationId}\n        groups: [${groups.join(', ')}]\n`,
+  );
   return path;
 }
 
@@ -58,10 +61,30 @@ describe('assignments schedule', () => {
 
   it('adds a cron schedule with its time zone and shows its next run', async () => {
     const file = writeDesired(stack, randomUUID(), [randomUUID()]);
-    const added = await stack.cli(['schedule', 'add', 'nightly', file, '--cron', '0 2 * * *', '--tz', 'Europe/Berlin', '--prune']);
+    const added = await stack.cli([
+      'schedule',
+      'add',
+      'nightly',
+      file,
+      '--cron',
+      '0 2 * * *',
+      '--tz',
+      'Europe/Berlin',
+      '--prune',
+    ]);
     expect(added.code, added.stderr).toBe(0);
     const [nightly] = await schedules(stack);
-    expect(nightly).toMatchObject({ name: 'nightly', cron: '0 2 * * *', tz: 'Europe/Berlin', prune: true, pruneThresholdPercent: 10, configurations: 1, groups: 1, runs: 0, lastRun: null });
+    expect(nightly).toMatchObject({
+      name: 'nightly',
+      cron: '0 2 * * *',
+      tz: 'Europe/Berlin',
+      prune: true,
+      pruneThresholdPercent: 10,
+      configurations: 1,
+      groups: 1,
+      runs: 0,
+      lastRun: null,
+    });
     // 02:00 in Berlin is 00:00 or 01:00 UTC.
     expect(new Date(nightly!.nextRunAt!).getUTCHours()).toBeLessThanOrEqual(1);
     expect((await stack.cli(['schedule', 'remove', 'nightly'])).code).toBe(0);
@@ -82,11 +105,19 @@ describe('assignments schedule', () => {
     // The rollout in `list` is the durable record of the first run: `lastRun` is overwritten by the
     // next run two seconds later, which a slow poll under load can miss.
     const rolloutId = await until('the first run', async () => {
-      const rollouts = JSON.parse((await stack.cli(['list', '--json'])).stdout) as { rolloutId: string; name: string }[];
+      const rollouts = JSON.parse((await stack.cli(['list', '--json'])).stdout) as {
+        rolloutId: string;
+        name: string;
+      }[];
       return rollouts.find((r) => r.name === 'often')?.rolloutId;
     });
     const status = await until('the rollout to finish', async () => {
-      const s = JSON.parse((await stack.cli(['status', rolloutId, '--json'])).stdout) as { state: string; created: number; name: string; source: string };
+      const s = JSON.parse((await stack.cli(['status', rolloutId, '--json'])).stdout) as {
+        state: string;
+        created: number;
+        name: string;
+        source: string;
+      };
       return s.state === 'finished' ? s : undefined;
     });
     expect(status).toMatchObject({ created: 3, name: 'often' });
@@ -96,13 +127,17 @@ describe('assignments schedule', () => {
 
     // Later runs find no drift: no new rollout, no write.
     const writes = (await stack.control.stats()).tenants[stack.tenantId]!.writesAccepted;
-    const quiet = await until('a run without drift', async () => (await schedules(stack)).find((s) => s.name === 'often' && s.lastRun?.result === 'no-drift'));
+    const quiet = await until('a run without drift', async () =>
+      (await schedules(stack)).find((s) => s.name === 'often' && s.lastRun?.result === 'no-drift'),
+    );
     expect(quiet.runs).toBeGreaterThanOrEqual(2);
     await sleep(2500);
     expect((await stack.control.stats()).tenants[stack.tenantId]!.writesAccepted).toBe(writes);
     const after = JSON.parse((await stack.cli(['list', '--json'])).stdout) as { name: string }[];
     expect(after.filter((r) => r.name === 'often')).toHaveLength(1);
-    expect((await stack.control.truth()).tenants[stack.tenantId]![configurationId]).toEqual(Object.fromEntries(groups.map((gr) => [gr, 1])));
+    expect((await stack.control.truth()).tenants[stack.tenantId]![configurationId]).toEqual(
+      Object.fromEntries(groups.map((gr) => [gr, 1])),
+    );
 
     expect((await stack.cli(['schedule', 'remove', 'often'])).code).toBe(0);
     expect(await schedules(stack)).toEqual([]);
@@ -133,7 +168,9 @@ describe('assignments schedule against a slow Graph', () => {
     const file = writeDesired(stack, configurationId, groups);
     const worker = await stack.worker();
     expect((await stack.cli(['schedule', 'add', 'busy', file, '--every', '1s'])).code).toBe(0);
-    const skipped = await until('two skipped runs', async () => (await schedules(stack)).find((s) => s.lastRun?.result === 'skipped' && s.runs >= 3));
+    const skipped = await until('two skipped runs', async () =>
+      (await schedules(stack)).find((s) => s.lastRun?.result === 'skipped' && s.runs >= 3),
+    );
     expect(skipped.lastRun!.message).toContain('still has');
     await until('no drift', async () => (await schedules(stack)).find((s) => s.lastRun?.result === 'no-drift'));
     expect((await stack.cli(['schedule', 'remove', 'busy'])).code).toBe(0);

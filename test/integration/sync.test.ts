@@ -51,7 +51,9 @@ describe('assignments sync', () => {
     await stack.control.createAssignment(stack.tenantId, unreadable, g[5]!);
     await stack.control.createAssignment(stack.tenantId, unreadable, g[6]!);
     await stack.control.setReadFailure(stack.tenantId, unreadable, 500);
-    file = writeDesired(stack, { [stack.tenantId]: { [configA]: [g[0]!, g[1]!, g[2]!], [missing]: [g[4]!], [unreadable]: [] } });
+    file = writeDesired(stack, {
+      [stack.tenantId]: { [configA]: [g[0]!, g[1]!, g[2]!], [missing]: [g[4]!], [unreadable]: [] },
+    });
   });
   afterAll(async () => {
     await stack?.stop();
@@ -64,13 +66,35 @@ describe('assignments sync', () => {
     expect(result.code).toBe(1);
     const drift = JSON.parse(result.stdout) as SyncJson;
     expect(drift.dryRun).toBe(true);
-    expect(drift.summary).toMatchObject({ configurations: 3, missing: 2, present: 1, extra: 1, duplicate: 1, configurationNotFound: 1, unreadable: 1 });
+    expect(drift.summary).toMatchObject({
+      configurations: 3,
+      missing: 2,
+      present: 1,
+      extra: 1,
+      duplicate: 1,
+      configurationNotFound: 1,
+      unreadable: 1,
+    });
     const [a, m, u] = drift.configurations;
-    expect(a).toMatchObject({ configurationId: configA, state: 'read', existingAssignments: 3, missing: [g[1], g[2]], present: [{ groupId: g[0] }] });
-    expect(a!.extra).toEqual([{ assignmentId: extraG3, groupId: g[3], targetType: '#microsoft.graph.officeConfigurationGroupAssignmentTarget' }]);
+    expect(a).toMatchObject({
+      configurationId: configA,
+      state: 'read',
+      existingAssignments: 3,
+      missing: [g[1], g[2]],
+      present: [{ groupId: g[0] }],
+    });
+    expect(a!.extra).toEqual([
+      { assignmentId: extraG3, groupId: g[3], targetType: '#microsoft.graph.officeConfigurationGroupAssignmentTarget' },
+    ]);
     expect(a!.duplicate.map((d) => d.assignmentId)).toEqual([duplicateOfG0]);
     expect(m).toMatchObject({ configurationId: missing, state: 'not-found', reason: { httpStatus: 404 } });
-    expect(u).toMatchObject({ configurationId: unreadable, state: 'unreadable', existingAssignments: null, missing: [], reason: { httpStatus: 500 } });
+    expect(u).toMatchObject({
+      configurationId: unreadable,
+      state: 'unreadable',
+      existingAssignments: null,
+      missing: [],
+      reason: { httpStatus: 500 },
+    });
     expect(u!.reason!.message).toContain('gave up after 3 attempts');
     expect(drift.entries.map((e) => [e.kind, e.configurationId, e.groupId])).toEqual([
       ['missing', configA, g[1]],
@@ -87,7 +111,9 @@ describe('assignments sync', () => {
     expect(text.stdout).toContain('nothing was written');
     expect(text.stdout).toContain(`missing    ${stack.tenantId}/${configA} group ${g[1]}`);
     expect(text.stdout).toContain(`extra      ${stack.tenantId}/${configA} group ${g[3]} (assignment ${extraG3})`);
-    expect(text.stdout).toContain(`duplicate  ${stack.tenantId}/${configA} group ${g[0]} (assignment ${duplicateOfG0})`);
+    expect(text.stdout).toContain(
+      `duplicate  ${stack.tenantId}/${configA} group ${g[0]} (assignment ${duplicateOfG0})`,
+    );
     expect(text.stdout).toMatch(new RegExp(`not found\\s+${stack.tenantId}/${missing}`));
     expect(text.stdout).toMatch(new RegExp(`unreadable\\s+${stack.tenantId}/${unreadable}`));
 
@@ -141,7 +167,9 @@ describe('assignments sync', () => {
     expect(result.code).toBe(1);
     const applied = JSON.parse(result.stdout) as SyncJson;
     expect(applied.prune).toMatchObject({ enabled: true, force: true, wouldDelete: 2 });
-    const report = JSON.parse((await stack.cli(['report', applied.rollout!.rolloutId, '--format', 'json'])).stdout) as Outcome[];
+    const report = JSON.parse(
+      (await stack.cli(['report', applied.rollout!.rolloutId, '--format', 'json'])).stdout,
+    ) as Outcome[];
     expect(report.map((r) => [r.assignmentId, r.outcome])).toEqual([
       [extraG3, 'deleted'],
       [duplicateOfG0, 'deleted'],
@@ -170,14 +198,20 @@ describe('assignments sync', () => {
     const worker = await stack.worker();
     const result = await stack.cli(['sync', one, '--prune', '--prune-threshold', '20', '--json', '--wait']);
     expect(result.code).toBe(0);
-    const report = JSON.parse((await stack.cli(['report', (JSON.parse(result.stdout) as SyncJson).rollout!.rolloutId, '--format', 'json'])).stdout) as Outcome[];
+    const report = JSON.parse(
+      (await stack.cli(['report', (JSON.parse(result.stdout) as SyncJson).rollout!.rolloutId, '--format', 'json']))
+        .stdout,
+    ) as Outcome[];
     expect(report.map((r) => [r.assignmentId, r.outcome])).toEqual([[extra, 'deleted']]);
     await worker.stop();
   });
 
   it('rejects a bad desired-state file with its line and path, touching nothing', async () => {
     const bad = join(stack.dir, 'bad.yaml');
-    writeFileSync(bad, `tenants:\n  - tenantId: ${stack.tenantId}\n    configurations:\n      - configurationId: ${configA}\n        groups: [not-a-guid]\n`);
+    writeFileSync(
+      bad,
+      `tenants:\n  - tenantId: ${stack.tenantId}\n    configurations:\n      - configurationId: ${configA}\n        groups: [not-a-guid]\n`,
+    );
     const keysBefore = new Set(await stack.redis.keys(`${stack.prefix}:*`));
     const result = await stack.cli(['sync', bad]);
     expect(result.code).toBe(2);

@@ -43,7 +43,10 @@ describe('tenant lanes with GRAPH_RATE_LIMIT set to the tenant limit', () => {
 
     await stack.waitFinished(smallId, 30_000);
     const busyProgress = await progressOf(stack, backlogId);
-    expect(busyProgress.pending, 'the backlog, enqueued first, is still running when the quiet tenants are done').toBeGreaterThan(0);
+    expect(
+      busyProgress.pending,
+      'the backlog, enqueued first, is still running when the quiet tenants are done',
+    ).toBeGreaterThan(0);
     expectAllSucceeded(await reportOf(stack, smallId), small);
     await expectFinished(stack, smallId, small.length, 0);
 
@@ -56,7 +59,11 @@ describe('tenant lanes with GRAPH_RATE_LIMIT set to the tenant limit', () => {
     for (const tenant of [busy, ...quiet]) {
       const s = stats.tenants[tenant];
       expect(s, `stats for tenant ${tenant}`).toBeDefined();
-      expect({ tenant, maxWritesInWindow: s!.maxWritesInWindow, throttled: s!.throttled }).toEqual({ tenant, maxWritesInWindow: expect.any(Number), throttled: 0 });
+      expect({ tenant, maxWritesInWindow: s!.maxWritesInWindow, throttled: s!.throttled }).toEqual({
+        tenant,
+        maxWritesInWindow: expect.any(Number),
+        throttled: 0,
+      });
       expect(s!.maxWritesInWindow).toBeLessThanOrEqual(LIMIT.max);
     }
   });

@@ -66,7 +66,8 @@ describe('a lane with GRAPH_RATE_LIMIT', () => {
       }
     }
     expect(grants).toHaveLength(30);
-    for (let i = 0; i + limit.max < grants.length; i++) expect(grants[i + limit.max]! - grants[i]!).toBeGreaterThanOrEqual(limit.windowMs);
+    for (let i = 0; i + limit.max < grants.length; i++)
+      expect(grants[i + limit.max]! - grants[i]!).toBeGreaterThanOrEqual(limit.windowMs);
   });
 
   it('a send that left late is counted when it left, so later grants keep their distance as Graph sees it', async () => {
@@ -106,11 +107,17 @@ describe('a lane with GRAPH_RATE_LIMIT', () => {
     for (const owner of ['a', 'b', 'c', 'd', 'e', 'f', 'g']) await lanes.admit('t', { owner }, T0);
     const endOfSchedule = (await lanes.admit('t', { owner: 'h' }, T0)).at;
     // Only 'a' has been sent: the window has room, so the listing page goes now.
-    expect(await lanes.admit('t', { owner: 'reader', ahead: true }, T0 + 1)).toMatchObject({ granted: true, at: T0 + 1 });
+    expect(await lanes.admit('t', { owner: 'reader', ahead: true }, T0 + 1)).toMatchObject({
+      granted: true,
+      at: T0 + 1,
+    });
     // Promised slots keep their times; the end of the schedule moves back one slot to make room.
     expect((await lanes.admit('t', { owner: 'i' }, T0 + 2)).at).toBeCloseTo(endOfSchedule + 2 * pacing.intervalMs, 5);
     // A second request going ahead keeps the lane's spacing after the first.
-    expect(await lanes.admit('t', { owner: 'reader2', ahead: true }, T0 + 3)).toMatchObject({ granted: false, at: T0 + 1 + pacing.intervalMs });
+    expect(await lanes.admit('t', { owner: 'reader2', ahead: true }, T0 + 3)).toMatchObject({
+      granted: false,
+      at: T0 + 1 + pacing.intervalMs,
+    });
   });
 
   it('a request going ahead that comes back a moment early keeps its slot', async () => {
@@ -118,7 +125,10 @@ describe('a lane with GRAPH_RATE_LIMIT', () => {
     expect((await lanes.admit('t', { owner: 'p1', ahead: true }, T0)).granted).toBe(true);
     const waiting = await lanes.admit('t', { owner: 'p2', ahead: true }, T0 + 1);
     expect(waiting).toMatchObject({ granted: false, at: T0 + pacing.intervalMs });
-    expect(await lanes.admit('t', { owner: 'p2', ahead: true }, waiting.at - 5)).toMatchObject({ granted: false, at: waiting.at });
+    expect(await lanes.admit('t', { owner: 'p2', ahead: true }, waiting.at - 5)).toMatchObject({
+      granted: false,
+      at: waiting.at,
+    });
     expect(await lanes.admit('t', { owner: 'p2', ahead: true }, waiting.at)).toMatchObject({ granted: true });
   });
 
@@ -130,12 +140,16 @@ describe('a lane with GRAPH_RATE_LIMIT', () => {
     const first = await lanes.admit('t', { owner: 'p1', ahead: true }, T0 + 1100);
     expect(first).toMatchObject({ granted: true });
     // Lua hands times back as whole milliseconds.
-    expect(await lanes.admit('t', { owner: 'p2', ahead: true }, T0 + 1100)).toMatchObject({ granted: false, at: Math.floor(T0 + 1100 + interval) });
+    expect(await lanes.admit('t', { owner: 'p2', ahead: true }, T0 + 1100)).toMatchObject({
+      granted: false,
+      at: Math.floor(T0 + 1100 + interval),
+    });
   });
 
   it('going ahead never breaks the window: with max sends in it, the request waits for the first to leave', async () => {
     const lanes = new TenantLanes(redis, keys, limit);
-    for (let i = 0; i < limit.max; i++) expect((await lanes.admit('t', { owner: `s${i}` }, T0 + i * pacing.intervalMs)).granted).toBe(true);
+    for (let i = 0; i < limit.max; i++)
+      expect((await lanes.admit('t', { owner: `s${i}` }, T0 + i * pacing.intervalMs)).granted).toBe(true);
     const waiting = await lanes.admit('t', { owner: 'reader', ahead: true }, T0 + 900);
     expect(waiting).toMatchObject({ granted: false, at: T0 + pacing.windowMs });
     expect((await lanes.admit('t', { owner: 'reader', ahead: true }, T0 + pacing.windowMs)).granted).toBe(true);
@@ -158,7 +172,10 @@ describe('a lane with GRAPH_RATE_LIMIT', () => {
     // Its own earlier grant (a retry with a fresh token) does not block it.
     expect(await lanes.admit('t', { owner: 'b1', marker: mine }, T0 + 1)).toMatchObject({ granted: true });
     await redis.set(key, `sent|rollout-a|${T0 + 2}`);
-    expect(await lanes.admit('t', { owner: 'b1', marker: mine }, T0 + 3)).toMatchObject({ granted: false, markerTaken: true });
+    expect(await lanes.admit('t', { owner: 'b1', marker: mine }, T0 + 3)).toMatchObject({
+      granted: false,
+      markerTaken: true,
+    });
     expect(await redis.get(key)).toBe(`sent|rollout-a|${T0 + 2}`);
   });
 

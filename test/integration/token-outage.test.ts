@@ -98,7 +98,9 @@ describe('a token Graph refuses once', () => {
   const refused = new Set<string>();
   const unauthorized: TapAnswer = {
     status: 401,
-    body: { error: { code: 'InvalidAuthenticationToken', message: 'Lifetime validation failed, the token is expired.' } },
+    body: {
+      error: { code: 'InvalidAuthenticationToken', message: 'Lifetime validation failed, the token is expired.' },
+    },
     headers: { 'www-authenticate': 'Bearer realm=""' },
   };
   beforeAll(async () => {

@@ -89,7 +89,12 @@ describe('a worker killed while it reads a configuration for the rollout', () =>
     const rows = makeRows([stack.tenantId], 1, 12);
     const victim = await stack.worker({ GRAPH_BASE_URL: tap.graphBaseUrl });
     const rolloutId = await enqueueRows(stack, rows);
-    await waitUntil('a read of the configuration on the wire', async () => tap.requests.some((r) => r.method === 'GET' && r.status === undefined), 20_000, 20);
+    await waitUntil(
+      'a read of the configuration on the wire',
+      async () => tap.requests.some((r) => r.method === 'GET' && r.status === undefined),
+      20_000,
+      20,
+    );
     await victim.stop('SIGKILL');
     expect((await progressOf(stack, rolloutId)).done).toBe(0);
 

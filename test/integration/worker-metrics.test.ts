@@ -35,7 +35,9 @@ describe('WorkerMetrics', () => {
     const text = await m.registry.metrics();
 
     expect(sample(text, 'assignments_graph_requests_total', { tenant: 't1', method: 'POST', status: '201' })).toBe(2);
-    expect(sample(text, 'assignments_graph_requests_total', { tenant: 't1', method: 'POST', status: 'ETIMEDOUT' })).toBe(1);
+    expect(
+      sample(text, 'assignments_graph_requests_total', { tenant: 't1', method: 'POST', status: 'ETIMEDOUT' }),
+    ).toBe(1);
     expect(sample(text, 'assignments_graph_requests_total', { tenant: 't2', method: 'GET', status: '200' })).toBe(1);
     expect(sample(text, 'assignments_graph_request_duration_seconds_count', { method: 'POST' })).toBe(3);
     expect(sample(text, 'assignments_graph_request_duration_seconds_bucket', { method: 'POST', le: '0.1' })).toBe(1);
@@ -84,7 +86,9 @@ describe('WorkerMetrics', () => {
     const a = new WorkerMetrics();
     const b = new WorkerMetrics();
     a.outcome('t1', 'created');
-    expect(sample(await b.registry.metrics(), 'assignments_outcomes_total', { tenant: 't1', outcome: 'created' })).toBeUndefined();
+    expect(
+      sample(await b.registry.metrics(), 'assignments_outcomes_total', { tenant: 't1', outcome: 'created' }),
+    ).toBeUndefined();
   });
 
   it('serves its registry over HTTP on loopback', async () => {
@@ -122,7 +126,9 @@ describe('PromEventMetrics', () => {
     expect(sample(text, 'assignments_events_received_total', { source: 'graph-webhook' })).toBe(1);
     expect(sample(text, 'assignments_events_accepted_total', { source: 'events' })).toBe(1);
     expect(sample(text, 'assignments_events_rejected_total', { source: 'events', reason: 'bad-signature' })).toBe(1);
-    expect(sample(text, 'assignments_events_rejected_total', { source: 'graph-webhook', reason: 'client-state' })).toBe(1);
+    expect(sample(text, 'assignments_events_rejected_total', { source: 'graph-webhook', reason: 'client-state' })).toBe(
+      1,
+    );
     expect(sample(text, 'assignments_events_duplicates_total', { source: 'events', why: 'replayed' })).toBe(1);
     expect(sample(text, 'assignments_events_duplicates_total', { source: 'graph-webhook', why: 'debounced' })).toBe(1);
   });
@@ -140,7 +146,11 @@ describe('scrapeFleet', () => {
     } as unknown as Redis;
   }
 
-  function fakeQueue(name: string, counts: Record<string, number>, oldest?: { timestamp: number; opts: { delay?: number } }): MeteredQueue {
+  function fakeQueue(
+    name: string,
+    counts: Record<string, number>,
+    oldest?: { timestamp: number; opts: { delay?: number } },
+  ): MeteredQueue {
     return {
       name,
       getJobCounts: async () => counts,
@@ -233,7 +243,12 @@ describe('LaneBoundGraph instrumentation', () => {
     } as unknown as TenantLanes & { pauses: number[] };
   }
   const api = { prepare: async () => undefined } as unknown as AssignmentsApi;
-  const ctx = (action?: 'create' | 'delete'): CallerContext => ({ tenantId: 't1', owner: 'job-1', clientRequestId: 'c', action });
+  const ctx = (action?: 'create' | 'delete'): CallerContext => ({
+    tenantId: 't1',
+    owner: 'job-1',
+    clientRequestId: 'c',
+    action,
+  });
   const marker = { key: 'm', value: 'sent|r|', ttlMs: 1000 };
   const ok = (httpStatus: number) => async (): Promise<CallInfo> => ({ httpStatus, clientRequestId: 'c' });
   const failing = (details: ConstructorParameters<typeof GraphFailure>[0]) => async (): Promise<CallInfo> => {
@@ -258,17 +273,38 @@ describe('LaneBoundGraph instrumentation', () => {
     const metrics = new WorkerMetrics();
     const lanes = fakeLanes();
     const graph = new LaneBoundGraph(api, lanes, 100, undefined, metrics);
-    const throttled = { kind: 'throttled', code: GraphFailureCodes.THROTTLED, ambiguous: true, message: '429', httpStatus: 429, retryAfterMs: 3000 } as const;
+    const throttled = {
+      kind: 'throttled',
+      code: GraphFailureCodes.THROTTLED,
+      ambiguous: true,
+      message: '429',
+      httpStatus: 429,
+      retryAfterMs: 3000,
+    } as const;
     await expect(graph.call(ctx('create'), failing(throttled), marker)).rejects.toBeInstanceOf(ThrottledWait);
-    const unavailable = { kind: 'transient', code: GraphFailureCodes.UNAVAILABLE, ambiguous: true, message: '503', httpStatus: 503 } as const;
+    const unavailable = {
+      kind: 'transient',
+      code: GraphFailureCodes.UNAVAILABLE,
+      ambiguous: true,
+      message: '503',
+      httpStatus: 503,
+    } as const;
     await expect(graph.call(ctx('create'), failing(unavailable), marker)).rejects.toBeInstanceOf(GraphFailure);
-    const timeout = { kind: 'transient', code: GraphFailureCodes.TIMEOUT, ambiguous: true, message: 'timeout', graphCode: 'ETIMEDOUT' } as const;
+    const timeout = {
+      kind: 'transient',
+      code: GraphFailureCodes.TIMEOUT,
+      ambiguous: true,
+      message: 'timeout',
+      graphCode: 'ETIMEDOUT',
+    } as const;
     await expect(graph.call(ctx('create'), failing(timeout), marker)).rejects.toBeInstanceOf(GraphFailure);
     const text = await metrics.registry.metrics();
 
     expect(sample(text, 'assignments_graph_requests_total', { tenant: 't1', method: 'POST', status: '429' })).toBe(1);
     expect(sample(text, 'assignments_graph_requests_total', { tenant: 't1', method: 'POST', status: '503' })).toBe(1);
-    expect(sample(text, 'assignments_graph_requests_total', { tenant: 't1', method: 'POST', status: 'ETIMEDOUT' })).toBe(1);
+    expect(
+      sample(text, 'assignments_graph_requests_total', { tenant: 't1', method: 'POST', status: 'ETIMEDOUT' }),
+    ).toBe(1);
     expect(sample(text, 'assignments_graph_throttled_total', { tenant: 't1' })).toBe(1);
     expect(sample(text, 'assignments_retry_after_seconds_sum')).toBe(3);
     expect(sample(text, 'assignments_lane_pauses_total', { tenant: 't1' })).toBe(2);

@@ -20,10 +20,15 @@ import {
  */
 
 /** Sends SIGTERM and waits at most 30 s for the exit: `timeout` when the worker is still there. */
-async function terminate(worker: WorkerHandle): Promise<{ code: number | null; signal: NodeJS.Signals | null } | 'timeout'> {
+async function terminate(
+  worker: WorkerHandle,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null } | 'timeout'> {
   const exited = once(worker.child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
   worker.child.kill('SIGTERM');
-  const outcome = await Promise.race([exited.then(([code, signal]) => ({ code, signal })), sleep(30_000).then(() => 'timeout' as const)]);
+  const outcome = await Promise.race([
+    exited.then(([code, signal]) => ({ code, signal })),
+    sleep(30_000).then(() => 'timeout' as const),
+  ]);
   return outcome;
 }
 
@@ -54,10 +59,15 @@ describe('a worker stopped with SIGTERM mid-rollout', () => {
     const rows = makeRows([stack.tenantId, randomUUID()], 3, 10);
     const leaving = await stack.worker();
     const rolloutId = await enqueueRows(stack, rows);
-    await waitUntil('rows done and more in flight', async () => {
-      const done = (await progressOf(stack, rolloutId)).done >= 5;
-      return done && (await stack.redis.llen(`${stack.prefix}:assignments:active`)) > 0;
-    }, 30_000, 20);
+    await waitUntil(
+      'rows done and more in flight',
+      async () => {
+        const done = (await progressOf(stack, rolloutId)).done >= 5;
+        return done && (await stack.redis.llen(`${stack.prefix}:assignments:active`)) > 0;
+      },
+      30_000,
+      20,
+    );
 
     const exit = await terminate(leaving);
     expect(exit).toEqual({ code: 0, signal: null });
@@ -75,7 +85,14 @@ describe('a worker stopped with SIGTERM mid-rollout', () => {
     stack = await startStack({
       // Slower than the shutdown deadline: in-flight rows cannot finish in time.
       emulator: { latencyMs: 1500 },
-      env: { WORKER_LOCK_MS: '3000', SHUTDOWN_TIMEOUT_MS: '300', GRAPH_SETTLE_MS: '800', RETRY_BASE_DELAY_MS: '100', WORKER_CONCURRENCY: '6', GRAPH_TIMEOUT_MS: '5000' },
+      env: {
+        WORKER_LOCK_MS: '3000',
+        SHUTDOWN_TIMEOUT_MS: '300',
+        GRAPH_SETTLE_MS: '800',
+        RETRY_BASE_DELAY_MS: '100',
+        WORKER_CONCURRENCY: '6',
+        GRAPH_TIMEOUT_MS: '5000',
+      },
     });
     const rows = makeRows([stack.tenantId], 2, 10);
     const leaving = await stack.worker();
@@ -86,12 +103,19 @@ describe('a worker stopped with SIGTERM mid-rollout', () => {
     // each), not parked for a moment behind the listing read: the leaving worker cannot finish them
     // within the deadline. (A count of active jobs alone can be all the staying worker's.)
     const configurations = [...new Set(rows.map((r) => r.configurationId))];
-    await waitUntil('rows posting on both workers', async () => {
-      const listed = await Promise.all(configurations.map((c) => stack.redis.hget(`${stack.prefix}:listing:${stack.tenantId}:${c}`, '_status')));
-      if (listed.some((status) => status !== 'ok')) return false;
-      const held = await activeRowsByWorker(stack);
-      return held.size === 2 && [...held.values()].every((n) => n >= 2);
-    }, 30_000, 20);
+    await waitUntil(
+      'rows posting on both workers',
+      async () => {
+        const listed = await Promise.all(
+          configurations.map((c) => stack.redis.hget(`${stack.prefix}:listing:${stack.tenantId}:${c}`, '_status')),
+        );
+        if (listed.some((status) => status !== 'ok')) return false;
+        const held = await activeRowsByWorker(stack);
+        return held.size === 2 && [...held.values()].every((n) => n >= 2);
+      },
+      30_000,
+      20,
+    );
 
     const exit = await terminate(leaving);
     expect(exit).toEqual({ code: 0, signal: null });

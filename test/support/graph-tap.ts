@@ -64,13 +64,21 @@ export async function startGraphTap(
   const upstream = new URL(emulator.origin);
 
   const server: Server = createServer({ cert, key }, (req: IncomingMessage, res: ServerResponse) => {
-    const entry: TappedRequest = { method: req.method ?? 'GET', path: req.url ?? '/', authorization: req.headers.authorization };
+    const entry: TappedRequest = {
+      method: req.method ?? 'GET',
+      path: req.url ?? '/',
+      authorization: req.headers.authorization,
+    };
     requests.push(entry);
     const action = intercept?.(req, requests);
     const answer = (canned: TapAnswer): void => {
       const text = JSON.stringify(canned.body);
       entry.status = canned.status;
-      res.writeHead(canned.status, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)), ...canned.headers });
+      res.writeHead(canned.status, {
+        'content-type': 'application/json',
+        'content-length': String(Buffer.byteLength(text)),
+        ...canned.headers,
+      });
       res.end(text);
     };
     if (action && 'reset' in action) {
@@ -85,21 +93,38 @@ export async function startGraphTap(
     }
     if (action && 'afterCommit' in action) {
       const after = action.afterCommit;
-      const forward = request({ host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: req.headers, ca: cert }, (upstreamAnswer) => {
-        upstreamAnswer.resume();
-        upstreamAnswer.on('end', () => {
-          if (after === 'reset') res.destroy();
-          else if (after !== 'hang') answer(after);
-          // 'hang': no answer; the client gives up, and close() drops the connection.
-        });
-      });
+      const forward = request(
+        {
+          host: upstream.hostname,
+          port: upstream.port,
+          path: req.url,
+          method: req.method,
+          headers: req.headers,
+          ca: cert,
+        },
+        (upstreamAnswer) => {
+          upstreamAnswer.resume();
+          upstreamAnswer.on('end', () => {
+            if (after === 'reset') res.destroy();
+            else if (after !== 'hang') answer(after);
+            // 'hang': no answer; the client gives up, and close() drops the connection.
+          });
+        },
+      );
       forward.on('error', () => res.destroy());
       req.pipe(forward);
       return;
     }
     // The Host header stays the tap's, so nextLinks the emulator writes come back through the tap.
     const forward = request(
-      { host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: req.headers, ca: cert },
+      {
+        host: upstream.hostname,
+        port: upstream.port,
+        path: req.url,
+        method: req.method,
+        headers: req.headers,
+        ca: cert,
+      },
       (answer) => {
         entry.status = answer.statusCode;
         res.writeHead(answer.statusCode ?? 502, answer.headers);

@@ -39,7 +39,12 @@ export async function expectEachAssignedOnce(stack: Stack, rows: readonly Triple
   const truth = await stack.control.truth();
   expect(truth.duplicates).toBe(0);
   const missing = rows.filter((r) => truth.tenants[r.tenantId]?.[r.configurationId]?.[r.groupId] !== 1);
-  expect(missing.map((r) => `${r.tenantId}/${r.configurationId}/${r.groupId}: ${truth.tenants[r.tenantId]?.[r.configurationId]?.[r.groupId] ?? 0}`)).toEqual([]);
+  expect(
+    missing.map(
+      (r) =>
+        `${r.tenantId}/${r.configurationId}/${r.groupId}: ${truth.tenants[r.tenantId]?.[r.configurationId]?.[r.groupId] ?? 0}`,
+    ),
+  ).toEqual([]);
 }
 
 /** The emulator holds no assignment for any of the rows. */
@@ -54,21 +59,40 @@ export async function expectTruthMatchesReport(stack: Stack, report: readonly Re
   const truth = await stack.control.truth();
   expect(truth.duplicates).toBe(0);
   const wrong = report
-    .map((r) => ({ row: r.row, outcome: r.outcome, inGraph: truth.tenants[r.tenantId]?.[r.configurationId]?.[r.groupId] ?? 0 }))
+    .map((r) => ({
+      row: r.row,
+      outcome: r.outcome,
+      inGraph: truth.tenants[r.tenantId]?.[r.configurationId]?.[r.groupId] ?? 0,
+    }))
     .filter((r) => r.inGraph !== (r.outcome === 'failed' ? 0 : 1));
   expect(wrong).toEqual([]);
 }
 
 /** One report line per row, in input order, each `created` or `already-assigned` with an assignment id. */
 export function expectAllSucceeded(report: readonly ReportRow[], rows: readonly AssignmentRow[]): void {
-  expect(report.map((r) => `${r.tenantId}/${r.configurationId}/${r.groupId}`)).toEqual(rows.map((r) => `${r.tenantId}/${r.configurationId}/${r.groupId}`));
+  expect(report.map((r) => `${r.tenantId}/${r.configurationId}/${r.groupId}`)).toEqual(
+    rows.map((r) => `${r.tenantId}/${r.configurationId}/${r.groupId}`),
+  );
   const notSucceeded = report.filter((r) => r.outcome !== 'created' && r.outcome !== 'already-assigned');
-  expect(notSucceeded.map((r) => ({ row: r.row, outcome: r.outcome, code: r.code, httpStatus: r.httpStatus, errorMessage: r.errorMessage }))).toEqual([]);
+  expect(
+    notSucceeded.map((r) => ({
+      row: r.row,
+      outcome: r.outcome,
+      code: r.code,
+      httpStatus: r.httpStatus,
+      errorMessage: r.errorMessage,
+    })),
+  ).toEqual([]);
   for (const r of report) expect(r.assignmentId, `row ${r.row} has no assignmentId`).toMatch(/^[0-9a-f-]{36}$/);
 }
 
 /** The rollout is finished, with every row counted once, and `failed` rows as given. */
-export async function expectFinished(stack: Stack, rolloutId: string, total: number, failed: number): Promise<RolloutStatus> {
+export async function expectFinished(
+  stack: Stack,
+  rolloutId: string,
+  total: number,
+  failed: number,
+): Promise<RolloutStatus> {
   const status = await statusOf(stack, rolloutId);
   expect(status).toMatchObject({ total, pending: 0, failed, succeeded: total - failed, state: 'finished' });
   expect(status.created + status.alreadyAssigned + status.deleted + status.alreadyDeleted).toBe(status.succeeded);
@@ -76,7 +100,12 @@ export async function expectFinished(stack: Stack, rolloutId: string, total: num
 }
 
 /** Polls `check` until it returns something truthy; throws with `what` after `timeoutMs`. */
-export async function waitUntil<T>(what: string, check: () => Promise<T | undefined | null | false>, timeoutMs = 30_000, everyMs = 100): Promise<T> {
+export async function waitUntil<T>(
+  what: string,
+  check: () => Promise<T | undefined | null | false>,
+  timeoutMs = 30_000,
+  everyMs = 100,
+): Promise<T> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
@@ -87,10 +116,16 @@ export async function waitUntil<T>(what: string, check: () => Promise<T | undefi
 }
 
 /** The rollout's outcome counters straight from Redis (cheaper than spawning `status` in a poll loop). */
-export async function progressOf(stack: Stack, rolloutId: string): Promise<{ total: number; done: number; pending: number }> {
+export async function progressOf(
+  stack: Stack,
+  rolloutId: string,
+): Promise<{ total: number; done: number; pending: number }> {
   const h = await stack.redis.hgetall(`${stack.prefix}:rollout:${rolloutId}`);
   const total = Number(h.total ?? 0);
-  const done = ['created', 'alreadyAssigned', 'deleted', 'alreadyDeleted', 'failed', 'cancelled'].reduce((n, c) => n + Number(h[c] ?? 0), 0);
+  const done = ['created', 'alreadyAssigned', 'deleted', 'alreadyDeleted', 'failed', 'cancelled'].reduce(
+    (n, c) => n + Number(h[c] ?? 0),
+    0,
+  );
   return { total, done, pending: total - done };
 }
 

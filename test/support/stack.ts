@@ -114,7 +114,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 
   const cli: Stack['cli'] = (args, o = {}) =>
     new Promise((resolvePromise, reject) => {
-      const child = spawn(process.execPath, [BIN, ...args], { env: { ...env, ...o.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [BIN, ...args], {
+        env: { ...env, ...o.env },
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -124,7 +127,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       child.stdin.end(o.input ?? '');
     });
 
-  /** A CLI process that runs until stopped, ready once its log says `ready` (its first work is not raced by the test). */
+  /**
+   * A CLI process that runs until stopped, ready once its log says `ready` (its first work is not raced by the test).
+   */
   const longRunning = async (args: string[], processEnv: NodeJS.ProcessEnv, ready: string): Promise<WorkerHandle> => {
     const child = spawn(process.execPath, [BIN, ...args], { env: processEnv, stdio: ['ignore', 'pipe', 'pipe'] });
     let logs = '';
@@ -153,7 +158,11 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 
   const serve: Stack['serve'] = async (extra = {}) => {
     const port = await freePort();
-    const handle = await longRunning(['serve'], { ...env, SERVER_HOST: '127.0.0.1', SERVER_PORT: String(port), ...extra }, 'server listening');
+    const handle = await longRunning(
+      ['serve'],
+      { ...env, SERVER_HOST: '127.0.0.1', SERVER_PORT: String(port), ...extra },
+      'server listening',
+    );
     return { ...handle, url: `http://127.0.0.1:${port}` };
   };
 
@@ -171,18 +180,29 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     serve,
     writeCsv(rows, name = `rollout-${randomUUID().slice(0, 6)}.csv`) {
       const path = join(dir, name);
-      writeFileSync(path, ['tenantId,configurationId,groupId', ...rows.map((r) => `${r.tenantId},${r.configurationId},${r.groupId}`)].join('\n') + '\n');
+      writeFileSync(
+        path,
+        [
+          'tenantId,configurationId,groupId',
+          ...rows.map((r) => `${r.tenantId},${r.configurationId},${r.groupId}`),
+        ].join('\n') + '\n',
+      );
       return path;
     },
     async waitFinished(rolloutId, timeoutMs = 90_000) {
       const until = Date.now() + timeoutMs;
       for (;;) {
         const h = await redis.hgetall(`${prefix}:rollout:${rolloutId}`);
-        const done = ['created', 'alreadyAssigned', 'deleted', 'alreadyDeleted', 'failed', 'cancelled'].reduce((n, c) => n + Number(h[c] ?? 0), 0);
+        const done = ['created', 'alreadyAssigned', 'deleted', 'alreadyDeleted', 'failed', 'cancelled'].reduce(
+          (n, c) => n + Number(h[c] ?? 0),
+          0,
+        );
         if (h.total && done >= Number(h.total)) return h;
         if (Date.now() > until) {
           // What the processes were doing, for a failure seen only on a loaded CI machine.
-          const tails = workers.map((w, i) => `--- process ${i} (exit ${String(w.child.exitCode)}) ---\n${w.logs().slice(-3000)}`).join('\n');
+          const tails = workers
+            .map((w, i) => `--- process ${i} (exit ${String(w.child.exitCode)}) ---\n${w.logs().slice(-3000)}`)
+            .join('\n');
           throw new Error(`rollout ${rolloutId} not finished after ${timeoutMs} ms: ${JSON.stringify(h)}\n${tails}`);
         }
         await sleep(100);

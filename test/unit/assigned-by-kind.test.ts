@@ -31,7 +31,13 @@ describe('what the pipeline takes for assigned', () => {
 
   it("is the kind's answer in a dry run: a group with only another target type would be created", async () => {
     const lister = { listAll: async () => [listing[0]!] };
-    const input = { rows: [{ tenantId: T, configurationId: C, groupId: G }], lines: [2], inputRows: 1, duplicateRows: 0, format: 'csv' as const };
+    const input = {
+      rows: [{ tenantId: T, configurationId: C, groupId: G }],
+      lines: [2],
+      inputRows: 1,
+      duplicateRows: 0,
+      format: 'csv' as const,
+    };
     const plan = await planRollout(input, lister, { kind: policyKind });
     expect(plan.rows.map((r) => r.plan)).toEqual(['would-create']);
   });

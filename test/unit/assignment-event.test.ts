@@ -4,7 +4,13 @@ import { MAX_EVENT_ATTRIBUTES, parseAssignmentEvent } from '../../producer/assig
 const TENANT = '3f0e5a1b-1111-4222-8333-444455556666';
 const GROUP = '9d1b2c3e-aaaa-4bbb-8ccc-ddddeeeeffff';
 
-const valid = { id: 'hr-42', type: 'group.created', tenantId: TENANT, groupId: GROUP, attributes: { department: 'Sales' } };
+const valid = {
+  id: 'hr-42',
+  type: 'group.created',
+  tenantId: TENANT,
+  groupId: GROUP,
+  attributes: { department: 'Sales' },
+};
 
 /** The reason a body is refused; fails the test if it is accepted. */
 function reasonFor(body: unknown): string {
@@ -15,13 +21,20 @@ function reasonFor(body: unknown): string {
 
 describe('an event body that is accepted', () => {
   it('comes back with its fields, ids lower-cased and trimmed', () => {
-    const result = parseAssignmentEvent({ ...valid, tenantId: ` ${TENANT.toUpperCase()} `, groupId: GROUP.toUpperCase() });
+    const result = parseAssignmentEvent({
+      ...valid,
+      tenantId: ` ${TENANT.toUpperCase()} `,
+      groupId: GROUP.toUpperCase(),
+    });
     expect(result).toEqual({ ok: true, event: { ...valid, tenantId: TENANT, groupId: GROUP } });
   });
 
   it('gets empty attributes when it has none', () => {
     const { attributes: _, ...withoutAttributes } = valid;
-    expect(parseAssignmentEvent(withoutAttributes)).toEqual({ ok: true, event: { ...withoutAttributes, attributes: {} } });
+    expect(parseAssignmentEvent(withoutAttributes)).toEqual({
+      ok: true,
+      event: { ...withoutAttributes, attributes: {} },
+    });
   });
 
   it('keeps string, number and boolean attributes as they were sent', () => {
@@ -70,9 +83,15 @@ describe('an event body that is refused', () => {
   });
 
   it('names an attribute whose value is not a string, number or boolean', () => {
-    expect(reasonFor({ ...valid, attributes: { department: ['Sales'] } })).toBe('attributes.department: must be a string, number or boolean');
-    expect(reasonFor({ ...valid, attributes: { manager: null } })).toBe('attributes.manager: must be a string, number or boolean');
-    expect(reasonFor({ ...valid, attributes: { nested: { a: 1 } } })).toBe('attributes.nested: must be a string, number or boolean');
+    expect(reasonFor({ ...valid, attributes: { department: ['Sales'] } })).toBe(
+      'attributes.department: must be a string, number or boolean',
+    );
+    expect(reasonFor({ ...valid, attributes: { manager: null } })).toBe(
+      'attributes.manager: must be a string, number or boolean',
+    );
+    expect(reasonFor({ ...valid, attributes: { nested: { a: 1 } } })).toBe(
+      'attributes.nested: must be a string, number or boolean',
+    );
   });
 
   it('refuses attributes that are not an object', () => {
@@ -82,12 +101,16 @@ describe('an event body that is refused', () => {
 
   it(`refuses more than ${MAX_EVENT_ATTRIBUTES} attributes`, () => {
     const attributes = Object.fromEntries(Array.from({ length: MAX_EVENT_ATTRIBUTES + 1 }, (_, i) => [`a${i}`, i]));
-    expect(reasonFor({ ...valid, attributes })).toBe(`attributes: at most ${MAX_EVENT_ATTRIBUTES} attributes, got ${MAX_EVENT_ATTRIBUTES + 1}`);
+    expect(reasonFor({ ...valid, attributes })).toBe(
+      `attributes: at most ${MAX_EVENT_ATTRIBUTES} attributes, got ${MAX_EVENT_ATTRIBUTES + 1}`,
+    );
   });
 
   it('refuses attribute names that are empty or over 100 characters', () => {
     expect(reasonFor({ ...valid, attributes: { '': 'x' } })).toBe('attributes: an attribute name is empty');
-    expect(reasonFor({ ...valid, attributes: { ['k'.repeat(101)]: 'x' } })).toMatch(/^attributes: attribute name "k+…" is longer than 100 characters$/);
+    expect(reasonFor({ ...valid, attributes: { ['k'.repeat(101)]: 'x' } })).toMatch(
+      /^attributes: attribute name "k+…" is longer than 100 characters$/,
+    );
   });
 
   it('ignores top-level fields it does not use, as senders add their own', () => {

@@ -34,15 +34,35 @@ describe('row keys', () => {
   });
 
   it('gives an outcome the row action and, for a delete row, the assignment it removes', () => {
-    expect(rowFieldsOf(create)).toEqual({ tenantId: T, configurationId: C, groupId: G, action: 'create', assignmentId: null });
-    expect(rowFieldsOf(remove)).toEqual({ tenantId: T, configurationId: C, groupId: G, action: 'delete', assignmentId: A });
+    expect(rowFieldsOf(create)).toEqual({
+      tenantId: T,
+      configurationId: C,
+      groupId: G,
+      action: 'create',
+      assignmentId: null,
+    });
+    expect(rowFieldsOf(remove)).toEqual({
+      tenantId: T,
+      configurationId: C,
+      groupId: G,
+      action: 'delete',
+      assignmentId: A,
+    });
   });
 
   it('makes delete jobs that carry their assignment id, and create jobs unchanged', () => {
     const [a, b] = rowJobs('r1', 7, [create, remove]);
-    expect(a).toMatchObject({ name: 'assign', data: { rolloutId: 'r1', row: 7, tenantId: T, configurationId: C, groupId: G }, opts: { jobId: 'r1-7' } });
+    expect(a).toMatchObject({
+      name: 'assign',
+      data: { rolloutId: 'r1', row: 7, tenantId: T, configurationId: C, groupId: G },
+      opts: { jobId: 'r1-7' },
+    });
     expect(a!.data).not.toHaveProperty('assignmentId');
-    expect(b).toMatchObject({ name: 'delete', data: { rolloutId: 'r1', row: 8, tenantId: T, configurationId: C, groupId: G, assignmentId: A }, opts: { jobId: 'r1-8' } });
+    expect(b).toMatchObject({
+      name: 'delete',
+      data: { rolloutId: 'r1', row: 8, tenantId: T, configurationId: C, groupId: G, assignmentId: A },
+      opts: { jobId: 'r1-8' },
+    });
     // retry re-makes jobs from row keys: the same data again
     expect(jobDataOf('r1', 8, parseRowKey(rowKey(remove)))).toStrictEqual(b!.data);
     expect(jobNameOf(parseRowKey(rowKey(remove)))).toBe('delete');

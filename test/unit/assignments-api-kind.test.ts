@@ -29,13 +29,21 @@ describe('AssignmentsApi with an assignment kind', () => {
   it("posts the kind's body to the kind's collection and reads the answer the kind's way", async () => {
     const { api, requests } = recordingApi({ statusCode: 201, body: '{"id":"new"}' });
     const result = await api.create('t', 'app-1', 'g-1');
-    expect(requests).toEqual([{ url: `${BASE}/deviceAppManagement/mobileApps/app-1/assignments`, method: 'POST', body: '{"intent":"required","target":{"groupId":"g-1"}}' }]);
+    expect(requests).toEqual([
+      {
+        url: `${BASE}/deviceAppManagement/mobileApps/app-1/assignments`,
+        method: 'POST',
+        body: '{"intent":"required","target":{"groupId":"g-1"}}',
+      },
+    ]);
     expect(result.assignment).toEqual({ id: 'new', groupId: 'read-by-the-kind' });
   });
 
   it("lists, gets and deletes at the kind's paths", async () => {
     const { api, requests } = recordingApi({ statusCode: 200, body: '{"value":[{"id":"x"}]}' });
-    expect((await api.listPage('t', 'app-1', undefined)).assignments).toEqual([{ id: 'x', groupId: 'read-by-the-kind' }]);
+    expect((await api.listPage('t', 'app-1', undefined)).assignments).toEqual([
+      { id: 'x', groupId: 'read-by-the-kind' },
+    ]);
     await api.get('t', 'app-1', 'x');
     await api.delete('t', 'app-1', 'x');
     expect(requests.map((r) => `${r.method} ${r.url}`)).toEqual([

@@ -14,7 +14,13 @@ const problem = (env: NodeJS.ProcessEnv): UserError => {
 describe('configuration from the environment', () => {
   it('has working defaults', () => {
     const c = loadConfig({});
-    expect(c).toMatchObject({ redisUrl: 'redis://127.0.0.1:6379', queuePrefix: 'assign', graphBaseUrl: 'https://graph.microsoft.com/beta', authorityHost: 'https://login.microsoftonline.com', rateLimit: undefined });
+    expect(c).toMatchObject({
+      redisUrl: 'redis://127.0.0.1:6379',
+      queuePrefix: 'assign',
+      graphBaseUrl: 'https://graph.microsoft.com/beta',
+      authorityHost: 'https://login.microsoftonline.com',
+      rateLimit: undefined,
+    });
   });
   it('reads GRAPH_RATE_LIMIT as requests per window', () => {
     expect(loadConfig({ GRAPH_RATE_LIMIT: '100/20s' }).rateLimit).toEqual({ max: 100, windowMs: 20_000 });
@@ -42,6 +48,8 @@ describe('configuration from the environment', () => {
   it('a worker needs an app identity: client id and a secret or certificate', () => {
     expect(() => requireGraphCredentials(loadConfig({}))).toThrow(/AZURE_CLIENT_ID/);
     expect(() => requireGraphCredentials(loadConfig({ AZURE_CLIENT_ID: 'x' }))).toThrow(/AZURE_CLIENT_SECRET/);
-    expect(() => requireGraphCredentials(loadConfig({ AZURE_CLIENT_ID: 'x', AZURE_CLIENT_CERTIFICATE_PATH: '/p.pem' }))).not.toThrow();
+    expect(() =>
+      requireGraphCredentials(loadConfig({ AZURE_CLIENT_ID: 'x', AZURE_CLIENT_CERTIFICATE_PATH: '/p.pem' })),
+    ).not.toThrow();
   });
 });

@@ -81,7 +81,15 @@ describe('reading a valid desired state', () => {
   });
 
   it('reads JSON with the same parser and the same normalization', () => {
-    const text = JSON.stringify({ tenants: [{ tenantId: T1.toUpperCase(), configurations: [{ configurationId: C1, groups: [G1, G1.toUpperCase(), G2] }] }] }, null, 2);
+    const text = JSON.stringify(
+      {
+        tenants: [
+          { tenantId: T1.toUpperCase(), configurations: [{ configurationId: C1, groups: [G1, G1.toUpperCase(), G2] }] },
+        ],
+      },
+      null,
+      2,
+    );
     expect(parseDesiredState(text, 'desired.json')).toEqual({
       tenants: [{ tenantId: T1, configurations: [{ configurationId: C1, groups: [G1, G2] }] }],
     });
@@ -110,39 +118,60 @@ describe('reading a valid desired state', () => {
       `  - { tenantId: ${T1}, configurations: [ { configurationId: ${C1}, groups: [] } ] }`,
       `  - { tenantId: ${T2}, configurations: [ { configurationId: ${C1}, groups: [] } ] }`,
     );
-    expect(desiredStateCounts(parseDesiredState(text, 'desired.yaml'))).toEqual({ tenants: 2, configurations: 2, groups: 0 });
+    expect(desiredStateCounts(parseDesiredState(text, 'desired.yaml'))).toEqual({
+      tenants: 2,
+      configurations: 2,
+      groups: 0,
+    });
   });
 });
 
 describe('refusing a file that is not a desired state', () => {
   it('refuses an empty file and a file of comments only, at line 1', () => {
     for (const text of ['', '\n\n', '# nothing yet\n']) {
-      expect(problemsOf(text).details).toEqual(['desired.yaml:1: the file is empty; expected a mapping with a "tenants" list']);
+      expect(problemsOf(text).details).toEqual([
+        'desired.yaml:1: the file is empty; expected a mapping with a "tenants" list',
+      ]);
     }
   });
 
   it('reports a YAML syntax error on its line, once, and checks nothing further', () => {
     // Line 2's bad id would be a problem in a file that parsed; here only the syntax is reported.
-    const err = problemsOf(yaml('tenants:', '  - tenantId: abc', '    configurations: [', `      { configurationId: ${C1}, groups: [] }`, '  oops: ]'));
+    const err = problemsOf(
+      yaml(
+        'tenants:',
+        '  - tenantId: abc',
+        '    configurations: [',
+        `      { configurationId: ${C1}, groups: [] }`,
+        '  oops: ]',
+      ),
+    );
     expect(err.message).toBe('desired.yaml: 1 problem(s), nothing was done');
     expect(err.details).toHaveLength(1);
     expect(err.details[0]).toMatch(/^desired\.yaml:5: syntax error: /);
   });
 
   it('reports a JSON syntax error on its line', () => {
-    const err = problemsOf(`{\n  "tenants": [\n    { "tenantId": "${T1}" "configurations": [] }\n  ]\n}\n`, 'desired.json');
+    const err = problemsOf(
+      `{\n  "tenants": [\n    { "tenantId": "${T1}" "configurations": [] }\n  ]\n}\n`,
+      'desired.json',
+    );
     expect(err.details[0]).toMatch(/^desired\.json:3: syntax error: /);
   });
 
   it('refuses a key written twice in one mapping, naming it, in YAML and in JSON', () => {
-    expect(problemsOf(yaml('tenants:', `  - tenantId: ${T1}`, `    tenantId: ${T2}`, '    configurations: []')).details).toEqual([
-      'desired.yaml:3: key "tenantId" is written twice in one mapping',
+    expect(
+      problemsOf(yaml('tenants:', `  - tenantId: ${T1}`, `    tenantId: ${T2}`, '    configurations: []')).details,
+    ).toEqual(['desired.yaml:3: key "tenantId" is written twice in one mapping']);
+    expect(problemsOf(`{"tenants": [],\n "tenants": []}`, 'desired.json').details).toEqual([
+      'desired.json:2: key "tenants" is written twice in one mapping',
     ]);
-    expect(problemsOf(`{"tenants": [],\n "tenants": []}`, 'desired.json').details).toEqual(['desired.json:2: key "tenants" is written twice in one mapping']);
   });
 
   it('refuses a second YAML document', () => {
-    expect(problemsOf(yaml('tenants: []', '---', 'tenants: []')).details).toEqual(['desired.yaml:2: a second YAML document ("---"); put everything in one']);
+    expect(problemsOf(yaml('tenants: []', '---', 'tenants: []')).details).toEqual([
+      'desired.yaml:2: a second YAML document ("---"); put everything in one',
+    ]);
   });
 
   it('refuses an alias without an anchor before it, on its line', () => {
@@ -152,16 +181,25 @@ describe('refusing a file that is not a desired state', () => {
   });
 
   it('refuses aliases that expand exponentially instead of expanding them', () => {
-    const levels = Array.from({ length: 12 }, (_, i) => `l${i + 1}: &l${i + 1} [${Array(10).fill(`*l${i}`).join(', ')}]`);
+    const levels = Array.from(
+      { length: 12 },
+      (_, i) => `l${i + 1}: &l${i + 1} [${Array(10).fill(`*l${i}`).join(', ')}]`,
+    );
     expect(problemsOf(yaml(`l0: &l0 [${G1}]`, ...levels, 'tenants: []')).details).toEqual([
       'desired.yaml:1: YAML aliases (*name) expand to too much data; write the repeated values out instead',
     ]);
   });
 
   it('refuses a top level that is not a mapping, saying what it is', () => {
-    expect(problemsOf(yaml(`- ${T1}`)).details).toEqual(['desired.yaml:1: expected a mapping with a "tenants" list, got a list']);
-    expect(problemsOf('just some text\n').details).toEqual(['desired.yaml:1: expected a mapping with a "tenants" list, got "just some text"']);
-    expect(problemsOf('[]', 'desired.json').details).toEqual(['desired.json:1: expected a mapping with a "tenants" list, got a list']);
+    expect(problemsOf(yaml(`- ${T1}`)).details).toEqual([
+      'desired.yaml:1: expected a mapping with a "tenants" list, got a list',
+    ]);
+    expect(problemsOf('just some text\n').details).toEqual([
+      'desired.yaml:1: expected a mapping with a "tenants" list, got "just some text"',
+    ]);
+    expect(problemsOf('[]', 'desired.json').details).toEqual([
+      'desired.json:1: expected a mapping with a "tenants" list, got a list',
+    ]);
   });
 
   it('refuses a file without "tenants", and suggests the key probably meant', () => {
@@ -172,8 +210,12 @@ describe('refusing a file that is not a desired state', () => {
   });
 
   it('refuses "tenants" that is not a list, naming the path and the line', () => {
-    expect(problemsOf(yaml('# header', `tenants: ${T1}`)).details).toEqual([`desired.yaml:2: tenants: expected a list of tenants, got "${T1}"`]);
-    expect(problemsOf(yaml('tenants:')).details).toEqual(['desired.yaml:1: tenants: expected a list of tenants, got an empty value']);
+    expect(problemsOf(yaml('# header', `tenants: ${T1}`)).details).toEqual([
+      `desired.yaml:2: tenants: expected a list of tenants, got "${T1}"`,
+    ]);
+    expect(problemsOf(yaml('tenants:')).details).toEqual([
+      'desired.yaml:1: tenants: expected a list of tenants, got an empty value',
+    ]);
   });
 });
 
@@ -206,7 +248,15 @@ describe('refusing bad tenants and configurations, with path and line', () => {
   });
 
   it('refuses configurations that are missing or not a list', () => {
-    const err = problemsOf(yaml('tenants:', `  - tenantId: ${T1}`, `  - tenantId: ${T2}`, '    configurations:', `      configurationId: ${C1}`));
+    const err = problemsOf(
+      yaml(
+        'tenants:',
+        `  - tenantId: ${T1}`,
+        `  - tenantId: ${T2}`,
+        '    configurations:',
+        `      configurationId: ${C1}`,
+      ),
+    );
     expect(err.details).toEqual([
       'desired.yaml:2: tenants[0]: missing "configurations"',
       'desired.yaml:4: tenants[1].configurations: expected a list of configurations, got a mapping',
@@ -233,15 +283,21 @@ describe('refusing bad tenants and configurations, with path and line', () => {
   });
 
   it('refuses missing groups and explains how to say "no groups"', () => {
-    const err = problemsOf(yaml('tenants:', `  - tenantId: ${T1}`, '    configurations:', `      - configurationId: ${C1}`));
+    const err = problemsOf(
+      yaml('tenants:', `  - tenantId: ${T1}`, '    configurations:', `      - configurationId: ${C1}`),
+    );
     expect(err.details).toEqual([
       'desired.yaml:4: tenants[0].configurations[0]: missing "groups" (write "groups: []" for a configuration that should have no group assignments)',
     ]);
   });
 
   it('refuses groups that are empty or not a list rather than reading them as "no groups"', () => {
-    expect(problemsOf(oneConfiguration('')).details).toEqual(['desired.yaml:5: tenants[0].configurations[0].groups: expected a list of group ids, got an empty value']);
-    expect(problemsOf(oneConfiguration(G1)).details).toEqual([`desired.yaml:5: tenants[0].configurations[0].groups: expected a list of group ids, got "${G1}"`]);
+    expect(problemsOf(oneConfiguration('')).details).toEqual([
+      'desired.yaml:5: tenants[0].configurations[0].groups: expected a list of group ids, got an empty value',
+    ]);
+    expect(problemsOf(oneConfiguration(G1)).details).toEqual([
+      `desired.yaml:5: tenants[0].configurations[0].groups: expected a list of group ids, got "${G1}"`,
+    ]);
   });
 
   it('refuses each group id that is not a GUID, on its own line, with its index', () => {
@@ -311,7 +367,9 @@ describe('refusing bad tenants and configurations, with path and line', () => {
         '    configurations: []', //                 7
       ),
     );
-    expect(err.details).toEqual([`desired.yaml:6: tenants[2].tenantId: tenant ${T1} is already listed at line 2 (tenants[0]); list it once`]);
+    expect(err.details).toEqual([
+      `desired.yaml:6: tenants[2].tenantId: tenant ${T1} is already listed at line 2 (tenants[0]); list it once`,
+    ]);
   });
 
   it('refuses the same configuration listed twice in one tenant, naming both lines', () => {
@@ -331,9 +389,15 @@ describe('refusing bad tenants and configurations, with path and line', () => {
   });
 
   it('names lines in pretty-printed JSON too', () => {
-    const text = JSON.stringify({ tenants: [{ tenantId: T1, configurations: [{ configurationId: C1, groups: [G1, 'abc'] }] }] }, null, 2);
+    const text = JSON.stringify(
+      { tenants: [{ tenantId: T1, configurations: [{ configurationId: C1, groups: [G1, 'abc'] }] }] },
+      null,
+      2,
+    );
     const line = text.split('\n').findIndex((l) => l.includes('"abc"')) + 1;
-    expect(problemsOf(text, 'desired.json').details).toEqual([`desired.json:${line}: tenants[0].configurations[0].groups[1]: "abc" is not a GUID`]);
+    expect(problemsOf(text, 'desired.json').details).toEqual([
+      `desired.json:${line}: tenants[0].configurations[0].groups[1]: "abc" is not a GUID`,
+    ]);
   });
 });
 
@@ -365,7 +429,16 @@ describe('collecting problems', () => {
 
   it(`shows ${MAX_PROBLEM_LINES} problems, then one line counting the rest`, () => {
     const groups = Array.from({ length: MAX_PROBLEM_LINES + 7 }, (_, i) => `          - bad-${i}`);
-    const err = problemsOf(yaml('tenants:', `  - tenantId: ${T1}`, '    configurations:', `      - configurationId: ${C1}`, '        groups:', ...groups));
+    const err = problemsOf(
+      yaml(
+        'tenants:',
+        `  - tenantId: ${T1}`,
+        '    configurations:',
+        `      - configurationId: ${C1}`,
+        '        groups:',
+        ...groups,
+      ),
+    );
     expect(err.message).toBe(`desired.yaml: ${MAX_PROBLEM_LINES + 7} problem(s), nothing was done`);
     expect(err.details).toHaveLength(MAX_PROBLEM_LINES + 1);
     expect(err.details[0]).toBe('desired.yaml:6: tenants[0].configurations[0].groups[0]: "bad-0" is not a GUID');
@@ -436,12 +509,16 @@ describe('readDesiredStateFile', () => {
     expect(binaryError.details).toEqual([`${binary}:2: not a text file (binary data)`]);
 
     const utf16 = await file('utf16.yaml', Buffer.from(`\uFEFF${oneConfiguration()}`, 'utf16le'));
-    expect((await rejectionOf(readDesiredStateFile(utf16))).details).toEqual([`${utf16}:1: file is UTF-16 text; save it as UTF-8`]);
+    expect((await rejectionOf(readDesiredStateFile(utf16))).details).toEqual([
+      `${utf16}:1: file is UTF-16 text; save it as UTF-8`,
+    ]);
   });
 
   it('reads `-` from stdin and names it stdin', async () => {
     const text = oneConfiguration();
-    const read = await readDesiredStateFile('-', { stdin: Readable.from([Buffer.from(text.slice(0, 30)), Buffer.from(text.slice(30))]) });
+    const read = await readDesiredStateFile('-', {
+      stdin: Readable.from([Buffer.from(text.slice(0, 30)), Buffer.from(text.slice(30))]),
+    });
     expect(read.text).toBe(text);
     expect(desiredStateCounts(read.state)).toEqual({ tenants: 1, configurations: 1, groups: 1 });
 

@@ -13,8 +13,8 @@ function docFiles(): string[] {
   const docs = readdirSync(docsDir)
     .filter((name) => name.endsWith('.md'))
     .map((name) => join(docsDir, name));
-  return [join(root, 'README.md'), ...docs, join(root, 'bench/README.md'), join(root, 'emulator/README.md')].filter((file) =>
-    existsSync(file),
+  return [join(root, 'README.md'), ...docs, join(root, 'bench/README.md'), join(root, 'emulator/README.md')].filter(
+    (file) => existsSync(file),
   );
 }
 
@@ -46,9 +46,7 @@ function githubSlug(heading: string): string {
     .map((part, i) =>
       i % 2 === 1
         ? part.replace(/^`+|`+$/g, '')
-        : part
-            .replace(/!?\[([^\]]*)\]\([^)]*\)/g, '$1')
-            .replace(/<[^>]+>/g, ''),
+        : part.replace(/!?\[([^\]]*)\]\([^)]*\)/g, '$1').replace(/<[^>]+>/g, ''),
     )
     .join('');
   return text
@@ -134,7 +132,8 @@ function brokenLinks(files: string[], read: (file: string) => string = (f) => re
         problems.push(`${where}: #${fragment} points into a file that is not markdown`);
         continue;
       }
-      if (!anchors(targetFile).has(fragment)) problems.push(`${where}: no heading or anchor #${fragment} in ${relative(root, targetFile)}`);
+      if (!anchors(targetFile).has(fragment))
+        problems.push(`${where}: no heading or anchor #${fragment} in ${relative(root, targetFile)}`);
     }
   }
   return problems;

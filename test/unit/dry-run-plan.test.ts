@@ -17,8 +17,17 @@ const group = (n: number) => `00000000-0000-0000-0000-${String(n).padStart(12, '
 function failure(details: Partial<GraphFailureDetails> & Pick<GraphFailureDetails, 'kind' | 'code'>): GraphFailure {
   return new GraphFailure({ ambiguous: false, message: details.code, ...details });
 }
-const notFound = () => failure({ kind: 'permanent', code: C.NOT_FOUND, httpStatus: 404, graphCode: 'ResourceNotFound', requestId: 'req-404', message: 'not there' });
-const serverError = () => failure({ kind: 'transient', code: C.SERVER_ERROR, httpStatus: 500, message: 'Server error (HTTP 500)' });
+const notFound = () =>
+  failure({
+    kind: 'permanent',
+    code: C.NOT_FOUND,
+    httpStatus: 404,
+    graphCode: 'ResourceNotFound',
+    requestId: 'req-404',
+    message: 'not there',
+  });
+const serverError = () =>
+  failure({ kind: 'transient', code: C.SERVER_ERROR, httpStatus: 500, message: 'Server error (HTTP 500)' });
 
 function input(rows: AssignmentRow[]): RolloutInput {
   return { rows, lines: rows.map((_, i) => i + 2), inputRows: rows.length, duplicateRows: 0, format: 'csv' };
@@ -41,7 +50,12 @@ function fakeClock(): PaceClock & { t: number; sleeps: number[] } {
 describe('planRollout', () => {
   it('reads each (tenant, configuration) once and classifies every row in input order', async () => {
     const listings: Record<string, Assignment[] | GraphFailure> = {
-      [`${T1}/${CA}`]: [{ id: 'as-1', groupId: group(1) }, { id: 'as-all-devices' }, { id: 'as-3', groupId: group(3) }, { id: 'as-1-again', groupId: group(1) }],
+      [`${T1}/${CA}`]: [
+        { id: 'as-1', groupId: group(1) },
+        { id: 'as-all-devices' },
+        { id: 'as-3', groupId: group(3) },
+        { id: 'as-1-again', groupId: group(1) },
+      ],
       [`${T2}/${CA}`]: [],
       [`${T1}/${CX}`]: notFound(),
       [`${T2}/${CU}`]: serverError(),
@@ -74,14 +88,69 @@ describe('planRollout', () => {
       [6, 'unreadable', null],
       [7, 'already-assigned', 'as-3'],
     ]);
-    expect(plan.rows[1]!.reason).toEqual({ code: 'E_GRAPH_NOT_FOUND', errorCode: 'ResourceNotFound', message: 'not there', httpStatus: 404, requestId: 'req-404' });
-    expect(plan.rows[4]!.reason).toEqual({ code: 'E_GRAPH_SERVER_ERROR', errorCode: null, message: 'Server error (HTTP 500)', httpStatus: 500, requestId: null });
-    expect(plan.summary).toEqual({ total: 6, wouldCreate: 2, alreadyAssigned: 2, configurationNotFound: 1, unreadable: 1, configurations: 4 });
+    expect(plan.rows[1]!.reason).toEqual({
+      code: 'E_GRAPH_NOT_FOUND',
+      errorCode: 'ResourceNotFound',
+      message: 'not there',
+      httpStatus: 404,
+      requestId: 'req-404',
+    });
+    expect(plan.rows[4]!.reason).toEqual({
+      code: 'E_GRAPH_SERVER_ERROR',
+      errorCode: null,
+      message: 'Server error (HTTP 500)',
+      httpStatus: 500,
+      requestId: null,
+    });
+    expect(plan.summary).toEqual({
+      total: 6,
+      wouldCreate: 2,
+      alreadyAssigned: 2,
+      configurationNotFound: 1,
+      unreadable: 1,
+      configurations: 4,
+    });
     expect(plan.configurations).toEqual([
-      { tenantId: T1, configurationId: CA, state: 'read', existingAssignments: 4, rows: 3, wouldCreate: 1, alreadyAssigned: 2, reason: null },
-      { tenantId: T1, configurationId: CX, state: 'not-found', existingAssignments: null, rows: 1, wouldCreate: 0, alreadyAssigned: 0, reason: plan.rows[1]!.reason },
-      { tenantId: T2, configurationId: CA, state: 'read', existingAssignments: 0, rows: 1, wouldCreate: 1, alreadyAssigned: 0, reason: null },
-      { tenantId: T2, configurationId: CU, state: 'unreadable', existingAssignments: null, rows: 1, wouldCreate: 0, alreadyAssigned: 0, reason: plan.rows[4]!.reason },
+      {
+        tenantId: T1,
+        configurationId: CA,
+        state: 'read',
+        existingAssignments: 4,
+        rows: 3,
+        wouldCreate: 1,
+        alreadyAssigned: 2,
+        reason: null,
+      },
+      {
+        tenantId: T1,
+        configurationId: CX,
+        state: 'not-found',
+        existingAssignments: null,
+        rows: 1,
+        wouldCreate: 0,
+        alreadyAssigned: 0,
+        reason: plan.rows[1]!.reason,
+      },
+      {
+        tenantId: T2,
+        configurationId: CA,
+        state: 'read',
+        existingAssignments: 0,
+        rows: 1,
+        wouldCreate: 1,
+        alreadyAssigned: 0,
+        reason: null,
+      },
+      {
+        tenantId: T2,
+        configurationId: CU,
+        state: 'unreadable',
+        existingAssignments: null,
+        rows: 1,
+        wouldCreate: 0,
+        alreadyAssigned: 0,
+        reason: plan.rows[4]!.reason,
+      },
     ]);
   });
 
@@ -96,7 +165,11 @@ describe('planRollout', () => {
         return [];
       },
     };
-    const rows = Array.from({ length: 9 }, (_, i) => ({ tenantId: T1, configurationId: group(100 + i), groupId: group(i) }));
+    const rows = Array.from({ length: 9 }, (_, i) => ({
+      tenantId: T1,
+      configurationId: group(100 + i),
+      groupId: group(i),
+    }));
     const plan = await planRollout(input(rows), graph, { concurrency: 2 });
     expect(most).toBe(2);
     expect(plan.summary.wouldCreate).toBe(9);
@@ -104,12 +177,25 @@ describe('planRollout', () => {
 
   it('throws what is not a GraphFailure (a bug), instead of calling it unreadable', async () => {
     const graph: AssignmentLister = { listAll: () => Promise.reject(new TypeError('boom')) };
-    await expect(planRollout(input([{ tenantId: T1, configurationId: CA, groupId: group(1) }]), graph)).rejects.toThrow('boom');
+    await expect(planRollout(input([{ tenantId: T1, configurationId: CA, groupId: group(1) }]), graph)).rejects.toThrow(
+      'boom',
+    );
   });
 
   it('plans an empty input as nothing to do', async () => {
     const plan = await planRollout(input([]), { listAll: () => Promise.reject(new Error('not called')) });
-    expect(plan).toEqual({ rows: [], configurations: [], summary: { total: 0, wouldCreate: 0, alreadyAssigned: 0, configurationNotFound: 0, unreadable: 0, configurations: 0 } });
+    expect(plan).toEqual({
+      rows: [],
+      configurations: [],
+      summary: {
+        total: 0,
+        wouldCreate: 0,
+        alreadyAssigned: 0,
+        configurationNotFound: 0,
+        unreadable: 0,
+        configurations: 0,
+      },
+    });
   });
 });
 
@@ -189,7 +275,11 @@ describe('AssignmentReader', () => {
     const reader = new AssignmentReader(api, { maxAttempts: 3, baseDelayMs: 10, clock });
     const err = (await reader.listAll(T1, CA).catch((e: unknown) => e)) as GraphFailure;
     expect(err).toBeInstanceOf(GraphFailure);
-    expect(err).toMatchObject({ code: 'E_GRAPH_SERVER_ERROR', httpStatus: 500, message: 'Server error (HTTP 500) (gave up after 3 attempts)' });
+    expect(err).toMatchObject({
+      code: 'E_GRAPH_SERVER_ERROR',
+      httpStatus: 500,
+      message: 'Server error (HTTP 500) (gave up after 3 attempts)',
+    });
     expect(calls).toHaveLength(3);
   });
 
@@ -212,7 +302,9 @@ describe('AssignmentReader', () => {
     expect(await new AssignmentReader(once.api, { clock }).listAll(T1, CA)).toHaveLength(1);
     expect(once.prepared).toEqual([[T1, true]]);
     const twice = scriptedApi(clock, [unauthorized(), unauthorized(), { assignments: [] }]);
-    await expect(new AssignmentReader(twice.api, { clock }).listAll(T1, CA)).rejects.toMatchObject({ code: 'E_GRAPH_UNAUTHORIZED' });
+    await expect(new AssignmentReader(twice.api, { clock }).listAll(T1, CA)).rejects.toMatchObject({
+      code: 'E_GRAPH_UNAUTHORIZED',
+    });
     expect(twice.calls).toHaveLength(2);
   });
 
@@ -224,7 +316,7 @@ describe('AssignmentReader', () => {
 });
 
 describe('ReadPace', () => {
-  it('spaces a tenant\'s requests, holds them during a pause, and leaves other tenants alone', async () => {
+  it("spaces a tenant's requests, holds them during a pause, and leaves other tenants alone", async () => {
     const clock = fakeClock();
     const pace = new ReadPace(100, clock);
     const times: string[] = [];

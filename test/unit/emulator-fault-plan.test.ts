@@ -37,7 +37,13 @@ describe('FaultPlan', () => {
   it('replaces all rates at once', () => {
     const plan = new FaultPlan({ reset: 1 }, 3);
     plan.setRates({ internalError: 1 });
-    expect(plan.currentRates()).toEqual({ serviceUnavailable: 0, internalError: 1, reset: 0, commitThenReset: 0, slowCommit: 0 });
+    expect(plan.currentRates()).toEqual({
+      serviceUnavailable: 0,
+      internalError: 1,
+      reset: 0,
+      commitThenReset: 0,
+      slowCommit: 0,
+    });
     expect(plan.decide()).toBe('internalError');
   });
 });

@@ -18,7 +18,12 @@ describe('TokenService', () => {
     const { accessToken } = tokens.issue(TENANT, CLIENT, 'https://graph.microsoft.com');
     const [, payload = ''] = accessToken.split('.');
     const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>;
-    expect(claims).toMatchObject({ tid: TENANT, appid: CLIENT, aud: 'https://graph.microsoft.com', exp: 1_700_000_060 });
+    expect(claims).toMatchObject({
+      tid: TENANT,
+      appid: CLIENT,
+      aud: 'https://graph.microsoft.com',
+      exp: 1_700_000_060,
+    });
   });
 
   it('refuses missing, malformed, unknown and expired tokens, each for its own reason', () => {

@@ -35,7 +35,11 @@ describe('UniqueRows', () => {
   it('gives rows back exactly, in first-seen order, and refuses a row seen before', () => {
     const rows = new UniqueRows();
     const a = { tenantId: T1, configurationId: id(1), groupId: id(0xabcdef) };
-    const b = { tenantId: T2, configurationId: 'c0ffee00-0000-4000-8000-0123456789ab', groupId: 'ffffffff-ffff-4fff-bfff-ffffffffffff' };
+    const b = {
+      tenantId: T2,
+      configurationId: 'c0ffee00-0000-4000-8000-0123456789ab',
+      groupId: 'ffffffff-ffff-4fff-bfff-ffffffffffff',
+    };
     expect(rows.add(a)).toBe(true);
     expect(rows.add(b)).toBe(true);
     expect(rows.add({ ...a })).toBe(false);
@@ -49,7 +53,9 @@ describe('UniqueRows', () => {
   it('refuses ids it could not pack exactly', () => {
     const rows = new UniqueRows();
     expect(() => rows.add({ tenantId: T1, configurationId: id(1), groupId: 'not-a-guid' })).toThrow(TypeError);
-    expect(() => rows.add({ tenantId: T1, configurationId: id(1), groupId: 'zzzzzzzz-0000-4000-8000-000000000000' })).toThrow(TypeError);
+    expect(() =>
+      rows.add({ tenantId: T1, configurationId: id(1), groupId: 'zzzzzzzz-0000-4000-8000-000000000000' }),
+    ).toThrow(TypeError);
     expect(rows.size).toBe(0);
   });
 });
@@ -84,7 +90,13 @@ describe('scanRolloutFile', () => {
       { configurationId: id(1).toUpperCase(), groupId: id(2), tenantId: null },
     ];
     const scan = await scanRolloutFile('-', { stdin: Readable.from([JSON.stringify(items)]), defaultTenantId: T1 });
-    expect(scan).toMatchObject({ inputRows: 3, duplicateRows: 1, tenants: [T1, T2], configurations: 2, format: 'json' });
+    expect(scan).toMatchObject({
+      inputRows: 3,
+      duplicateRows: 1,
+      tenants: [T1, T2],
+      configurations: 2,
+      format: 'json',
+    });
     expect([...scan.rows]).toEqual([
       { tenantId: T1, configurationId: id(1), groupId: id(2) },
       { tenantId: T2, configurationId: id(1), groupId: id(3) },
@@ -92,10 +104,21 @@ describe('scanRolloutFile', () => {
   });
 
   it('refuses a bad row anywhere with the same problems as readRolloutFile', async () => {
-    const path = await file('bad.csv', `configurationId,groupId\n${id(1)},${id(2)}\n${id(1)},nope\n${id(1)},${id(3)}\n`);
-    const errorOf = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e);
+    const path = await file(
+      'bad.csv',
+      `configurationId,groupId\n${id(1)},${id(2)}\n${id(1)},nope\n${id(1)},${id(3)}\n`,
+    );
+    const errorOf = (p: Promise<unknown>) =>
+      p.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     const scanned = await errorOf(scanRolloutFile(path, { defaultTenantId: T1 }));
-    expect(scanned).toMatchObject({ code: ErrorCodes.INPUT_INVALID, exitCode: 2, details: [`${path}:3: groupId "nope" is not an object id (GUID)`] });
+    expect(scanned).toMatchObject({
+      code: ErrorCodes.INPUT_INVALID,
+      exitCode: 2,
+      details: [`${path}:3: groupId "nope" is not an object id (GUID)`],
+    });
     expect(scanned).toEqual(await errorOf(readRolloutFile(path, { defaultTenantId: T1 })));
   });
 });

@@ -5,7 +5,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCodes } from '../../lib/errors/codes.js';
 import { UserError } from '../../lib/errors/user-error.js';
 import type { EventRule } from '../../lib/queues/event-rule.js';
-import { candidateRules, matchedConfigurations, needsDisplayName, parseEventRules, readEventRulesFile } from '../../producer/event-rules.js';
+import {
+  candidateRules,
+  matchedConfigurations,
+  needsDisplayName,
+  parseEventRules,
+  readEventRulesFile,
+} from '../../producer/event-rules.js';
 
 const T1 = '11111111-1111-1111-1111-111111111111';
 const T2 = '22222222-2222-2222-2222-222222222222';
@@ -69,21 +75,40 @@ describe('reading valid rules', () => {
       'rules.yaml',
     );
     expect(rules).toEqual([
-      rule('sales-baseline', { tenants: [T1], attributes: { department: 'Sales' }, displayName: { pattern: '^SG-Sales-', flags: '' }, configurations: [C1, C2] }),
-      rule('Any tenant v2', { types: ['group.created', 'group.updated'], tenants: [T1, T2], displayName: { pattern: '^sg-', flags: 'iu' }, configurations: [C3] }),
+      rule('sales-baseline', {
+        tenants: [T1],
+        attributes: { department: 'Sales' },
+        displayName: { pattern: '^SG-Sales-', flags: '' },
+        configurations: [C1, C2],
+      }),
+      rule('Any tenant v2', {
+        types: ['group.created', 'group.updated'],
+        tenants: [T1, T2],
+        displayName: { pattern: '^sg-', flags: 'iu' },
+        configurations: [C3],
+      }),
     ]);
   });
 
   it('keeps attribute numbers and booleans as written, since they are compared as text', () => {
     const [only] = parseEventRules(
-      yaml('rules:', '  - name: r', '    match:', '      type: t', '      attributes: { costCenter: 0042, ratio: 1.50, managed: true, quoted: "7" }', `    configurations: [${C1}]`),
+      yaml(
+        'rules:',
+        '  - name: r',
+        '    match:',
+        '      type: t',
+        '      attributes: { costCenter: 0042, ratio: 1.50, managed: true, quoted: "7" }',
+        `    configurations: [${C1}]`,
+      ),
       'rules.yaml',
     );
     expect(only?.attributes).toEqual({ costCenter: '0042', ratio: '1.50', managed: 'true', quoted: '7' });
   });
 
   it('reads JSON, and an empty list of rules', () => {
-    const json = JSON.stringify({ rules: [{ name: 'j', match: { type: 'group.created', attributes: { n: 5 } }, configurations: [C1] }] });
+    const json = JSON.stringify({
+      rules: [{ name: 'j', match: { type: 'group.created', attributes: { n: 5 } }, configurations: [C1] }],
+    });
     expect(parseEventRules(json, 'rules.json')).toEqual([rule('j', { attributes: { n: '5' } })]);
     expect(parseEventRules('rules: []\n', 'rules.yaml')).toEqual([]);
   });
@@ -119,7 +144,14 @@ describe('refusing a rules file', () => {
   it('refuses flags other than i, m, s and u, and an empty pattern', () => {
     expect(
       problemsOf(
-        yaml('rules:', '  - name: a', '    match:', '      type: t', '      displayName: { pattern: "", flags: gi }', `    configurations: [${C1}]`),
+        yaml(
+          'rules:',
+          '  - name: a',
+          '    match:',
+          '      type: t',
+          '      displayName: { pattern: "", flags: gi }',
+          `    configurations: [${C1}]`,
+        ),
       ),
     ).toEqual([
       'rules.yaml:5: rules[0].match.displayName.pattern: the regular expression is empty',
@@ -130,15 +162,33 @@ describe('refusing a rules file', () => {
   it('refuses a rule name used twice, pointing at the first', () => {
     expect(
       problemsOf(
-        yaml('rules:', '  - name: sales', '    match: { type: t }', `    configurations: [${C1}]`, '  - name: sales', '    match: { type: u }', `    configurations: [${C2}]`),
+        yaml(
+          'rules:',
+          '  - name: sales',
+          '    match: { type: t }',
+          `    configurations: [${C1}]`,
+          '  - name: sales',
+          '    match: { type: u }',
+          `    configurations: [${C2}]`,
+        ),
       ),
-    ).toEqual(['rules.yaml:5: rules[1].name: rule name "sales" is already used at line 2 (rules[0]); names must be unique']);
+    ).toEqual([
+      'rules.yaml:5: rules[1].name: rule name "sales" is already used at line 2 (rules[0]); names must be unique',
+    ]);
   });
 
   it('refuses unknown keys, suggesting the key probably meant', () => {
     expect(
       problemsOf(
-        yaml('rules:', '  - name: a', '    match:', '      type: t', '      tenantID: ' + T1, '      display: x', `    configuration: [${C1}]`),
+        yaml(
+          'rules:',
+          '  - name: a',
+          '    match:',
+          '      type: t',
+          '      tenantID: ' + T1,
+          '      display: x',
+          `    configuration: [${C1}]`,
+        ),
       ),
     ).toEqual([
       'rules.yaml:2: rules[0]: missing "configurations"',
@@ -183,9 +233,14 @@ describe('refusing a rules file', () => {
 
   it('refuses an empty file, a file without "rules", YAML syntax errors and repeated keys', () => {
     expect(problemsOf('')).toEqual(['rules.yaml:1: the file is empty; expected a mapping with a "rules" list']);
-    expect(problemsOf('rule: []\n')).toEqual(['rules.yaml:1: missing "rules"', 'rules.yaml:1: unknown key "rule" (did you mean "rules"?)']);
+    expect(problemsOf('rule: []\n')).toEqual([
+      'rules.yaml:1: missing "rules"',
+      'rules.yaml:1: unknown key "rule" (did you mean "rules"?)',
+    ]);
     expect(problemsOf('rules: [\n')[0]).toMatch(/^rules\.yaml:2: syntax error: /);
-    expect(problemsOf(yaml('rules:', '  - name: a', '    name: b'))).toEqual(['rules.yaml:3: key "name" is written twice in one mapping']);
+    expect(problemsOf(yaml('rules:', '  - name: a', '    name: b'))).toEqual([
+      'rules.yaml:3: key "name" is written twice in one mapping',
+    ]);
   });
 });
 
@@ -204,13 +259,22 @@ describe('readEventRulesFile', () => {
     expect(await readEventRulesFile(path)).toEqual([rule('a', { types: ['t'] })]);
     const bad = join(dir, 'bad.yaml');
     await writeFile(bad, yaml('rules:', '  - name: a', '    match: { type: t }', '    configurations: [x]'));
-    await expect(readEventRulesFile(bad)).rejects.toMatchObject({ code: ErrorCodes.INPUT_INVALID, details: [`${bad}:4: rules[0].configurations[0]: "x" is not a GUID`] });
+    await expect(readEventRulesFile(bad)).rejects.toMatchObject({
+      code: ErrorCodes.INPUT_INVALID,
+      details: [`${bad}:4: rules[0].configurations[0]: "x" is not a GUID`],
+    });
   });
 
   it('reports a file it cannot read as E_INPUT_UNREADABLE', async () => {
     const missing = join(dir, 'missing.yaml');
-    await expect(readEventRulesFile(missing)).rejects.toMatchObject({ code: ErrorCodes.INPUT_UNREADABLE, message: `${missing}: cannot read (ENOENT)` });
-    await expect(readEventRulesFile(dir)).rejects.toMatchObject({ code: ErrorCodes.INPUT_UNREADABLE, message: `${dir}: cannot read (EISDIR)` });
+    await expect(readEventRulesFile(missing)).rejects.toMatchObject({
+      code: ErrorCodes.INPUT_UNREADABLE,
+      message: `${missing}: cannot read (ENOENT)`,
+    });
+    await expect(readEventRulesFile(dir)).rejects.toMatchObject({
+      code: ErrorCodes.INPUT_UNREADABLE,
+      message: `${dir}: cannot read (EISDIR)`,
+    });
   });
 
   it('refuses binary content instead of parsing it', async () => {
@@ -221,10 +285,18 @@ describe('readEventRulesFile', () => {
 });
 
 describe('candidateRules', () => {
-  const event = { type: 'group.created', tenantId: T1, attributes: { department: 'Sales', costCenter: 42, managed: true } };
+  const event = {
+    type: 'group.created',
+    tenantId: T1,
+    attributes: { department: 'Sales', costCenter: 42, managed: true },
+  };
 
   it('keeps the rules whose types include the event type', () => {
-    const rules = [rule('created'), rule('updated', { types: ['group.updated'] }), rule('either', { types: ['group.updated', 'group.created'] })];
+    const rules = [
+      rule('created'),
+      rule('updated', { types: ['group.updated'] }),
+      rule('either', { types: ['group.updated', 'group.created'] }),
+    ];
     expect(candidateRules(rules, event).map((r) => r.name)).toEqual(['created', 'either']);
   });
 
@@ -244,7 +316,10 @@ describe('candidateRules', () => {
   });
 
   it('never matches an attribute the event does not have, even one every object inherits', () => {
-    const rules = [rule('region', { attributes: { region: 'undefined' } }), rule('proto', { attributes: { constructor: 'function Object() { [native code] }' } })];
+    const rules = [
+      rule('region', { attributes: { region: 'undefined' } }),
+      rule('proto', { attributes: { constructor: 'function Object() { [native code] }' } }),
+    ];
     expect(candidateRules(rules, event)).toEqual([]);
   });
 });
@@ -265,8 +340,14 @@ describe('matchedConfigurations', () => {
   ];
 
   it('applies the display-name patterns and lists configurations once each, in rule order', () => {
-    expect(matchedConfigurations(rules, 'SG-Sales-EMEA')).toEqual({ configurationIds: [C1, C2, C3], rules: ['all', 'sales', 'any-case'] });
-    expect(matchedConfigurations(rules, 'sg-marketing')).toEqual({ configurationIds: [C1, C2, C3], rules: ['all', 'any-case'] });
+    expect(matchedConfigurations(rules, 'SG-Sales-EMEA')).toEqual({
+      configurationIds: [C1, C2, C3],
+      rules: ['all', 'sales', 'any-case'],
+    });
+    expect(matchedConfigurations(rules, 'sg-marketing')).toEqual({
+      configurationIds: [C1, C2, C3],
+      rules: ['all', 'any-case'],
+    });
     expect(matchedConfigurations(rules, 'Marketing')).toEqual({ configurationIds: [C1, C2], rules: ['all'] });
   });
 

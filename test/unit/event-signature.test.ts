@@ -27,7 +27,9 @@ function verifyWith(timestamp: string | undefined, signature: string | undefined
 describe('signEvent', () => {
   it('signs `${timestamp}.${rawBody}` with HMAC-SHA256 as sha256=<lowercase hex>, as any HMAC tool computes it', () => {
     const headers = signEvent(SECRET, BODY, NOW_S);
-    const hex = createHmac('sha256', SECRET).update(`${NOW_S}.${BODY.toString('utf8')}`).digest('hex');
+    const hex = createHmac('sha256', SECRET)
+      .update(`${NOW_S}.${BODY.toString('utf8')}`)
+      .digest('hex');
     expect(headers).toEqual({ 'x-signature-timestamp': String(NOW_S), 'x-signature': `sha256=${hex}` });
   });
 
@@ -49,12 +51,17 @@ describe('verifyEventSignature', () => {
 
   it('accepts hex digits in upper case: the bytes are compared, not the text', () => {
     const headers = signEvent(SECRET, BODY, NOW_S);
-    expect(verifyWith(headers['x-signature-timestamp'], `sha256=${headers['x-signature'].slice(7).toUpperCase()}`)).toEqual({ ok: true });
+    expect(
+      verifyWith(headers['x-signature-timestamp'], `sha256=${headers['x-signature'].slice(7).toUpperCase()}`),
+    ).toEqual({ ok: true });
   });
 
   it('refuses a signature made with another secret', () => {
     const headers = signEvent('another-secret-entirely', BODY, NOW_S);
-    expect(verifyWith(headers['x-signature-timestamp'], headers['x-signature'])).toEqual({ ok: false, reason: 'bad-signature' });
+    expect(verifyWith(headers['x-signature-timestamp'], headers['x-signature'])).toEqual({
+      ok: false,
+      reason: 'bad-signature',
+    });
   });
 
   it('refuses a body changed by one byte', () => {
@@ -99,7 +106,15 @@ describe('verifyEventSignature', () => {
   it('refuses malformed signature headers as bad signatures, without throwing', () => {
     const { 'x-signature-timestamp': timestamp, 'x-signature': signature } = signEvent(SECRET, BODY, NOW_S);
     const hex = signature.slice('sha256='.length);
-    for (const malformed of [hex, `sha1=${hex}`, `sha256=${hex.slice(2)}`, `sha256=${hex}00`, `sha256=${hex.slice(1)}z`, 'sha256=', `sha256=${hex},sha256=${hex}`]) {
+    for (const malformed of [
+      hex,
+      `sha1=${hex}`,
+      `sha256=${hex.slice(2)}`,
+      `sha256=${hex}00`,
+      `sha256=${hex.slice(1)}z`,
+      'sha256=',
+      `sha256=${hex},sha256=${hex}`,
+    ]) {
       expect(verifyWith(timestamp, malformed), malformed).toEqual({ ok: false, reason: 'bad-signature' });
     }
   });

@@ -1,13 +1,31 @@
 import { describe, expect, it } from 'vitest';
-import { classifyResponse, classifyTokenError, classifyTransportError } from '../../lib/graph/failure-classification.js';
+import {
+  classifyResponse,
+  classifyTokenError,
+  classifyTransportError,
+} from '../../lib/graph/failure-classification.js';
 
 const graphError = (code: string, message = 'msg') => ({ error: { code, message, innerError: { 'request-id': 'r' } } });
 
 describe('classifying Graph answers', () => {
   const now = 0;
   it('429 is throttling, keeps Retry-After, and a throttled write is ambiguous', () => {
-    const f = classifyResponse(429, graphError('TooManyRequests'), { 'retry-after': '2.5', 'request-id': 'abc' }, true, now);
-    expect(f).toMatchObject({ kind: 'throttled', code: 'E_GRAPH_THROTTLED', ambiguous: true, retryAfterMs: 2500, requestId: 'abc', graphCode: 'TooManyRequests', httpStatus: 429 });
+    const f = classifyResponse(
+      429,
+      graphError('TooManyRequests'),
+      { 'retry-after': '2.5', 'request-id': 'abc' },
+      true,
+      now,
+    );
+    expect(f).toMatchObject({
+      kind: 'throttled',
+      code: 'E_GRAPH_THROTTLED',
+      ambiguous: true,
+      retryAfterMs: 2500,
+      requestId: 'abc',
+      graphCode: 'TooManyRequests',
+      httpStatus: 429,
+    });
     expect(classifyResponse(429, undefined, {}, false, now).ambiguous).toBe(false);
   });
   it.each([500, 502, 503, 504])('%i is transient and ambiguous for a write (it may have committed)', (status) => {
@@ -21,15 +39,29 @@ describe('classifying Graph answers', () => {
     [404, 'E_GRAPH_NOT_FOUND'],
   ])('%i is permanent and not ambiguous (%s)', (status, code) => {
     const f = classifyResponse(status, graphError('ResourceNotFound', 'gone'), {}, true, now);
-    expect(f).toMatchObject({ kind: 'permanent', code, ambiguous: false, message: 'gone', graphCode: 'ResourceNotFound' });
+    expect(f).toMatchObject({
+      kind: 'permanent',
+      code,
+      ambiguous: false,
+      message: 'gone',
+      graphCode: 'ResourceNotFound',
+    });
   });
-  it('401 asks for one token refresh', () => expect(classifyResponse(401, graphError('InvalidAuthenticationToken'), {}, true, now).kind).toBe('unauthorized'));
-  it('keeps Graph messages short', () => expect(classifyResponse(400, graphError('BadRequest', 'x'.repeat(5000)), {}, true, now).message.length).toBeLessThanOrEqual(500));
+  it('401 asks for one token refresh', () =>
+    expect(classifyResponse(401, graphError('InvalidAuthenticationToken'), {}, true, now).kind).toBe('unauthorized'));
+  it('keeps Graph messages short', () =>
+    expect(
+      classifyResponse(400, graphError('BadRequest', 'x'.repeat(5000)), {}, true, now).message.length,
+    ).toBeLessThanOrEqual(500));
 });
 
 describe('classifying transport errors', () => {
   it('a timeout is transient and ambiguous for a write', () => {
-    expect(classifyTransportError({ code: 'ETIMEDOUT', name: 'TimeoutError' }, true)).toMatchObject({ kind: 'transient', code: 'E_GRAPH_TIMEOUT', ambiguous: true });
+    expect(classifyTransportError({ code: 'ETIMEDOUT', name: 'TimeoutError' }, true)).toMatchObject({
+      kind: 'transient',
+      code: 'E_GRAPH_TIMEOUT',
+      ambiguous: true,
+    });
   });
   it('a reset after sending is ambiguous; a refused connection is not (nothing was sent)', () => {
     expect(classifyTransportError({ code: 'ECONNRESET' }, true).ambiguous).toBe(true);
@@ -44,13 +76,25 @@ describe('classifying transport errors', () => {
 
 describe('classifying token errors', () => {
   it('a rejected secret is permanent', () => {
-    expect(classifyTokenError({ errorCode: 'invalid_client', errorMessage: 'AADSTS7000215: Invalid client secret provided.' })).toMatchObject({ kind: 'permanent', code: 'E_AUTH_REJECTED' });
+    expect(
+      classifyTokenError({
+        errorCode: 'invalid_client',
+        errorMessage: 'AADSTS7000215: Invalid client secret provided.',
+      }),
+    ).toMatchObject({ kind: 'permanent', code: 'E_AUTH_REJECTED' });
   });
   it('an unknown tenant is permanent', () => {
-    expect(classifyTokenError({ errorCode: 'endpoints_resolution_error', errorMessage: 'AADSTS90002: Tenant not found' }).kind).toBe('permanent');
+    expect(
+      classifyTokenError({ errorCode: 'endpoints_resolution_error', errorMessage: 'AADSTS90002: Tenant not found' })
+        .kind,
+    ).toBe('permanent');
   });
   it('an outage of the token endpoint is transient', () => {
-    expect(classifyTokenError({ errorCode: 'temporarily_unavailable' })).toMatchObject({ kind: 'transient', code: 'E_AUTH_TOKEN_UNAVAILABLE', ambiguous: false });
+    expect(classifyTokenError({ errorCode: 'temporarily_unavailable' })).toMatchObject({
+      kind: 'transient',
+      code: 'E_AUTH_TOKEN_UNAVAILABLE',
+      ambiguous: false,
+    });
     expect(classifyTokenError({ errorCode: '90033' }).kind).toBe('transient');
   });
   it('never carries the secret or the description into the message', () => {

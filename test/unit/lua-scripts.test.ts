@@ -38,15 +38,22 @@ describe('the Lua script loader', () => {
   });
 
   it('takes the key count from the file name', () => {
-    const script = loadLuaScript('two', luaFile('two-2.lua', '--[[\n  KEYS[1] a\n  KEYS[2] b\n  ARGV[1] c\n]]\nreturn 1\n'));
+    const script = loadLuaScript(
+      'two',
+      luaFile('two-2.lua', '--[[\n  KEYS[1] a\n  KEYS[2] b\n  ARGV[1] c\n]]\nreturn 1\n'),
+    );
     expect(script).toMatchObject({ name: 'two', numberOfKeys: 2 });
   });
 
   it('refuses a file without a key count, without a header, or whose header names other KEYS', () => {
     expect(() => loadLuaScript('x', luaFile('nokeys.lua', '--[[\n  KEYS[1] a\n]]\n'))).toThrow(/-<numberOfKeys>\.lua/);
     expect(() => loadLuaScript('x', luaFile('bare-1.lua', 'return 1\n'))).toThrow(/header/);
-    expect(() => loadLuaScript('x', luaFile('short-2.lua', '--[[\n  KEYS[1] a\n]]\nreturn 1\n'))).toThrow(/KEYS\[1\].*2 key/);
-    expect(() => loadLuaScript('x', luaFile('long-1.lua', '--[[\n  KEYS[1] a\n  KEYS[2] b\n]]\nreturn 1\n'))).toThrow(/1 key/);
+    expect(() => loadLuaScript('x', luaFile('short-2.lua', '--[[\n  KEYS[1] a\n]]\nreturn 1\n'))).toThrow(
+      /KEYS\[1\].*2 key/,
+    );
+    expect(() => loadLuaScript('x', luaFile('long-1.lua', '--[[\n  KEYS[1] a\n  KEYS[2] b\n]]\nreturn 1\n'))).toThrow(
+      /1 key/,
+    );
   });
 
   it('defines a script once per connection, and never a second script under the same name', () => {
@@ -87,9 +94,60 @@ describe('the scripts’ arguments', () => {
       ahead: true,
       exclusiveMarker: true,
     };
-    expect(laneAdmitArgs(keys, args)).toEqual(['L', 'R', 'S', 'M', 'C', '1000', 'job', '5', '1025', '202.15', '2', 'sent|r|', '60000', '20000', '0.9995', 'row', '70000', '1', '1']);
-    const bare = laneAdmitArgs({ lane: 'L', reservations: 'R', sends: 'S' }, { ...args, markerValue: undefined, markerTtlMs: undefined, countField: undefined, countTtlMs: undefined, ahead: undefined, exclusiveMarker: undefined });
-    expect(bare).toEqual(['L', 'R', 'S', 'L', 'L', '1000', 'job', '5', '1025', '202.15', '2', '', '0', '20000', '0.9995', '', '0', '0', '0']);
+    expect(laneAdmitArgs(keys, args)).toEqual([
+      'L',
+      'R',
+      'S',
+      'M',
+      'C',
+      '1000',
+      'job',
+      '5',
+      '1025',
+      '202.15',
+      '2',
+      'sent|r|',
+      '60000',
+      '20000',
+      '0.9995',
+      'row',
+      '70000',
+      '1',
+      '1',
+    ]);
+    const bare = laneAdmitArgs(
+      { lane: 'L', reservations: 'R', sends: 'S' },
+      {
+        ...args,
+        markerValue: undefined,
+        markerTtlMs: undefined,
+        countField: undefined,
+        countTtlMs: undefined,
+        ahead: undefined,
+        exclusiveMarker: undefined,
+      },
+    );
+    expect(bare).toEqual([
+      'L',
+      'R',
+      'S',
+      'L',
+      'L',
+      '1000',
+      'job',
+      '5',
+      '1025',
+      '202.15',
+      '2',
+      '',
+      '0',
+      '20000',
+      '0.9995',
+      '',
+      '0',
+      '0',
+      '0',
+    ]);
   });
 
   it('lane throttled: 2 keys, then 15 ARGV; no Retry-After is -1, a Retry-After is rounded and never negative', () => {
@@ -111,35 +169,113 @@ describe('the scripts’ arguments', () => {
       maxBackoffMs: 300_000,
     };
     const keys = { lane: 'L', reservations: 'R' };
-    expect(laneThrottledArgs(keys, args)).toEqual(['L', 'R', '5000', '1235', '1', '4000', '1.25', '1.03', '1', '3', '100', '60000', '1.05', '1000', '0.25', '7', '300000']);
+    expect(laneThrottledArgs(keys, args)).toEqual([
+      'L',
+      'R',
+      '5000',
+      '1235',
+      '1',
+      '4000',
+      '1.25',
+      '1.03',
+      '1',
+      '3',
+      '100',
+      '60000',
+      '1.05',
+      '1000',
+      '0.25',
+      '7',
+      '300000',
+    ]);
     expect(laneThrottledArgs(keys, { ...args, retryAfterMs: undefined, adaptive: false })[3]).toBe('-1');
     expect(laneThrottledArgs(keys, { ...args, retryAfterMs: undefined, adaptive: false })[4]).toBe('0');
     expect(laneThrottledArgs(keys, { ...args, retryAfterMs: -5 })[3]).toBe('0');
   });
 
   it('lane release: 2 keys, the interval (-1: the learned one), then the owners', () => {
-    expect(laneReleaseArgs({ lane: 'L', reservations: 'R' }, { intervalMs: 205, owners: ['a', 'b'] })).toEqual(['L', 'R', '205', 'a', 'b']);
-    expect(laneReleaseArgs({ lane: 'L', reservations: 'R' }, { intervalMs: undefined, owners: ['a'] })).toEqual(['L', 'R', '-1', 'a']);
+    expect(laneReleaseArgs({ lane: 'L', reservations: 'R' }, { intervalMs: 205, owners: ['a', 'b'] })).toEqual([
+      'L',
+      'R',
+      '205',
+      'a',
+      'b',
+    ]);
+    expect(laneReleaseArgs({ lane: 'L', reservations: 'R' }, { intervalMs: undefined, owners: ['a'] })).toEqual([
+      'L',
+      'R',
+      '-1',
+      'a',
+    ]);
   });
 
   it('record outcome: 4 keys, then 9 ARGV', () => {
     const keys = { outcomes: 'O', rollout: 'R', marker: 'M', rows: 'W' };
-    const args = { rowKey: 't/c/g', outcomeJson: '{}', counter: 'created', markerAction: 'assigned' as const, markerValue: 'assigned|x', retentionMs: 86_400_000, rolloutId: 'r1', finishedAt: '2025-01-01T00:00:00.000Z', tenantId: 't' };
-    expect(recordOutcomeArgs(keys, args)).toEqual(['O', 'R', 'M', 'W', 't/c/g', '{}', 'created', 'assigned', 'assigned|x', '86400000', 'r1', '2025-01-01T00:00:00.000Z', 't']);
+    const args = {
+      rowKey: 't/c/g',
+      outcomeJson: '{}',
+      counter: 'created',
+      markerAction: 'assigned' as const,
+      markerValue: 'assigned|x',
+      retentionMs: 86_400_000,
+      rolloutId: 'r1',
+      finishedAt: '2025-01-01T00:00:00.000Z',
+      tenantId: 't',
+    };
+    expect(recordOutcomeArgs(keys, args)).toEqual([
+      'O',
+      'R',
+      'M',
+      'W',
+      't/c/g',
+      '{}',
+      'created',
+      'assigned',
+      'assigned|x',
+      '86400000',
+      'r1',
+      '2025-01-01T00:00:00.000Z',
+      't',
+    ]);
   });
 
   it('take for retry: 3 keys, kind, counter, then row key and row number pairs', () => {
-    const call = takeForRetryArgs({ outcomes: 'O', rollout: 'R', history: 'H' }, { kind: 'failed', counter: 'failed', rows: [['t/c/a', 1000], ['t/c/b', 1001]] });
+    const call = takeForRetryArgs(
+      { outcomes: 'O', rollout: 'R', history: 'H' },
+      {
+        kind: 'failed',
+        counter: 'failed',
+        rows: [
+          ['t/c/a', 1000],
+          ['t/c/b', 1001],
+        ],
+      },
+    );
     expect(call).toEqual(['O', 'R', 'H', 'failed', 'failed', 't/c/a', '1000', 't/c/b', '1001']);
   });
 
   it('fold retired metrics: 3 keys, then the sum’s SHA-1, the new sum and the worker id', () => {
-    expect(foldRetiredMetricsArgs({ retired: 'A', liveSnapshot: 'B', workers: 'C' }, { sha1Hex: 'da39', sum: '[]', workerId: 'w' })).toEqual(['A', 'B', 'C', 'da39', '[]', 'w']);
+    expect(
+      foldRetiredMetricsArgs(
+        { retired: 'A', liveSnapshot: 'B', workers: 'C' },
+        { sha1Hex: 'da39', sum: '[]', workerId: 'w' },
+      ),
+    ).toEqual(['A', 'B', 'C', 'da39', '[]', 'w']);
   });
 
   it('if value unchanged: the key, the expected value, the action and its operand', () => {
-    expect(ifValueUnchangedArgs('K', 'sent|r|1', { action: 'set', value: 'ended|r|2' })).toEqual(['K', 'sent|r|1', 'set', 'ended|r|2']);
+    expect(ifValueUnchangedArgs('K', 'sent|r|1', { action: 'set', value: 'ended|r|2' })).toEqual([
+      'K',
+      'sent|r|1',
+      'set',
+      'ended|r|2',
+    ]);
     expect(ifValueUnchangedArgs('K', 'job', { action: 'del' })).toEqual(['K', 'job', 'del']);
-    expect(ifValueUnchangedArgs('K', 'job', { action: 'pexpire', ttlMs: 60_000 })).toEqual(['K', 'job', 'pexpire', '60000']);
+    expect(ifValueUnchangedArgs('K', 'job', { action: 'pexpire', ttlMs: 60_000 })).toEqual([
+      'K',
+      'job',
+      'pexpire',
+      '60000',
+    ]);
   });
 });

@@ -41,20 +41,48 @@ describe('progress words', () => {
 
   it('says done/total, rate, ETA and the counts per outcome in one line', () => {
     const s = statusOf({ pending: 3766, succeeded: 1230, created: 1200, alreadyAssigned: 30, failed: 4 });
-    expect(progressLine(s, 41.24, 92_000)).toBe('progress 1234/5000 rows | 41.2/s | ETA 1m32s | created 1200 already 30 failed 4 cancelled 0');
-    expect(progressLine(s, null, null)).toBe('progress 1234/5000 rows | 0.0/s | ETA -- | created 1200 already 30 failed 4 cancelled 0');
+    expect(progressLine(s, 41.24, 92_000)).toBe(
+      'progress 1234/5000 rows | 41.2/s | ETA 1m32s | created 1200 already 30 failed 4 cancelled 0',
+    );
+    expect(progressLine(s, null, null)).toBe(
+      'progress 1234/5000 rows | 0.0/s | ETA -- | created 1200 already 30 failed 4 cancelled 0',
+    );
   });
 
   it('names the delete counts only for a rollout that has delete rows (or delete outcomes)', () => {
-    const s = statusOf({ deleteRows: 40, pending: 3766, succeeded: 1234, created: 1200, alreadyAssigned: 30, deleted: 3, alreadyDeleted: 1, failed: 0 });
-    expect(progressLine(s, null, null)).toBe('progress 1234/5000 rows | 0.0/s | ETA -- | created 1200 already 30 deleted 3 already-deleted 1 failed 0 cancelled 0');
+    const s = statusOf({
+      deleteRows: 40,
+      pending: 3766,
+      succeeded: 1234,
+      created: 1200,
+      alreadyAssigned: 30,
+      deleted: 3,
+      alreadyDeleted: 1,
+      failed: 0,
+    });
+    expect(progressLine(s, null, null)).toBe(
+      'progress 1234/5000 rows | 0.0/s | ETA -- | created 1200 already 30 deleted 3 already-deleted 1 failed 0 cancelled 0',
+    );
     const none = statusOf({ deleteRows: 40 });
-    expect(summaryLine(none, 'interrupted')).toBe('stopped watching at 0/5000 rows (rollout running, it goes on) | created 0 already 0 deleted 0 already-deleted 0 failed 0 cancelled 0');
-    expect(progressLine(statusOf({ pending: 4999, succeeded: 1, deleted: 1 }), null, null)).toMatch(/ deleted 1 already-deleted 0 failed 0 /);
+    expect(summaryLine(none, 'interrupted')).toBe(
+      'stopped watching at 0/5000 rows (rollout running, it goes on) | created 0 already 0 deleted 0 already-deleted 0 failed 0 cancelled 0',
+    );
+    expect(progressLine(statusOf({ pending: 4999, succeeded: 1, deleted: 1 }), null, null)).toMatch(
+      / deleted 1 already-deleted 0 failed 0 /,
+    );
   });
 
   it('mentions paused lanes only for tenants that still have rows to send', () => {
-    const tenant = { total: 10, succeeded: 0, failed: 0, created: 0, alreadyAssigned: 0, deleted: 0, alreadyDeleted: 0, cancelled: 0 };
+    const tenant = {
+      total: 10,
+      succeeded: 0,
+      failed: 0,
+      created: 0,
+      alreadyAssigned: 0,
+      deleted: 0,
+      alreadyDeleted: 0,
+      cancelled: 0,
+    };
     const s = statusOf({
       total: 20,
       pending: 10,
@@ -69,12 +97,30 @@ describe('progress words', () => {
   });
 
   it('ends with how long the rollout took, or where it stands when the watch was stopped', () => {
-    const finished = statusOf({ state: 'finished', pending: 0, created: 4990, succeeded: 4990, failed: 10, finishedAt: '2026-11-29T06:02:01.000Z' });
-    expect(summaryLine(finished, 'ended')).toBe('finished 5000/5000 rows in 2m01s | created 4990 already 0 failed 10 cancelled 0');
+    const finished = statusOf({
+      state: 'finished',
+      pending: 0,
+      created: 4990,
+      succeeded: 4990,
+      failed: 10,
+      finishedAt: '2026-11-29T06:02:01.000Z',
+    });
+    expect(summaryLine(finished, 'ended')).toBe(
+      'finished 5000/5000 rows in 2m01s | created 4990 already 0 failed 10 cancelled 0',
+    );
     const running = statusOf({ pending: 4000, created: 1000, succeeded: 1000 });
-    expect(summaryLine(running, 'interrupted')).toBe('stopped watching at 1000/5000 rows (rollout running, it goes on) | created 1000 already 0 failed 0 cancelled 0');
-    const cancelled = statusOf({ state: 'cancelled', pending: 0, cancelled: 5000, cancelledAt: '2026-11-29T06:00:30.000Z' });
-    expect(summaryLine(cancelled, 'ended')).toBe('cancelled at 2026-11-29T06:00:30.000Z: 5000/5000 rows ended | created 0 already 0 failed 0 cancelled 5000');
+    expect(summaryLine(running, 'interrupted')).toBe(
+      'stopped watching at 1000/5000 rows (rollout running, it goes on) | created 1000 already 0 failed 0 cancelled 0',
+    );
+    const cancelled = statusOf({
+      state: 'cancelled',
+      pending: 0,
+      cancelled: 5000,
+      cancelledAt: '2026-11-29T06:00:30.000Z',
+    });
+    expect(summaryLine(cancelled, 'ended')).toBe(
+      'cancelled at 2026-11-29T06:00:30.000Z: 5000/5000 rows ended | created 0 already 0 failed 0 cancelled 5000',
+    );
   });
 });
 
@@ -130,9 +176,12 @@ describe('text tables', () => {
   ];
 
   it('aligns columns to the widest cell, numbers to the right, with no trailing spaces', () => {
-    expect(formatTable(columns, [{ name: 'Finance pilot', n: 5 }, { name: 'x', n: 1200 }])).toBe(
-      ['name              n', 'Finance pilot     5', 'x              1200', ''].join('\n'),
-    );
+    expect(
+      formatTable(columns, [
+        { name: 'Finance pilot', n: 5 },
+        { name: 'x', n: 1200 },
+      ]),
+    ).toBe(['name              n', 'Finance pilot     5', 'x              1200', ''].join('\n'));
   });
 
   it('prints a row at a time at fixed widths, cutting what is longer onto one line', () => {

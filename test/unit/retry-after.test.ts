@@ -8,14 +8,17 @@ describe('Retry-After as Graph sends it', () => {
     expect(parseRetryAfter('2.128', now)).toBe(2128);
     expect(parseRetryAfter('0.0004', now)).toBe(1);
   });
-  it('reads an HTTP date relative to now', () => expect(parseRetryAfter('Sun, 29 Nov 2026 10:00:07 GMT', now)).toBe(7000));
-  it('treats a date in the past as no wait', () => expect(parseRetryAfter('Sun, 29 Nov 2026 09:00:00 GMT', now)).toBe(0));
+  it('reads an HTTP date relative to now', () =>
+    expect(parseRetryAfter('Sun, 29 Nov 2026 10:00:07 GMT', now)).toBe(7000));
+  it('treats a date in the past as no wait', () =>
+    expect(parseRetryAfter('Sun, 29 Nov 2026 09:00:00 GMT', now)).toBe(0));
   it('takes the first of repeated headers', () => expect(parseRetryAfter(['1', '9'], now)).toBe(1000));
   it('returns undefined when absent or unreadable, so the caller backs off instead', () => {
     for (const v of [undefined, '', '  ', 'soon', '-1', '1e3', 'NaN']) expect(parseRetryAfter(v, now)).toBeUndefined();
   });
   it('takes a wait beyond an hour (or an endless one) for unreadable, so no lane is paused for ever', () => {
-    for (const v of ['3601', '9'.repeat(400), 'Fri, 31 Dec 9999 23:59:59 GMT']) expect(parseRetryAfter(v, now)).toBeUndefined();
+    for (const v of ['3601', '9'.repeat(400), 'Fri, 31 Dec 9999 23:59:59 GMT'])
+      expect(parseRetryAfter(v, now)).toBeUndefined();
     expect(parseRetryAfter('3600', now)).toBe(3_600_000);
   });
 });

@@ -19,14 +19,29 @@ describe('deciding a retry', () => {
   it('retries a transient failure while attempts remain', () => {
     expect(decideRetry(transient, 1, 0, policy, () => 0)).toEqual({ retry: true, delayMs: 500 });
   });
-  it('stops after the last attempt', () => expect(decideRetry(transient, 5, 0, policy)).toEqual({ retry: false, reason: 'attempts' }));
-  it('stops when the next try would pass the age limit', () => expect(decideRetry(transient, 2, 59_500, policy, () => 0)).toEqual({ retry: false, reason: 'age' }));
+  it('stops after the last attempt', () =>
+    expect(decideRetry(transient, 5, 0, policy)).toEqual({ retry: false, reason: 'attempts' }));
+  it('stops when the next try would pass the age limit', () =>
+    expect(decideRetry(transient, 2, 59_500, policy, () => 0)).toEqual({ retry: false, reason: 'age' }));
   it('never retries a permanent failure or a second 401', () => {
-    expect(decideRetry({ ...transient, kind: 'permanent' }, 1, 0, policy)).toEqual({ retry: false, reason: 'permanent' });
-    expect(decideRetry({ ...transient, kind: 'unauthorized' }, 1, 0, policy)).toEqual({ retry: false, reason: 'permanent' });
+    expect(decideRetry({ ...transient, kind: 'permanent' }, 1, 0, policy)).toEqual({
+      retry: false,
+      reason: 'permanent',
+    });
+    expect(decideRetry({ ...transient, kind: 'unauthorized' }, 1, 0, policy)).toEqual({
+      retry: false,
+      reason: 'permanent',
+    });
   });
-  it('waits at least Retry-After', () => expect(decideRetry({ ...transient, retryAfterMs: 9000 }, 1, 0, policy, () => 0)).toEqual({ retry: true, delayMs: 9000 }));
+  it('waits at least Retry-After', () =>
+    expect(decideRetry({ ...transient, retryAfterMs: 9000 }, 1, 0, policy, () => 0)).toEqual({
+      retry: true,
+      delayMs: 9000,
+    }));
   it('after an ambiguous end waits at least the settle delay, so the next look sees a slow commit', () => {
-    expect(decideRetry({ ...transient, ambiguous: true }, 1, 0, policy, () => 0)).toEqual({ retry: true, delayMs: 4000 });
+    expect(decideRetry({ ...transient, ambiguous: true }, 1, 0, policy, () => 0)).toEqual({
+      retry: true,
+      delayMs: 4000,
+    });
   });
 });

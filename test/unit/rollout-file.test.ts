@@ -68,9 +68,14 @@ describe('CSV input', () => {
 
   it('uses the default tenant when tenantId is absent or empty', async () => {
     const withoutColumn = await file('default-1.csv', `configurationId,groupId\n${C1},${G1}\n`);
-    const withEmptyCell = await file('default-2.csv', `configurationId,groupId,tenantId\n${C1},${G1},\n${C2},${G2}, ${T2} \n`);
+    const withEmptyCell = await file(
+      'default-2.csv',
+      `configurationId,groupId,tenantId\n${C1},${G1},\n${C2},${G2}, ${T2} \n`,
+    );
     const options = { defaultTenantId: T1.toUpperCase() };
-    expect((await readRolloutFile(withoutColumn, options)).rows).toEqual([{ tenantId: T1, configurationId: C1, groupId: G1 }]);
+    expect((await readRolloutFile(withoutColumn, options)).rows).toEqual([
+      { tenantId: T1, configurationId: C1, groupId: G1 },
+    ]);
     expect((await readRolloutFile(withEmptyCell, options)).rows).toEqual([
       { tenantId: T1, configurationId: C1, groupId: G1 },
       { tenantId: T2, configurationId: C2, groupId: G2 },
@@ -140,7 +145,9 @@ describe('CSV input', () => {
   it('names a missing column and what the header has', async () => {
     const one = await file('missing-1.csv', `configurationId,group\n${C1},${G1}\n`);
     const both = await file('missing-2.csv', `${C1},${G1}\n`);
-    expect((await problemsOf(one)).details).toEqual([`${one}:1: missing column groupId (header has: configurationId, group)`]);
+    expect((await problemsOf(one)).details).toEqual([
+      `${one}:1: missing column groupId (header has: configurationId, group)`,
+    ]);
     expect((await problemsOf(both)).details).toEqual([
       `${both}:1: missing columns configurationId, groupId (header has: ${C1}, ${G1})`,
     ]);
@@ -148,7 +155,9 @@ describe('CSV input', () => {
 
   it('matches header names case-insensitively and trimmed, and refuses a column given twice', async () => {
     const path = await file('header-twice.csv', `groupid,configurationId, GroupId \n${G1},${C1},${G2}\n`);
-    expect((await problemsOf(path)).details).toEqual([`${path}:1: column groupId appears more than once in the header`]);
+    expect((await problemsOf(path)).details).toEqual([
+      `${path}:1: column groupId appears more than once in the header`,
+    ]);
   });
 
   it('reports an empty file, a whitespace-only file and a header without rows', async () => {
@@ -194,7 +203,10 @@ describe('CSV input', () => {
 
   it('caps a record spanning several lines as well as each line', async () => {
     // Line 2 is 95 bytes and line 3 is 21, but the record they make holds 113 characters.
-    const path = await file('long-record.csv', `configurationId,groupId,note\n${C1},${G1},"${'a'.repeat(20)}\n${'b'.repeat(20)}"\n`);
+    const path = await file(
+      'long-record.csv',
+      `configurationId,groupId,note\n${C1},${G1},"${'a'.repeat(20)}\n${'b'.repeat(20)}"\n`,
+    );
     expect((await problemsOf(path, { defaultTenantId: T1, maxLineBytes: 100 })).details).toEqual([
       `${path}:2: record longer than 100 characters`,
     ]);
@@ -231,7 +243,10 @@ describe('JSON input', () => {
   });
 
   it('reads compact JSON on one line, with a BOM and CRLF', async () => {
-    const path = await file('compact.json', `\uFEFF[{"configurationId":"${C1}","groupId":"${G1}"},\r\n{"configurationId":"${C2}","groupId":"${G2}"}]\r\n`);
+    const path = await file(
+      'compact.json',
+      `\uFEFF[{"configurationId":"${C1}","groupId":"${G1}"},\r\n{"configurationId":"${C2}","groupId":"${G2}"}]\r\n`,
+    );
     const input = await readRolloutFile(path, { defaultTenantId: T1 });
     expect(input.lines).toEqual([1, 2]);
     expect(input.rows).toHaveLength(2);
@@ -281,7 +296,15 @@ describe('JSON input', () => {
   it('reports a syntax error inside an item on the line it occurs, then reads on', async () => {
     const path = await file(
       'syntax.json',
-      ['[', '  {', `    "configurationId": "${C1}",`, `    "groupId": "${G1}",`, '  },', `  {"configurationId": "${C2}", "groupId": "x"}`, ']'].join('\n'),
+      [
+        '[',
+        '  {',
+        `    "configurationId": "${C1}",`,
+        `    "groupId": "${G1}",`,
+        '  },',
+        `  {"configurationId": "${C2}", "groupId": "x"}`,
+        ']',
+      ].join('\n'),
     );
     const err = await problemsOf(path, { defaultTenantId: T1 });
     expect(err.details).toHaveLength(2);
@@ -327,7 +350,11 @@ describe('stdin', () => {
   it('reads `-` from options.stdin, sniffing the format, and names it stdin', async () => {
     const csv = Readable.from([Buffer.from(`configurationId,groupId\n${C1},`), Buffer.from(`${G1}\n`)]);
     const input = await readRolloutFile('-', { stdin: csv, defaultTenantId: T1 });
-    expect(input).toMatchObject({ format: 'csv', rows: [{ tenantId: T1, configurationId: C1, groupId: G1 }], lines: [2] });
+    expect(input).toMatchObject({
+      format: 'csv',
+      rows: [{ tenantId: T1, configurationId: C1, groupId: G1 }],
+      lines: [2],
+    });
 
     const json = Readable.from([`  [{"configurationId": "${C1}", "groupId": "${G1}"}]`]);
     expect((await readRolloutFile('-', { stdin: json, defaultTenantId: T1 })).format).toBe('json');
@@ -348,7 +375,10 @@ describe('stdin', () => {
 
   it('gives the same lines whatever the chunking', async () => {
     const text = `configurationId,groupId,n\r\n${C1},${G1},"a\r\nb"\r\n${C2},bad,x\r\n`;
-    const err = await problemsOf('-', { stdin: Readable.from(text.split('').map((c) => Buffer.from(c))), defaultTenantId: T1 });
+    const err = await problemsOf('-', {
+      stdin: Readable.from(text.split('').map((c) => Buffer.from(c))),
+      defaultTenantId: T1,
+    });
     expect(err.details).toEqual(['stdin:4: groupId "bad" is not an object id (GUID)']);
   });
 });
@@ -369,7 +399,10 @@ describe('problem cap', () => {
 
 describe('hostile input', () => {
   it('reports a 2 MB line by its number, with the problems before it', async () => {
-    const csv = await file('long.csv', `configurationId,groupId\n${C1},bad\n${C1},${'x'.repeat(2 * MiB)}\n${C1},${G1}\n`);
+    const csv = await file(
+      'long.csv',
+      `configurationId,groupId\n${C1},bad\n${C1},${'x'.repeat(2 * MiB)}\n${C1},${G1}\n`,
+    );
     expect((await problemsOf(csv, { defaultTenantId: T1 })).details).toEqual([
       `${csv}:2: groupId "bad" is not an object id (GUID)`,
       `${csv}:3: longer than 1048576 bytes`,
@@ -378,7 +411,9 @@ describe('hostile input', () => {
 
   it('caps JSON items rather than JSON lines, since compact JSON puts every row on one line', async () => {
     const huge = await file('long.json', `[\n{"configurationId": "${C1}", "groupId": "${'x'.repeat(2 * MiB)}"}\n]`);
-    expect((await problemsOf(huge, { defaultTenantId: T1 })).details).toEqual([`${huge}:2: item 1 is longer than 1048576 bytes`]);
+    expect((await problemsOf(huge, { defaultTenantId: T1 })).details).toEqual([
+      `${huge}:2: item 1 is longer than 1048576 bytes`,
+    ]);
 
     const rows = Array.from({ length: 20_000 }, (_, i) => ({ configurationId: C1, groupId: id(i) }));
     const compact = await file('compact-big.json', JSON.stringify(rows));
@@ -389,7 +424,9 @@ describe('hostile input', () => {
 
   it('honours maxLineBytes', async () => {
     const path = await file('short-limit.csv', `configurationId,groupId\n${C1},${G1}\n`);
-    expect((await problemsOf(path, { defaultTenantId: T1, maxLineBytes: 40 })).details).toEqual([`${path}:2: longer than 40 bytes`]);
+    expect((await problemsOf(path, { defaultTenantId: T1, maxLineBytes: 40 })).details).toEqual([
+      `${path}:2: longer than 40 bytes`,
+    ]);
   });
 
   it('refuses binary data and text that is not UTF-8', async () => {
@@ -401,10 +438,18 @@ describe('hostile input', () => {
     const binaryJson = await file('garbage.json', Buffer.concat([Buffer.from('[\n'), bytes]));
     expect((await problemsOf(binaryJson)).details).toEqual([`${binaryJson}:2: not a text file (binary data)`]);
 
-    const latin1 = await file('latin1.csv', Buffer.from(`configurationId,groupId,note\n${C1},${G1},ok\n${C1},${G2},caf\xe9\n`, 'latin1'));
-    expect((await problemsOf(latin1, { defaultTenantId: T1 })).details).toEqual([`${latin1}:3: not a text file (binary data)`]);
+    const latin1 = await file(
+      'latin1.csv',
+      Buffer.from(`configurationId,groupId,note\n${C1},${G1},ok\n${C1},${G2},caf\xe9\n`, 'latin1'),
+    );
+    expect((await problemsOf(latin1, { defaultTenantId: T1 })).details).toEqual([
+      `${latin1}:3: not a text file (binary data)`,
+    ]);
 
-    const utf16 = await file('utf16.csv', Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(`configurationId,groupId\n`, 'utf16le')]));
+    const utf16 = await file(
+      'utf16.csv',
+      Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(`configurationId,groupId\n`, 'utf16le')]),
+    );
     expect((await problemsOf(utf16)).details).toEqual([`${utf16}:1: file is UTF-16 text; save it as UTF-8`]);
   });
 });

@@ -2,7 +2,14 @@ import { randomInt } from 'node:crypto';
 import { expect } from 'vitest';
 import type { AssignmentRow } from '../../../lib/assignment-row.js';
 import { startStack, type Stack } from '../../support/stack.js';
-import { expectAllSucceeded, expectEachAssignedOnce, expectFinished, progressOf, reportOf, waitUntil } from '../../support/rollout-checks.js';
+import {
+  expectAllSucceeded,
+  expectEachAssignedOnce,
+  expectFinished,
+  progressOf,
+  reportOf,
+  waitUntil,
+} from '../../support/rollout-checks.js';
 
 /**
  * What the chaos scenarios share: seeded dice (the seed is printed and in the test's name, so a
@@ -72,7 +79,12 @@ export async function startStackOn(redisUrl: string, options: Parameters<typeof 
 }
 
 /** Waits until the rollout's finished fraction reaches `fraction`; returns its progress then. */
-export async function waitForFraction(stack: Stack, rolloutId: string, fraction: number, timeoutMs = 180_000): Promise<{ done: number; total: number }> {
+export async function waitForFraction(
+  stack: Stack,
+  rolloutId: string,
+  fraction: number,
+  timeoutMs = 180_000,
+): Promise<{ done: number; total: number }> {
   return waitUntil(
     `${Math.round(fraction * 100)}% of rollout ${rolloutId} done`,
     async () => {
@@ -89,7 +101,11 @@ export async function waitForFraction(stack: Stack, rolloutId: string, fraction:
  * failed), and Graph holds each row's (tenant, configuration, group) exactly once, with no
  * duplicate anywhere.
  */
-export async function expectRolloutWhole(stack: Stack, rolloutId: string, rows: readonly AssignmentRow[]): Promise<void> {
+export async function expectRolloutWhole(
+  stack: Stack,
+  rolloutId: string,
+  rows: readonly AssignmentRow[],
+): Promise<void> {
   expectAllSucceeded(await reportOf(stack, rolloutId), rows);
   await expectFinished(stack, rolloutId, rows.length, 0);
   await expectEachAssignedOnce(stack, rows);

@@ -27,7 +27,9 @@ export interface RestartableRedis {
 }
 
 export interface RestartableRedisOptions {
-  /** `always` makes every acknowledged write survive a SIGKILL; `everysec` (Redis's default) may lose the last second. */
+  /**
+   * `always` makes every acknowledged write survive a SIGKILL; `everysec` (Redis's default) may lose the last second.
+   */
   appendfsync?: 'always' | 'everysec';
 }
 
@@ -36,19 +38,27 @@ export async function startRestartableRedis(options: RestartableRedisOptions = {
   const dir = mkdtempSync(join(tmpdir(), 'chaos-redis-'));
   const url = `redis://127.0.0.1:${port}`;
   const args = [
-    '--port', String(port),
-    '--bind', '127.0.0.1',
-    '--dir', dir,
-    '--appendonly', 'yes',
-    '--appendfsync', options.appendfsync ?? 'everysec',
-    '--save', '',
-    '--maxmemory-policy', 'noeviction',
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    dir,
+    '--appendonly',
+    'yes',
+    '--appendfsync',
+    options.appendfsync ?? 'everysec',
+    '--save',
+    '',
+    '--maxmemory-policy',
+    'noeviction',
   ];
   let child: ChildProcess | undefined;
   let logs = '';
 
   const start = async (): Promise<void> => {
-    if (child && child.exitCode === null && child.signalCode === null) throw new Error('redis-server is already running');
+    if (child && child.exitCode === null && child.signalCode === null)
+      throw new Error('redis-server is already running');
     const next = spawn(process.env.REDIS_SERVER_BIN ?? 'redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     next.stdout!.on('data', (d: Buffer) => (logs += d.toString()));
     next.stderr!.on('data', (d: Buffer) => (logs += d.toString()));
@@ -64,7 +74,10 @@ export async function startRestartableRedis(options: RestartableRedisOptions = {
         } catch (error) {
           if (i > 400 || next.exitCode !== null) {
             next.kill('SIGKILL');
-            throw new Error(`redis-server did not start on port ${port}: ${(error as Error).message}\n${logs.slice(-2000)}`, { cause: error });
+            throw new Error(
+              `redis-server did not start on port ${port}: ${(error as Error).message}\n${logs.slice(-2000)}`,
+              { cause: error },
+            );
           }
           probe.disconnect();
           await sleep(25);
