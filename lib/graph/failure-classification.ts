@@ -1,5 +1,6 @@
 import { GraphFailure, GraphFailureCodes as C } from './graph-failure.js';
 import { parseRetryAfter } from './retry-after.js';
+import { TokenEndpointUnavailable } from './msal-network-client.js';
 
 /** Graph's error body: `{"error": {"code", "message", "innerError": {...}}}`. */
 export function graphErrorOf(body: unknown): { code?: string; message?: string } {
@@ -183,6 +184,18 @@ export function classifyTokenError(err: unknown): GraphFailure {
     REJECTED.has(errorCode) ||
     (aadsts !== undefined && ['90002', '700016', '7000215', '7000222', '50034', '90023'].includes(aadsts));
   const message = `Token request failed: ${errorCode}${aadsts ? ` (AADSTS${aadsts})` : ''}`;
+  if (err instanceof TokenEndpointUnavailable) {
+    // A 5xx or 429 of Entra ID: worth waiting for, as long as the endpoint itself asks when it says.
+    return new GraphFailure({
+      kind: 'transient',
+      code: C.TOKEN_UNAVAILABLE,
+      ambiguous: false,
+      httpStatus: err.httpStatus,
+      graphCode: errorCode,
+      retryAfterMs: err.retryAfterMs,
+      message: `Token request failed: ${err.errorMessage}`,
+    });
+  }
   if (rejected) {
     return new GraphFailure({
       kind: 'permanent',
