@@ -440,8 +440,7 @@ function throttle(context: EmulatorContext, exchange: HttpExchange, tenantId: st
   context.stats.throttled(tenantId, verdict.spec.model);
   // A token bucket speaks in whole seconds, rounded up; the other models follow --retry-after.
   const format = verdict.spec.model === 'token-bucket' ? 'seconds' : context.settings.retryAfterFormat;
-  const headers =
-    verdict.spec.signal === '429-no-retry-after' ? {} : retryAfterHeader(context, verdict.waitMs, format);
+  const headers = verdict.spec.signal === '429-no-retry-after' ? {} : retryAfterHeader(context, verdict.waitMs, format);
   if (verdict.spec.signal === '503') {
     sendGraphError(
       exchange,
