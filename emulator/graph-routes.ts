@@ -1,11 +1,12 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { isObjectId, normalizeObjectId } from '../lib/object-id.js';
 import { scheduleCommit, type EmulatorContext } from './emulator-context.js';
-import type { RequestFaultKind, RetryAfterFormat } from './emulator-options.js';
+import type { RequestFaultKind } from './emulator-options.js';
 import type { Assignment, Configuration } from './emulator-state.js';
 import { readGraphBody, sendGraphError } from './graph-error.js';
 import type { HttpExchange } from './http-exchange.js';
 import { formatRetryAfter } from './retry-after.js';
+import { throttleAnswer } from './throttle-answer.js';
 import type { RequestKind } from './throttle-model.js';
 import type { TokenRefusal } from './token-service.js';
 
@@ -438,26 +439,12 @@ function throttle(context: EmulatorContext, exchange: HttpExchange, tenantId: st
   const verdict = context.throttles.check(tenantId, kind);
   if (!verdict) return false;
   context.stats.throttled(tenantId, verdict.spec.model);
-  // A token bucket speaks in whole seconds, rounded up; the other models follow --retry-after.
-  const format = verdict.spec.model === 'token-bucket' ? 'seconds' : context.settings.retryAfterFormat;
-  const headers = verdict.spec.signal === '429-no-retry-after' ? {} : retryAfterHeader(context, verdict.waitMs, format);
-  if (verdict.spec.signal === '503') {
-    sendGraphError(
-      exchange,
-      503,
-      'ServiceUnavailable',
-      'The service is temporarily unavailable. Please retry after the time given in the Retry-After header.',
-      headers,
-    );
-  } else {
-    sendGraphError(
-      exchange,
-      429,
-      'TooManyRequests',
-      'Too many requests. Please retry after the time given in the Retry-After header.',
-      headers,
-    );
-  }
+  const answer = throttleAnswer(verdict, context.settings.retryAfterFormat);
+  const message =
+    answer.status === 503
+      ? 'The service is temporarily unavailable. Please retry after the time given in the Retry-After header.'
+      : 'Too many requests. Please retry after the time given in the Retry-After header.';
+  sendGraphError(exchange, answer.status, answer.code, message, answer.headers);
   return true;
 }
 
@@ -494,12 +481,8 @@ function acceptWrite(context: EmulatorContext, tenantId: string): void {
   context.stats.writeAccepted(tenantId);
 }
 
-function retryAfterHeader(
-  context: EmulatorContext,
-  waitMs: number,
-  format: RetryAfterFormat = context.settings.retryAfterFormat,
-): Record<string, string> {
-  const value = formatRetryAfter(waitMs, format);
+function retryAfterHeader(context: EmulatorContext, waitMs: number): Record<string, string> {
+  const value = formatRetryAfter(waitMs, context.settings.retryAfterFormat);
   return value === undefined ? {} : { 'retry-after': value };
 }
 
