@@ -14,8 +14,9 @@ import type { TokenRefusal } from './token-service.js';
  * Graph beta, the part this project touches: Office client configurations and their assignments,
  * and reading a group (event rules may match on its display name). The bearer token decides the
  * tenant, as in real Graph. Every request passes the tenant's throttle (most models count writes
- * only); GETs roll the read fault die, assignment POSTs the POST fault die. Route order inside a request follows what a client can observe from
- * Graph: authentication, then the path, then the body, then throttling.
+ * only); GETs roll the read fault die, assignment POSTs the POST fault die. Route order inside a
+ * request follows what a client can observe from Graph: authentication, then the path, then the
+ * body, then throttling.
  */
 
 const ASSIGNMENT_TYPE = '#microsoft.graph.officeClientConfigurationAssignment';
@@ -412,7 +413,7 @@ async function readJsonObject(exchange: HttpExchange): Promise<Record<string, un
   return parsed as Record<string, unknown>;
 }
 
-/** False after answering 429 (or the throttle's signal) when the tenant's throttle says wait; that request takes no budget. */
+/** False after answering 429 (or the throttle's signal) when the tenant's throttle says wait; no budget is taken. */
 function admitWrite(context: EmulatorContext, exchange: HttpExchange, tenantId: string): boolean {
   return !throttle(context, exchange, tenantId, 'write');
 }

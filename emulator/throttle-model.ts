@@ -5,7 +5,10 @@
  * of them; the emulator plays one per tenant.
  */
 
-/** `sliding-writes`: writes in any sliding window (the default); `token-bucket`: every request; `fixed-window`: writes per fixed window. */
+/**
+ * `sliding-writes`: writes in any sliding window (the default); `token-bucket`: every request;
+ * `fixed-window`: writes per fixed window.
+ */
 export type ThrottleModelName = 'sliding-writes' | 'token-bucket' | 'fixed-window';
 
 export const THROTTLE_MODELS: readonly ThrottleModelName[] = ['sliding-writes', 'token-bucket', 'fixed-window'];
