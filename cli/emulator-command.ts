@@ -6,7 +6,22 @@ import {
   type FaultRates,
   type RunningEmulator,
 } from '../emulator/emulator-server.js';
-import { RETRY_AFTER_FORMATS, type FaultKind, type RetryAfterFormat } from '../emulator/emulator-options.js';
+import {
+  RETRY_AFTER_FORMATS,
+  type FaultKind,
+  type RequestFaultKind,
+  type RequestFaultRates,
+  type RetryAfterFormat,
+} from '../emulator/emulator-options.js';
+import { checkRequestFaultRates } from '../emulator/request-fault-plan.js';
+import {
+  THROTTLE_MODELS,
+  THROTTLE_SIGNALS,
+  type ThrottleModelName,
+  type ThrottleSignal,
+  type ThrottleSpec,
+} from '../emulator/throttle-model.js';
+import { isObjectId, normalizeObjectId } from '../lib/object-id.js';
 import { ErrorCodes } from '../lib/errors/codes.js';
 import { UserError } from '../lib/errors/user-error.js';
 import { parseRateLimit } from '../lib/rate-limit-spec.js';
@@ -23,9 +38,14 @@ export interface RawEmulatorOptions {
   port: string;
   certDir: string;
   rateLimit?: string;
+  throttleModel?: string;
+  throttleSignal?: string;
+  tenantThrottle?: string[];
   retryAfter: string;
   latencyMs: string;
   fault: string[];
+  readFault?: string[];
+  tokenFault?: string[];
   slowCommitMs: string;
   pageSize: string;
   strictConfigurations?: boolean;
@@ -43,6 +63,18 @@ const FAULT_NAMES: Record<string, FaultKind> = {
   'slow-commit': 'slowCommit',
 };
 
+/** The short fault names of `--read-fault` and `--token-fault`. */
+const REQUEST_FAULT_NAMES: Record<string, RequestFaultKind> = {
+  '503': 'serviceUnavailable',
+  '503-no-retry-after': 'serviceUnavailableNoRetryAfter',
+  '500': 'internalError',
+  '502': 'badGateway',
+  '504': 'gatewayTimeout',
+  reset: 'reset',
+};
+
+const repeatable = (value: string, previous: string[] = []): string[] => [...previous, value];
+
 export function emulatorCommand(): Command {
   return new Command('emulator')
     .description('Run the Microsoft Graph + Entra ID emulator (HTTPS, self-signed certificate) until Ctrl-C.')
@@ -50,6 +82,21 @@ export function emulatorCommand(): Command {
     .addOption(new Option('--port <port>', 'TCP port; 0 picks a free one').default('8443'))
     .addOption(new Option('--cert-dir <dir>', 'directory for the generated certificate and key').default('./.emulator'))
     .addOption(new Option('--rate-limit <spec>', 'per-tenant write limit, e.g. 100/20s or 25/1s (unit ms, s or m)'))
+    .addOption(
+      new Option(
+        '--throttle-model <model>',
+        `how --rate-limit counts: ${THROTTLE_MODELS.join(', ')} (default sliding-writes)`,
+      ),
+    )
+    .addOption(
+      new Option('--throttle-signal <signal>', `how a throttled request is answered: ${THROTTLE_SIGNALS.join(', ')}`),
+    )
+    .addOption(
+      new Option(
+        '--tenant-throttle <tenant=model:max/window[:signal]>',
+        'a throttle for one tenant instead of the global one, e.g. <tenant-guid>=fixed-window:100/20s:429 (repeatable)',
+      ).argParser(repeatable),
+    )
     .addOption(
       new Option('--retry-after <format>', `Retry-After format: ${RETRY_AFTER_FORMATS.join(', ')}`).default(
         'fractional',
@@ -63,6 +110,18 @@ export function emulatorCommand(): Command {
       )
         .argParser((value: string, previous: string[]) => [...previous, value])
         .default([]),
+    )
+    .addOption(
+      new Option(
+        '--read-fault <kind=rate...>',
+        'fault rates on Graph GETs, e.g. 503=0.05,503-no-retry-after=0.01,500=0.01,502=0.01,504=0.01,reset=0.01 (repeatable)',
+      ).argParser(repeatable),
+    )
+    .addOption(
+      new Option(
+        '--token-fault <kind=rate...>',
+        'fault rates on token requests, same kinds as --read-fault (repeatable)',
+      ).argParser(repeatable),
     )
     .addOption(
       new Option('--slow-commit-ms <n>', 'delay before a slow-commit fault creates its assignment').default('1500'),
@@ -103,11 +162,32 @@ export function parseEmulatorOptions(raw: RawEmulatorOptions): { options: Emulat
     strictConfigurations: raw.strictConfigurations === true,
   };
   if (raw.rateLimit !== undefined) {
+    let limit;
     try {
-      options.rateLimit = parseRateLimit(raw.rateLimit);
+      limit = parseRateLimit(raw.rateLimit);
     } catch (error) {
       throw usage(`--rate-limit: ${(error as Error).message}`);
     }
+    if (raw.throttleModel === undefined && raw.throttleSignal === undefined) options.rateLimit = limit;
+    else {
+      options.throttle = {
+        model: raw.throttleModel === undefined ? 'sliding-writes' : modelOption('--throttle-model', raw.throttleModel),
+        ...limit,
+        signal: raw.throttleSignal === undefined ? '429' : signalOption('--throttle-signal', raw.throttleSignal),
+      };
+    }
+  } else if (raw.throttleModel !== undefined || raw.throttleSignal !== undefined) {
+    const flag = raw.throttleModel !== undefined ? '--throttle-model' : '--throttle-signal';
+    throw usage(`${flag} needs --rate-limit <max>/<window> for the budget, e.g. --rate-limit 100/20s`);
+  }
+  if (raw.tenantThrottle !== undefined && raw.tenantThrottle.length > 0) {
+    options.tenantThrottle = tenantThrottleOption(raw.tenantThrottle);
+  }
+  if (raw.readFault !== undefined && raw.readFault.length > 0) {
+    options.readFaults = requestFaultOption('--read-fault', raw.readFault);
+  }
+  if (raw.tokenFault !== undefined && raw.tokenFault.length > 0) {
+    options.tokenFaults = requestFaultOption('--token-fault', raw.tokenFault);
   }
   if (raw.clientSecret !== undefined) {
     if (raw.clientSecret === '') throw usage('--client-secret must not be empty');
@@ -183,6 +263,68 @@ function faultOption(values: string[]): FaultRates {
     checkFaultRates(rates);
   } catch (error) {
     throw usage(`--fault: ${(error as Error).message}`);
+  }
+  return rates;
+}
+
+function modelOption(flag: string, text: string): ThrottleModelName {
+  const model = THROTTLE_MODELS.find((candidate) => candidate === text);
+  if (!model) throw usage(`${flag} must be one of ${THROTTLE_MODELS.join(', ')}, got '${text}'`);
+  return model;
+}
+
+function signalOption(flag: string, text: string): ThrottleSignal {
+  const signal = THROTTLE_SIGNALS.find((candidate) => candidate === text);
+  if (!signal) throw usage(`${flag} must be one of ${THROTTLE_SIGNALS.join(', ')}, got '${text}'`);
+  return signal;
+}
+
+/** `<tenant>=<model>:<max>/<window>[:<signal>]`, one per value. */
+function tenantThrottleOption(values: string[]): Record<string, ThrottleSpec> {
+  const flag = '--tenant-throttle';
+  const throttles: Record<string, ThrottleSpec> = {};
+  for (const value of values) {
+    const match = /^([^=]+)=([a-z-]+):([^:]+)(?::(.+))?$/.exec(value.trim());
+    if (!match) throw usage(`${flag} expects <tenant>=<model>:<max>/<window>[:<signal>], got '${value}'`);
+    const [, tenant = '', model = '', spec = '', signal] = match;
+    if (!isObjectId(tenant)) throw usage(`${flag}: the tenant must be a GUID, got '${tenant}'`);
+    const tenantId = normalizeObjectId(tenant);
+    if (throttles[tenantId]) throw usage(`${flag} names tenant ${tenantId} twice`);
+    let limit;
+    try {
+      limit = parseRateLimit(spec);
+    } catch (error) {
+      throw usage(`${flag} ${tenant}: ${(error as Error).message}`);
+    }
+    throttles[tenantId] = {
+      model: modelOption(`${flag} ${tenant}: the model`, model),
+      ...limit,
+      signal: signal === undefined ? '429' : signalOption(`${flag} ${tenant}: the signal`, signal),
+    };
+  }
+  return throttles;
+}
+
+function requestFaultOption(flag: string, values: string[]): RequestFaultRates {
+  const rates: RequestFaultRates = {};
+  for (const item of values
+    .flatMap((value) => value.split(','))
+    .map((part) => part.trim())
+    .filter((part) => part !== '')) {
+    const match = /^([a-z0-9-]+)=(\d*\.?\d+)$/.exec(item);
+    const kind = match?.[1] === undefined ? undefined : REQUEST_FAULT_NAMES[match[1]];
+    if (!match || !kind) {
+      throw usage(
+        `${flag} expects kind=rate with kind one of ${Object.keys(REQUEST_FAULT_NAMES).join(', ')}, got '${item}'`,
+      );
+    }
+    if (rates[kind] !== undefined) throw usage(`${flag} names ${match[1]} twice`);
+    rates[kind] = Number(match[2]);
+  }
+  try {
+    checkRequestFaultRates(rates, flag.slice(2));
+  } catch (error) {
+    throw usage(`${flag}: ${(error as Error).message}`);
   }
   return rates;
 }

@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
-import type { FaultRates } from './emulator-options.js';
+import type { FaultRates, RequestFaultRates } from './emulator-options.js';
 import type { Group, Truth } from './emulator-state.js';
 import type { StatsSnapshot } from './emulator-stats.js';
+import type { ThrottleSpec } from './throttle-model.js';
 import type { TokenFailureMode } from './token-service.js';
 
 /**
@@ -38,6 +39,29 @@ export class EmulatorControl {
   /** Replaces the per-tenant write limit; null lifts it. */
   setRateLimit(limit: { max: number; windowMs: number } | null): Promise<{ max: number; windowMs: number } | null> {
     return this.call('PUT', '/_emulator/rate-limit', limit);
+  }
+
+  /** Replaces the global throttle (any model and signal); null lifts it. Tenants with their own keep theirs. */
+  setThrottle(spec: ThrottleSpec | null): Promise<Required<ThrottleSpec> | null> {
+    return this.call('PUT', '/_emulator/throttle', spec);
+  }
+
+  /** Puts one tenant under its own throttle; null puts it back under the global one. */
+  setTenantThrottle(
+    tenantId: string,
+    spec: ThrottleSpec | null,
+  ): Promise<{ tenantId: string; throttle: Required<ThrottleSpec> | null }> {
+    return this.call('PUT', `/_emulator/tenants/${encodeURIComponent(tenantId)}/throttle`, spec);
+  }
+
+  /** Replaces every fault rate on Graph GETs (kinds left out become 0). */
+  setReadFaults(rates: RequestFaultRates): Promise<Required<RequestFaultRates>> {
+    return this.call('PUT', '/_emulator/read-faults', rates);
+  }
+
+  /** Replaces every fault rate on token requests (kinds left out become 0). */
+  setTokenFaults(rates: RequestFaultRates): Promise<Required<RequestFaultRates>> {
+    return this.call('PUT', '/_emulator/token-faults', rates);
   }
 
   setTokenOutage(on: boolean): Promise<{ on: boolean }> {

@@ -4,6 +4,8 @@ import type { EmulatorContext } from './emulator-context.js';
 import { checkFaultRates } from './fault-plan.js';
 import { readGraphBody, sendGraphError } from './graph-error.js';
 import type { HttpExchange } from './http-exchange.js';
+import { checkRequestFaultRates } from './request-fault-plan.js';
+import { checkThrottleSpec, THROTTLE_MODELS, THROTTLE_SIGNALS } from './throttle-model.js';
 import { TOKEN_FAILURE_MODES } from './token-service.js';
 
 /**
@@ -21,6 +23,23 @@ const faultRatesBody = z.strictObject({
   commitThenReset: rate.optional(),
   slowCommit: rate.optional(),
 });
+const requestFaultRatesBody = z.strictObject({
+  serviceUnavailable: rate.optional(),
+  serviceUnavailableNoRetryAfter: rate.optional(),
+  internalError: rate.optional(),
+  badGateway: rate.optional(),
+  gatewayTimeout: rate.optional(),
+  reset: rate.optional(),
+});
+const throttleBody = z.union([
+  z.null(),
+  z.strictObject({
+    model: z.enum(THROTTLE_MODELS),
+    max: z.int().min(1),
+    windowMs: z.int().min(1),
+    signal: z.enum(THROTTLE_SIGNALS).optional(),
+  }),
+]);
 const rateLimitBody = z.union([z.null(), z.strictObject({ max: z.int().min(1), windowMs: z.int().min(1) })]);
 const tokenOutageBody = z.strictObject({ on: z.boolean() });
 const tokenFailureBody = z.strictObject({ mode: z.enum(TOKEN_FAILURE_MODES).nullable() });
@@ -71,8 +90,39 @@ export async function handleControlRequest(
     case 'PUT rate-limit': {
       const body = await readBody(exchange, rateLimitBody);
       if (body === undefined) return;
-      context.rateWindow.setLimit(body ?? undefined);
-      exchange.sendJson(200, context.rateWindow.currentLimit() ?? null);
+      context.throttles.setGlobal(body ? { model: 'sliding-writes', ...body, signal: '429' } : undefined);
+      exchange.sendJson(200, context.throttles.currentRateLimit() ?? null);
+      return;
+    }
+    case 'PUT throttle': {
+      const body = await readBody(exchange, throttleBody);
+      if (body === undefined) return;
+      context.throttles.setGlobal(body ? checkThrottleSpec(body, 'throttle') : undefined);
+      exchange.sendJson(200, context.throttles.globalSpec() ?? null);
+      return;
+    }
+    case 'PUT tenants/{tenantId}/throttle': {
+      const tenantId = objectId(exchange, 'tenant id', tenant);
+      if (!tenantId) return;
+      const body = await readBody(exchange, throttleBody);
+      if (body === undefined) return;
+      const spec = body ? checkThrottleSpec(body, 'throttle') : undefined;
+      context.throttles.setTenant(tenantId, spec);
+      exchange.sendJson(200, { tenantId, throttle: spec ?? null });
+      return;
+    }
+    case 'PUT read-faults':
+    case 'PUT token-faults': {
+      const body = await readBody(exchange, requestFaultRatesBody);
+      if (body === undefined) return;
+      const reads = route === 'PUT read-faults';
+      try {
+        const rates = checkRequestFaultRates(body, reads ? 'read fault' : 'token fault');
+        (reads ? context.readFaultPlan : context.tokenFaultPlan).setRates(rates);
+        exchange.sendJson(200, rates);
+      } catch (error) {
+        sendGraphError(exchange, 400, 'BadRequest', (error as Error).message);
+      }
       return;
     }
     case 'PUT token-outage': {
@@ -164,7 +214,11 @@ function currentSettings(context: EmulatorContext): Record<string, unknown> {
     ...visible,
     clientSecretRequired: clientSecret !== undefined,
     faults: context.faultPlan.currentRates(),
-    rateLimit: context.rateWindow.currentLimit() ?? null,
+    rateLimit: context.throttles.currentRateLimit() ?? null,
+    throttle: context.throttles.globalSpec() ?? null,
+    tenantThrottle: context.throttles.tenantSpecs(),
+    readFaults: context.readFaultPlan.currentRates(),
+    tokenFaults: context.tokenFaultPlan.currentRates(),
     tokenFailure: context.tokens.failure,
   };
 }

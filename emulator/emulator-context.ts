@@ -2,7 +2,8 @@ import type { RetryAfterFormat } from './emulator-options.js';
 import type { EmulatorState } from './emulator-state.js';
 import type { EmulatorStats } from './emulator-stats.js';
 import type { FaultPlan } from './fault-plan.js';
-import type { TenantRateWindow } from './tenant-rate-window.js';
+import type { RequestFaultPlan } from './request-fault-plan.js';
+import type { TenantThrottles } from './tenant-throttles.js';
 import type { TokenService } from './token-service.js';
 
 /**
@@ -15,8 +16,13 @@ export interface EmulatorContext {
   origin: string;
   state: EmulatorState;
   stats: EmulatorStats;
-  rateWindow: TenantRateWindow;
+  /** The global and per-tenant throttles. */
+  throttles: TenantThrottles;
   faultPlan: FaultPlan;
+  /** The fault die for Graph GETs. */
+  readFaultPlan: RequestFaultPlan;
+  /** The fault die for token requests. */
+  tokenFaultPlan: RequestFaultPlan;
   tokens: TokenService;
   settings: {
     retryAfterFormat: RetryAfterFormat;

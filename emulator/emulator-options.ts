@@ -1,3 +1,6 @@
+import { isObjectId, normalizeObjectId } from '../lib/object-id.js';
+import { checkThrottleSpec, type ThrottleSpec } from './throttle-model.js';
+
 /**
  * How an emulator behaves: where it listens, how hard it throttles, how often it fails. Every field is
  * optional; the defaults give a quiet, fast, well-behaved Graph.
@@ -15,6 +18,14 @@ export interface EmulatorOptions {
    */
   rateLimit?: { max: number; windowMs: number };
   /**
+   * The global throttle when it is to be other than `rateLimit`'s sliding window over writes: a model
+   * (`sliding-writes`, `token-bucket` over every request, `fixed-window` over writes), its budget and
+   * its signal (`429`, `429-no-retry-after`, `503`). Not together with `rateLimit`. Default: none.
+   */
+  throttle?: ThrottleSpec;
+  /** Per tenant (GUID), a throttle that replaces the global one for that tenant. */
+  tenantThrottle?: Record<string, ThrottleSpec>;
+  /**
    * How Retry-After is written. `fractional` (default) seconds with milliseconds, e.g. `0.731`, as
    * Graph's documented samples; `seconds` a whole number rounded up; `date` an HTTP date; `none`
    * omits the header, as Intune endpoints often do.
@@ -24,6 +35,10 @@ export interface EmulatorOptions {
   latencyMs?: number;
   /** Probabilities (0..1, summing to at most 1) of each fault on assignment POSTs. Default none. */
   faults?: FaultRates;
+  /** Probabilities of each fault on Graph GETs (lists, a configuration, an assignment, a group). Default none. */
+  readFaults?: RequestFaultRates;
+  /** Probabilities of each fault on token requests (tenants given by GUID). Default none. */
+  tokenFaults?: RequestFaultRates;
   /** Milliseconds after a `slowCommit` 504 that its assignment is created. Default 1500. */
   slowCommitMs?: number;
   /** Assignments per page when listing. Default 100. */
@@ -60,6 +75,37 @@ export interface FaultRates {
 
 export type FaultKind = keyof FaultRates;
 
+/**
+ * Probability (0..1) of each fault on a request that commits nothing: a Graph GET or a token request.
+ * One die per request, so the rates must sum to at most 1.
+ */
+export interface RequestFaultRates {
+  /** 503 ServiceUnavailable with Retry-After 1 s. */
+  serviceUnavailable?: number;
+  /** 503 ServiceUnavailable without Retry-After. */
+  serviceUnavailableNoRetryAfter?: number;
+  /** 500 InternalServerError. */
+  internalError?: number;
+  /** 502 BadGateway. */
+  badGateway?: number;
+  /** 504 GatewayTimeout. */
+  gatewayTimeout?: number;
+  /** The connection is destroyed without an answer. */
+  reset?: number;
+}
+
+export type RequestFaultKind = keyof RequestFaultRates;
+
+/** Every request fault kind, in the order the die is read. */
+export const REQUEST_FAULT_KINDS: readonly RequestFaultKind[] = [
+  'serviceUnavailable',
+  'serviceUnavailableNoRetryAfter',
+  'internalError',
+  'badGateway',
+  'gatewayTimeout',
+  'reset',
+];
+
 /** Every fault kind, in the order the die is read. */
 export const FAULT_KINDS: readonly FaultKind[] = [
   'serviceUnavailable',
@@ -79,6 +125,12 @@ export interface ResolvedEmulatorOptions {
   port: number;
   certDir: string;
   rateLimit: { max: number; windowMs: number } | undefined;
+  /** The global throttle: `throttle`, or `rateLimit` as a `sliding-writes` throttle, or none. */
+  throttle: Required<ThrottleSpec> | undefined;
+  /** Keys are canonical (lower-case) tenant GUIDs. */
+  tenantThrottle: Record<string, Required<ThrottleSpec>>;
+  readFaults: RequestFaultRates;
+  tokenFaults: RequestFaultRates;
   retryAfterFormat: RetryAfterFormat;
   latencyMs: number;
   faults: FaultRates;
@@ -101,6 +153,10 @@ export function resolveEmulatorOptions(options: EmulatorOptions = {}): ResolvedE
     port: options.port ?? 8443,
     certDir: options.certDir ?? './.emulator',
     rateLimit: options.rateLimit,
+    throttle: undefined,
+    tenantThrottle: {},
+    readFaults: options.readFaults ?? {},
+    tokenFaults: options.tokenFaults ?? {},
     retryAfterFormat: options.retryAfterFormat ?? 'fractional',
     latencyMs: options.latencyMs ?? 0,
     faults: options.faults ?? {},
@@ -119,6 +175,15 @@ export function resolveEmulatorOptions(options: EmulatorOptions = {}): ResolvedE
   if (resolved.rateLimit) {
     requireInteger('rateLimit.max', resolved.rateLimit.max, 1);
     requireInteger('rateLimit.windowMs', resolved.rateLimit.windowMs, 1);
+  }
+  if (options.throttle && options.rateLimit) {
+    throw new RangeError('rateLimit and throttle are two ways to set the global throttle: give one');
+  }
+  if (options.throttle) resolved.throttle = checkThrottleSpec(options.throttle, 'throttle');
+  else if (resolved.rateLimit) resolved.throttle = { model: 'sliding-writes', ...resolved.rateLimit, signal: '429' };
+  for (const [tenantId, spec] of Object.entries(options.tenantThrottle ?? {})) {
+    if (!isObjectId(tenantId)) throw new RangeError(`tenantThrottle: the tenant id must be a GUID, got '${tenantId}'`);
+    resolved.tenantThrottle[normalizeObjectId(tenantId)] = checkThrottleSpec(spec, `tenantThrottle[${tenantId}]`);
   }
   if (resolved.seed !== undefined) requireInteger('seed', resolved.seed, Number.MIN_SAFE_INTEGER);
   if (!RETRY_AFTER_FORMATS.includes(resolved.retryAfterFormat)) {

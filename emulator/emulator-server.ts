@@ -12,10 +12,19 @@ import { FaultPlan } from './fault-plan.js';
 import { sendGraphError } from './graph-error.js';
 import { handleGraphRequest } from './graph-routes.js';
 import { HttpExchange } from './http-exchange.js';
-import { TenantRateWindow } from './tenant-rate-window.js';
+import { RequestFaultPlan } from './request-fault-plan.js';
+import { TenantThrottles } from './tenant-throttles.js';
 import { TokenService } from './token-service.js';
 
-export type { EmulatorOptions, FaultRates, FaultKind, RetryAfterFormat } from './emulator-options.js';
+export type {
+  EmulatorOptions,
+  FaultRates,
+  FaultKind,
+  RequestFaultRates,
+  RequestFaultKind,
+  RetryAfterFormat,
+} from './emulator-options.js';
+export type { ThrottleSpec, ThrottleModelName, ThrottleSignal } from './throttle-model.js';
 
 /**
  * The emulator: Microsoft Graph (the Office client configuration assignments of Graph beta) and the
@@ -50,14 +59,27 @@ export interface RunningEmulator {
 export async function startEmulator(options: EmulatorOptions = {}): Promise<RunningEmulator> {
   const resolved = resolveEmulatorOptions(options);
   const faultPlan = new FaultPlan(resolved.faults, resolved.seed);
+  // Their own sequences (seeded off the same seed) so read and token faults never shift the POST faults.
+  const readFaultPlan = (): RequestFaultPlan =>
+    new RequestFaultPlan(resolved.readFaults, offsetSeed(resolved.seed, 1), 'read fault');
+  const tokenFaultPlan = (): RequestFaultPlan =>
+    new RequestFaultPlan(resolved.tokenFaults, offsetSeed(resolved.seed, 2), 'token fault');
+  const throttles = new TenantThrottles();
+  const applyThrottles = (): void => {
+    throttles.setGlobal(resolved.throttle);
+    for (const [tenantId, spec] of Object.entries(resolved.tenantThrottle)) throttles.setTenant(tenantId, spec);
+  };
+  applyThrottles();
   const certificate = await ensureCertificate(resolved.certDir);
 
   const context: EmulatorContext = {
     origin: '',
     state: new EmulatorState(resolved.strictConfigurations),
     stats: new EmulatorStats(),
-    rateWindow: new TenantRateWindow(resolved.rateLimit),
+    throttles,
     faultPlan,
+    readFaultPlan: readFaultPlan(),
+    tokenFaultPlan: tokenFaultPlan(),
     tokens: new TokenService(resolved.tokenLifetimeSeconds),
     settings: {
       retryAfterFormat: resolved.retryAfterFormat,
@@ -75,10 +97,12 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     cancelPendingCommits(context);
     context.state.clear();
     context.stats.clear();
-    context.rateWindow.clear();
-    context.rateWindow.setLimit(resolved.rateLimit);
+    context.throttles.clear();
+    applyThrottles();
     // A fresh plan restarts the seeded sequence, so a test after a reset sees the same faults as the first.
     context.faultPlan = new FaultPlan(resolved.faults, resolved.seed);
+    context.readFaultPlan = readFaultPlan();
+    context.tokenFaultPlan = tokenFaultPlan();
     context.settings.tokenOutage = false;
   };
 
@@ -178,6 +202,10 @@ function listen(server: Server, port: number, host: string): Promise<void> {
       resolveListen();
     });
   });
+}
+
+function offsetSeed(seed: number | undefined, offset: number): number | undefined {
+  return seed === undefined ? undefined : (seed + offset) | 0;
 }
 
 /** The host clients should dial: a wildcard address is not dialable, loopback is. */

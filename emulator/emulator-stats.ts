@@ -1,5 +1,6 @@
-import { FAULT_KINDS, type FaultKind } from './emulator-options.js';
+import { FAULT_KINDS, REQUEST_FAULT_KINDS, type FaultKind, type RequestFaultKind } from './emulator-options.js';
 import { monotonicClock, type Clock } from './monotonic-clock.js';
+import { THROTTLE_MODELS, type ThrottleModelName } from './throttle-model.js';
 
 /** What one tenant did to the emulator since start (or the last reset). */
 export interface TenantStats {
@@ -7,10 +8,16 @@ export interface TenantStats {
   writesAccepted: number;
   /** Graph GETs answered for this tenant. */
   reads: number;
-  /** Writes answered 429. */
+  /** Requests throttled (429, or 503 under the `503` signal): writes, and reads under `token-bucket`. */
   throttled: number;
+  /** `throttled`, split by the throttle model that refused. */
+  throttledByModel: Record<ThrottleModelName, number>;
   /** Assignment POSTs that drew each fault. */
   faults: Record<FaultKind, number>;
+  /** Graph GETs that drew each fault (they are not counted in `reads`). */
+  readFaults: Record<RequestFaultKind, number>;
+  /** Token requests that drew each fault. */
+  tokenFaults: Record<RequestFaultKind, number>;
   /** Requests to this tenant's token endpoint, refused or not. */
   tokenRequests: number;
   /** Access tokens issued. */
@@ -65,8 +72,18 @@ export class EmulatorStats {
     else this.requestTimes.set(tenantId, [this.now()]);
   }
 
-  throttled(tenantId: string): void {
-    this.of(tenantId).throttled += 1;
+  throttled(tenantId: string, model: ThrottleModelName = 'sliding-writes'): void {
+    const stats = this.of(tenantId);
+    stats.throttled += 1;
+    stats.throttledByModel[model] += 1;
+  }
+
+  readFault(tenantId: string, kind: RequestFaultKind): void {
+    this.of(tenantId).readFaults[kind] += 1;
+  }
+
+  tokenFault(tenantId: string, kind: RequestFaultKind): void {
+    this.of(tenantId).tokenFaults[kind] += 1;
   }
 
   fault(tenantId: string, kind: FaultKind): void {
@@ -89,7 +106,13 @@ export class EmulatorStats {
   snapshot(windowMs?: number): StatsSnapshot {
     const tenants: Record<string, TenantStats> = {};
     for (const [tenantId, stats] of this.tenants) {
-      const copy: TenantStats = { ...stats, faults: { ...stats.faults } };
+      const copy: TenantStats = {
+        ...stats,
+        throttledByModel: { ...stats.throttledByModel },
+        faults: { ...stats.faults },
+        readFaults: { ...stats.readFaults },
+        tokenFaults: { ...stats.tokenFaults },
+      };
       if (windowMs !== undefined) {
         copy.maxWritesInWindow = maxInSlidingWindow(this.writeTimes.get(tenantId) ?? [], windowMs);
         copy.maxRequestsInWindow = maxInSlidingWindow(this.requestTimes.get(tenantId) ?? [], windowMs);
@@ -117,11 +140,25 @@ export class EmulatorStats {
     let stats = this.tenants.get(tenantId);
     if (!stats) {
       const faults = Object.fromEntries(FAULT_KINDS.map((kind) => [kind, 0])) as Record<FaultKind, number>;
-      stats = { writesAccepted: 0, reads: 0, throttled: 0, faults, tokenRequests: 0, tokensIssued: 0 };
+      stats = {
+        writesAccepted: 0,
+        reads: 0,
+        throttled: 0,
+        throttledByModel: zeroes(THROTTLE_MODELS),
+        faults,
+        readFaults: zeroes(REQUEST_FAULT_KINDS),
+        tokenFaults: zeroes(REQUEST_FAULT_KINDS),
+        tokenRequests: 0,
+        tokensIssued: 0,
+      };
       this.tenants.set(tenantId, stats);
     }
     return stats;
   }
+}
+
+function zeroes<K extends string>(keys: readonly K[]): Record<K, number> {
+  return Object.fromEntries(keys.map((key) => [key, 0])) as Record<K, number>;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { isObjectId, normalizeObjectId } from '../lib/object-id.js';
 import type { EmulatorContext } from './emulator-context.js';
+import type { RequestFaultKind } from './emulator-options.js';
 import { BodyTooLargeError, type HttpExchange } from './http-exchange.js';
 import type { TokenFailureMode } from './token-service.js';
 
@@ -85,6 +86,12 @@ async function handleToken(context: EmulatorContext, exchange: HttpExchange, ten
     throw error;
   }
 
+  const fault = tenantId === undefined ? undefined : context.tokenFaultPlan.decide();
+  if (fault && tenantId) {
+    context.stats.tokenFault(tenantId, fault);
+    sendTokenFault(exchange, fault);
+    return;
+  }
   if (context.settings.tokenOutage) {
     // Retry-After is whole seconds on purpose: MSAL parses it with parseInt and treats 0 (what
     // "0.5" becomes) as "no value", which locks the client out of the token endpoint for 60 s.
@@ -197,6 +204,31 @@ async function handleToken(context: EmulatorContext, exchange: HttpExchange, ten
     },
     entraHeaders(exchange),
   );
+}
+
+/** A token request's fault, in Entra's error shape; Retry-After in whole seconds (MSAL reads it with parseInt). */
+function sendTokenFault(exchange: HttpExchange, fault: RequestFaultKind): void {
+  const unavailable = 'A transient error has occurred. Please try again.';
+  switch (fault) {
+    case 'serviceUnavailable':
+      sendEntraError(exchange, 503, 'temporarily_unavailable', 90033, unavailable, { 'retry-after': '1' });
+      return;
+    case 'serviceUnavailableNoRetryAfter':
+      sendEntraError(exchange, 503, 'temporarily_unavailable', 90033, unavailable);
+      return;
+    case 'internalError':
+      sendEntraError(exchange, 500, 'server_error', 50000, 'There was an error issuing a token.');
+      return;
+    case 'badGateway':
+      sendEntraError(exchange, 502, 'server_error', 50000, 'Bad gateway.');
+      return;
+    case 'gatewayTimeout':
+      sendEntraError(exchange, 504, 'server_error', 50000, 'Gateway timeout.');
+      return;
+    case 'reset':
+      exchange.destroyConnection();
+      return;
+  }
 }
 
 function sendTokenFailure(exchange: HttpExchange, mode: TokenFailureMode): void {

@@ -64,7 +64,7 @@ export function checkFaultRates(rates: FaultRates): Required<FaultRates> {
 }
 
 /** A small, well-known 32-bit PRNG: good enough for fault dice, and identical on every platform. */
-function mulberry32(seed: number): () => number {
+export function mulberry32(seed: number): () => number {
   let state = seed >>> 0;
   return () => {
     state = (state + 0x6d2b79f5) >>> 0;

@@ -11,6 +11,7 @@ export type GraphErrorCode =
   | 'TooManyRequests'
   | 'InternalServerError'
   | 'ServiceUnavailable'
+  | 'BadGateway'
   | 'GatewayTimeout';
 
 /**

@@ -1,18 +1,22 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { isObjectId, normalizeObjectId } from '../lib/object-id.js';
 import { scheduleCommit, type EmulatorContext } from './emulator-context.js';
+import type { RequestFaultKind } from './emulator-options.js';
 import type { Assignment, Configuration } from './emulator-state.js';
 import { readGraphBody, sendGraphError } from './graph-error.js';
 import type { HttpExchange } from './http-exchange.js';
 import { formatRetryAfter } from './retry-after.js';
+import { throttleAnswer } from './throttle-answer.js';
+import type { RequestKind } from './throttle-model.js';
 import type { TokenRefusal } from './token-service.js';
 
 /**
  * Graph beta, the part this project touches: Office client configurations and their assignments,
  * and reading a group (event rules may match on its display name). The bearer token decides the
- * tenant, as in real Graph. Writes (POST, DELETE) pass the per-tenant rate window; assignment POSTs
- * also roll the fault die. Route order inside a request follows what a client can observe from
- * Graph: authentication, then the path, then the body, then throttling.
+ * tenant, as in real Graph. Every request passes the tenant's throttle (most models count writes
+ * only); GETs roll the read fault die, assignment POSTs the POST fault die. Route order inside a
+ * request follows what a client can observe from Graph: authentication, then the path, then the
+ * body, then throttling.
  */
 
 const ASSIGNMENT_TYPE = '#microsoft.graph.officeClientConfigurationAssignment';
@@ -116,7 +120,7 @@ async function routeGroups(context: EmulatorContext, exchange: HttpExchange, ten
 }
 
 function getGroup(context: EmulatorContext, exchange: HttpExchange, tenantId: string, groupId: string): void {
-  context.stats.read(tenantId);
+  if (!admitRead(context, exchange, tenantId)) return;
   const group = context.state.findGroup(tenantId, groupId);
   if (!group) {
     // Graph's directory wording; strict or not, a group nobody created does not exist.
@@ -140,7 +144,7 @@ function getGroup(context: EmulatorContext, exchange: HttpExchange, tenantId: st
 }
 
 function listConfigurations(context: EmulatorContext, exchange: HttpExchange, tenantId: string): void {
-  context.stats.read(tenantId);
+  if (!admitRead(context, exchange, tenantId)) return;
   const base = publicBase(context, exchange);
   exchange.sendJson(200, {
     '@odata.context': `${base}/beta/$metadata#officeConfiguration/clientConfigurations`,
@@ -156,7 +160,7 @@ function getConfiguration(
   tenantId: string,
   configurationId: string,
 ): void {
-  context.stats.read(tenantId);
+  if (!admitRead(context, exchange, tenantId)) return;
   const configuration = context.state.findConfiguration(tenantId, configurationId);
   if (!configuration) {
     sendConfigurationNotFound(exchange, configurationId);
@@ -194,7 +198,7 @@ function listAssignments(
   tenantId: string,
   configurationId: string,
 ): void {
-  context.stats.read(tenantId);
+  if (!admitRead(context, exchange, tenantId)) return;
   const params = exchange.url.searchParams;
   let top = context.settings.pageSize;
   const topText = params.get('$top');
@@ -254,7 +258,7 @@ function getAssignment(
   configurationId: string,
   assignmentId: string,
 ): void {
-  context.stats.read(tenantId);
+  if (!admitRead(context, exchange, tenantId)) return;
   const assignment = context.state.getAssignment(tenantId, configurationId, assignmentId.toLowerCase());
   if (!assignment) {
     sendAssignmentNotFound(exchange, assignmentId);
@@ -409,23 +413,72 @@ async function readJsonObject(exchange: HttpExchange): Promise<Record<string, un
   return parsed as Record<string, unknown>;
 }
 
-/** False after answering 429 when the tenant's window is full; the throttled request takes no slot. */
+/** False after answering 429 (or the throttle's signal) when the tenant's throttle says wait; no budget is taken. */
 function admitWrite(context: EmulatorContext, exchange: HttpExchange, tenantId: string): boolean {
-  const waitMs = context.rateWindow.waitMs(tenantId);
-  if (waitMs === 0) return true;
-  context.stats.throttled(tenantId);
-  sendGraphError(
-    exchange,
-    429,
-    'TooManyRequests',
-    'Too many requests. Please retry after the time given in the Retry-After header.',
-    retryAfterHeader(context, waitMs),
-  );
-  return false;
+  return !throttle(context, exchange, tenantId, 'write');
+}
+
+/**
+ * A GET's way in: the throttle (only `token-bucket` counts reads), then the read fault die; a read
+ * that passes both takes budget and counts in `reads`. False after answering.
+ */
+function admitRead(context: EmulatorContext, exchange: HttpExchange, tenantId: string): boolean {
+  if (throttle(context, exchange, tenantId, 'read')) return false;
+  const fault = context.readFaultPlan.decide();
+  if (fault) {
+    context.stats.readFault(tenantId, fault);
+    sendRequestFault(context, exchange, fault);
+    return false;
+  }
+  context.throttles.record(tenantId, 'read');
+  context.stats.read(tenantId);
+  return true;
+}
+
+/** True after answering when the tenant's throttle refuses the request. */
+function throttle(context: EmulatorContext, exchange: HttpExchange, tenantId: string, kind: RequestKind): boolean {
+  const verdict = context.throttles.check(tenantId, kind);
+  if (!verdict) return false;
+  context.stats.throttled(tenantId, verdict.spec.model);
+  const answer = throttleAnswer(verdict, context.settings.retryAfterFormat);
+  const message =
+    answer.status === 503
+      ? 'The service is temporarily unavailable. Please retry after the time given in the Retry-After header.'
+      : 'Too many requests. Please retry after the time given in the Retry-After header.';
+  sendGraphError(exchange, answer.status, answer.code, message, answer.headers);
+  return true;
+}
+
+/** Answers a GET's fault; nothing was read. */
+function sendRequestFault(context: EmulatorContext, exchange: HttpExchange, fault: RequestFaultKind): void {
+  switch (fault) {
+    case 'serviceUnavailable':
+    case 'serviceUnavailableNoRetryAfter':
+      sendGraphError(
+        exchange,
+        503,
+        'ServiceUnavailable',
+        'The service is temporarily unavailable. Please retry later.',
+        fault === 'serviceUnavailable' ? retryAfterHeader(context, SERVICE_UNAVAILABLE_RETRY_MS) : {},
+      );
+      return;
+    case 'internalError':
+      sendGraphError(exchange, 500, 'InternalServerError', 'An internal server error occurred.');
+      return;
+    case 'badGateway':
+      sendGraphError(exchange, 502, 'BadGateway', 'The gateway received an invalid response.');
+      return;
+    case 'gatewayTimeout':
+      sendGraphError(exchange, 504, 'GatewayTimeout', 'The operation timed out.');
+      return;
+    case 'reset':
+      exchange.destroyConnection();
+      return;
+  }
 }
 
 function acceptWrite(context: EmulatorContext, tenantId: string): void {
-  context.rateWindow.record(tenantId);
+  context.throttles.record(tenantId, 'write');
   context.stats.writeAccepted(tenantId);
 }
 

@@ -94,8 +94,77 @@ describe('parseEmulatorOptions', () => {
     [{ seed: 'abc' }, '--seed'],
     [{ clientSecret: '' }, '--client-secret'],
     [{ host: ' ' }, '--host'],
+    [{ throttleModel: 'token-bucket' }, '--throttle-model'],
+    [{ rateLimit: '5/1s', throttleModel: 'leaky-bucket' }, '--throttle-model'],
+    [{ rateLimit: '5/1s', throttleSignal: '418' }, '--throttle-signal'],
+    [{ throttleSignal: '503' }, '--throttle-signal'],
+    [{ tenantThrottle: ['token-bucket:5/1s'] }, '--tenant-throttle'],
+    [{ tenantThrottle: ['not-a-guid=token-bucket:5/1s'] }, '--tenant-throttle'],
+    [{ tenantThrottle: ['0c4a7f0e-1111-4222-8333-444455556666=leaky:5/1s'] }, '--tenant-throttle'],
+    [{ tenantThrottle: ['0c4a7f0e-1111-4222-8333-444455556666=fixed-window:5'] }, '--tenant-throttle'],
+    [{ tenantThrottle: ['0c4a7f0e-1111-4222-8333-444455556666=fixed-window:5/1s:599'] }, '--tenant-throttle'],
+    [{ readFault: ['commit-reset=0.1'] }, '--read-fault'],
+    [{ readFault: ['502=0.6,504=0.6'] }, '--read-fault'],
+    [{ tokenFault: ['slow-commit=0.1'] }, '--token-fault'],
   ])('refuses %j with a UserError naming %s', (raw, option) => {
     expect(usageError(raw).message).toContain(option);
+  });
+});
+
+describe('parseEmulatorOptions: throttle models and request faults', () => {
+  const TENANT = '0C4A7F0E-1111-4222-8333-444455556666';
+
+  it('keeps --rate-limit alone as the default sliding window', () => {
+    const { options } = parseEmulatorOptions({ ...DEFAULTS, rateLimit: '100/20s' });
+    expect(options.rateLimit).toEqual({ max: 100, windowMs: 20_000 });
+    expect(options.throttle).toBeUndefined();
+  });
+
+  it('reads --throttle-model and --throttle-signal as the global throttle, with --rate-limit as its budget', () => {
+    const { options } = parseEmulatorOptions({
+      ...DEFAULTS,
+      rateLimit: '100/20s',
+      throttleModel: 'fixed-window',
+      throttleSignal: '503',
+    });
+    expect(options.rateLimit).toBeUndefined();
+    expect(options.throttle).toEqual({ model: 'fixed-window', max: 100, windowMs: 20_000, signal: '503' });
+  });
+
+  it('reads --tenant-throttle per tenant, signal optional', () => {
+    const { options } = parseEmulatorOptions({
+      ...DEFAULTS,
+      tenantThrottle: [
+        `${TENANT}=token-bucket:25/1s`,
+        '9d1b2c3e-aaaa-4bbb-8ccc-ddddeeeeffff=fixed-window:100/20s:429-no-retry-after',
+      ],
+    });
+    expect(options.tenantThrottle).toEqual({
+      [TENANT.toLowerCase()]: { model: 'token-bucket', max: 25, windowMs: 1000, signal: '429' },
+      '9d1b2c3e-aaaa-4bbb-8ccc-ddddeeeeffff': {
+        model: 'fixed-window',
+        max: 100,
+        windowMs: 20_000,
+        signal: '429-no-retry-after',
+      },
+    });
+  });
+
+  it('reads --read-fault and --token-fault kinds', () => {
+    const { options } = parseEmulatorOptions({
+      ...DEFAULTS,
+      readFault: ['503=0.1,503-no-retry-after=0.1', '500=0.1,502=0.1,504=0.1,reset=0.1'],
+      tokenFault: ['504=0.2'],
+    });
+    expect(options.readFaults).toEqual({
+      serviceUnavailable: 0.1,
+      serviceUnavailableNoRetryAfter: 0.1,
+      internalError: 0.1,
+      badGateway: 0.1,
+      gatewayTimeout: 0.1,
+      reset: 0.1,
+    });
+    expect(options.tokenFaults).toEqual({ gatewayTimeout: 0.2 });
   });
 });
 
