@@ -1,14 +1,10 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Worker, type Job } from 'bullmq';
-import { UserError } from '../lib/errors/user-error.js';
-import { ErrorCodes } from '../lib/errors/codes.js';
-import { redactedRedisUrl } from '../lib/redis/redis-connection.js';
 import type { Config } from '../lib/config.js';
 import { requireGraphCredentials } from '../lib/config.js';
 import type { Logger } from '../lib/logger.js';
-import { connectRedis } from '../lib/redis/redis-connection.js';
+import { checkRedisAnswers, connectRedis } from '../lib/redis/redis-connection.js';
 import { openQueue } from '../lib/queues/assignment-queue.js';
 import { SYNC_QUEUE_NAME, openSyncQueue, type SyncJobData } from '../lib/queues/sync-queue.js';
 import { SyncSchedules } from '../producer/sync-schedules.js';
@@ -55,19 +51,10 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
   for (const connection of [redis, bullConnection, syncConnection, eventConnection])
     connection.on('error', (err: Error) => logger.warn({ err }, 'Redis connection error; reconnecting'));
   try {
-    await Promise.race([
-      redis.ping(),
-      sleep(10_000, undefined, { ref: false }).then(() => Promise.reject(new Error('no answer in 10 s'))),
-    ]);
+    await checkRedisAnswers(redis, config.redisUrl, 10_000);
   } catch (err) {
-    redis.disconnect();
-    bullConnection.disconnect();
-    syncConnection.disconnect();
-    eventConnection.disconnect();
-    throw new UserError(
-      ErrorCodes.REDIS_UNAVAILABLE,
-      `cannot reach Redis at ${redactedRedisUrl(config.redisUrl)} (REDIS_URL): ${(err as Error).message}`,
-    );
+    for (const connection of [redis, bullConnection, syncConnection, eventConnection]) connection.disconnect();
+    throw err;
   }
   const lanes = new TenantLanes(redis, keys, config.rateLimit);
   const shutdown = new AbortController();

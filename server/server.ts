@@ -4,11 +4,10 @@ import type { Config } from '../lib/config.js';
 import type { Logger } from '../lib/logger.js';
 import { UserError } from '../lib/errors/user-error.js';
 import { ErrorCodes } from '../lib/errors/codes.js';
-import { connectRedis } from '../lib/redis/redis-connection.js';
+import { checkRedisAnswers, connectRedis } from '../lib/redis/redis-connection.js';
 import { RedisKeys } from '../lib/redis/redis-keys.js';
 import { openQueue } from '../lib/queues/assignment-queue.js';
 import { RolloutStore } from '../lib/rollout/rollout-store.js';
-import { redactedRedisUrl } from '../lib/redis/redis-connection.js';
 import { PromEventMetrics } from '../lib/metrics/event-metrics.js';
 import { openSyncQueue } from '../lib/queues/sync-queue.js';
 import { openEventQueue } from '../lib/queues/event-queue.js';
@@ -79,13 +78,10 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const redis = connectRedis(config.redisUrl, 'server');
   redis.on('error', (err: Error) => logger.warn({ err }, 'Redis connection error; reconnecting'));
   try {
-    await redis.ping();
+    await checkRedisAnswers(redis, config.redisUrl);
   } catch (err) {
     redis.disconnect();
-    throw new UserError(
-      ErrorCodes.REDIS_UNAVAILABLE,
-      `cannot reach Redis at ${redactedRedisUrl(config.redisUrl)} (REDIS_URL): ${(err as Error).message}`,
-    );
+    throw err;
   }
   const queues = {
     assignments: openQueue(redis, config.queuePrefix),

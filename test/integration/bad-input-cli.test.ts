@@ -131,6 +131,21 @@ describe('the CLI refusing bad input', () => {
     ]);
   });
 
+  it('refuses to start a worker, the server or a command when Redis does not answer: exit 2, REDIS_URL and the connection error named', async () => {
+    // Nothing listens on port 1. A worker's connection queues commands until Redis is back, so its
+    // check gives up after 10 s; the server's and a command's fail at once.
+    const away = { REDIS_URL: 'redis://:hunter2@127.0.0.1:1', SERVER_PORT: '0' };
+    for (const args of [['worker'], ['serve'], ['status', randomUUID()]]) {
+      const run = await stack.cli(args, { env: away });
+      expect({ args, exit: run.code }).toEqual({ args, exit: 2 });
+      expect(run.stderr).toMatch(
+        /^error E_REDIS_UNAVAILABLE: cannot reach Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:1\/? \(REDIS_URL\): .*ECONNREFUSED/m,
+      );
+      expect(run.stderr).not.toContain('hunter2');
+      expect(run.stderr).not.toMatch(/^\s+at /m);
+    }
+  });
+
   it('accepts rows on stdin once they are valid (the refusals were about the input, not stdin)', async () => {
     const run = await stack.cli(['enqueue', '-', '--json'], { input: csv([header, row(), row()]) });
     expect(JSON.parse(run.stdout)).toMatchObject({ rolloutId: rolloutIdOf(run), total: 2 });
