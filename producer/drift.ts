@@ -1,6 +1,5 @@
 import type { AssignmentRow } from '../lib/assignment-row.js';
 import type { AssignmentKind } from '../lib/graph/assignment-kind.js';
-import { officeClientConfigurationKind } from '../lib/graph/kinds/office-client-configuration.js';
 import type { DesiredState } from '../lib/queues/sync-queue.js';
 import type { ListingRead, PlanReason } from './dry-run-plan.js';
 
@@ -69,7 +68,7 @@ export function configurationDrift(
   configurationId: string,
   groups: readonly string[],
   read: ConfigurationRead,
-  kind: AssignmentKind = officeClientConfigurationKind,
+  kind: AssignmentKind,
 ): ConfigurationDrift {
   const drift: ConfigurationDrift = {
     tenantId,
@@ -114,7 +113,7 @@ export function configurationDrift(
 export function desiredStateDrift(
   desired: DesiredState,
   readOf: (tenantId: string, configurationId: string) => ConfigurationRead,
-  kind: AssignmentKind = officeClientConfigurationKind,
+  kind: AssignmentKind,
 ): Drift {
   const configurations: ConfigurationDrift[] = [];
   for (const t of desired.tenants) {

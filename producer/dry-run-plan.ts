@@ -1,6 +1,5 @@
 import type { Assignment } from '../lib/graph/assignment.js';
 import type { AssignmentKind } from '../lib/graph/assignment-kind.js';
-import { officeClientConfigurationKind } from '../lib/graph/kinds/office-client-configuration.js';
 import { GraphFailure, GraphFailureCodes } from '../lib/graph/graph-failure.js';
 import type { RolloutInput } from './rollout-file.js';
 
@@ -79,8 +78,8 @@ export interface AssignmentLister {
 export interface PlanOptions {
   /** Configurations read at the same time, across tenants. Default 4. */
   concurrency?: number;
-  /** What "assigned" means: pass the kind of the API the lister reads through. Default: the seed kind. */
-  kind?: AssignmentKind;
+  /** What "assigned" means: the kind of the API the lister reads through. */
+  kind: AssignmentKind;
 }
 
 type ConfigurationRead =
@@ -97,12 +96,12 @@ type ConfigurationRead =
 export async function planRollout(
   input: RolloutInput,
   graph: AssignmentLister,
-  options: PlanOptions = {},
+  options: PlanOptions,
 ): Promise<RolloutPlan> {
   const concurrency = options.concurrency ?? 4;
   if (!Number.isSafeInteger(concurrency) || concurrency < 1)
     throw new RangeError(`concurrency must be a positive integer, got ${String(concurrency)}`);
-  const kind = options.kind ?? officeClientConfigurationKind;
+  const { kind } = options;
 
   const configurations = new Map<string, PlannedConfiguration>();
   for (const row of input.rows) {

@@ -3,12 +3,10 @@ import type { Got } from 'got';
 import type { TokenProvider } from './token-provider.js';
 import type { Assignment } from './assignment.js';
 import type { AssignmentKind } from './assignment-kind.js';
-import { officeClientConfigurationKind } from './kinds/office-client-configuration.js';
 import { classifyResponse, classifyTransportError } from './failure-classification.js';
 import { GraphFailure, GraphFailureCodes } from './graph-failure.js';
 
 // The calls return it: callers that know this module need not know where the model lives.
-export type { Assignment } from './assignment.js';
 
 /** A directory group as far as event rules read one. */
 export interface GroupInfo {
@@ -44,7 +42,7 @@ export class AssignmentsApi {
     private readonly tokens: TokenProvider,
     private readonly graphBaseUrl: string,
     /** Also what the pipeline asks what "assigned" means, so the calls and that answer cannot disagree. */
-    readonly kind: AssignmentKind = officeClientConfigurationKind,
+    readonly kind: AssignmentKind,
   ) {
     this.origin = new URL(graphBaseUrl).origin;
   }

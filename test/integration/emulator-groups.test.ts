@@ -7,6 +7,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { EmulatorControl } from '../../emulator/control-client.js';
 import { startEmulator, type RunningEmulator } from '../../emulator/emulator-server.js';
 import { AssignmentsApi } from '../../lib/graph/assignments-api.js';
+import { officeClientConfigurationKind } from '../../lib/graph/kinds/office-client-configuration.js';
 import { createHttpClient } from '../../lib/graph/http-client.js';
 import { msalNetworkClient } from '../../lib/graph/msal-network-client.js';
 import { graphScopeFor, TokenProvider } from '../../lib/graph/token-provider.js';
@@ -50,7 +51,7 @@ beforeAll(async () => {
     },
     msalNetworkClient(http),
   );
-  api = new AssignmentsApi(http, tokens, emulator.graphBaseUrl);
+  api = new AssignmentsApi(http, tokens, emulator.graphBaseUrl, officeClientConfigurationKind);
 });
 
 afterAll(async () => {

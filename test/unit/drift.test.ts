@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { configurationDrift, desiredStateDrift, driftRows, pruneChecks } from '../../producer/drift.js';
+import { officeClientConfigurationKind } from '../../lib/graph/kinds/office-client-configuration.js';
 import { planSync } from '../../producer/desired-state-sync.js';
 
 const T = '00000000-0000-0000-0000-0000000000a1';
@@ -18,17 +19,23 @@ const reason = {
 
 describe('configuration drift', () => {
   it('sorts every assignment into present, extra, duplicate or other target, and lists missing groups', () => {
-    const drift = configurationDrift(T, C1, [g(1), g(2), g(3)], {
-      state: 'read',
-      assignments: [
-        { id: a(1), groupId: g(1), targetType: GROUP },
-        { id: a(2), groupId: g(9), targetType: GROUP },
-        { id: a(3), groupId: g(1), targetType: GROUP },
-        { id: a(4), groupId: g(9), targetType: GROUP },
-        { id: a(5), targetType: '#microsoft.graph.allDevicesAssignmentTarget' },
-        { id: a(6), groupId: g(2), targetType: GROUP },
-      ],
-    });
+    const drift = configurationDrift(
+      T,
+      C1,
+      [g(1), g(2), g(3)],
+      {
+        state: 'read',
+        assignments: [
+          { id: a(1), groupId: g(1), targetType: GROUP },
+          { id: a(2), groupId: g(9), targetType: GROUP },
+          { id: a(3), groupId: g(1), targetType: GROUP },
+          { id: a(4), groupId: g(9), targetType: GROUP },
+          { id: a(5), targetType: '#microsoft.graph.allDevicesAssignmentTarget' },
+          { id: a(6), groupId: g(2), targetType: GROUP },
+        ],
+      },
+      officeClientConfigurationKind,
+    );
     expect(drift.existingAssignments).toBe(6);
     expect(drift.present).toEqual([
       { groupId: g(1), assignmentId: a(1) },
@@ -44,7 +51,7 @@ describe('configuration drift', () => {
   });
 
   it('never takes an unreadable configuration for one without assignments', () => {
-    const drift = configurationDrift(T, C1, [g(1)], { state: 'unreadable', reason });
+    const drift = configurationDrift(T, C1, [g(1)], { state: 'unreadable', reason }, officeClientConfigurationKind);
     expect(drift.missing).toEqual([]);
     expect(drift.existingAssignments).toBeNull();
     expect(
@@ -52,6 +59,7 @@ describe('configuration drift', () => {
         desiredStateDrift(
           { tenants: [{ tenantId: T, configurations: [{ configurationId: C1, groups: [g(1)] }] }] },
           () => ({ state: 'unreadable', reason }),
+          officeClientConfigurationKind,
         ),
         true,
       ),
@@ -74,17 +82,20 @@ describe('sync plan', () => {
   const assigned = (n: number) => ({ id: a(n), groupId: g(n), targetType: GROUP });
 
   it('creates missing groups and, only with prune, deletes extras and duplicates', () => {
-    const drift = desiredStateDrift(desired, (_t, c) =>
-      c === C1
-        ? {
-            state: 'read',
-            assignments: [
-              assigned(1),
-              ...Array.from({ length: 19 }, (_, i) => assigned(100 + i)),
-              { id: a(50), groupId: g(1) },
-            ],
-          }
-        : { state: 'not-found', reason },
+    const drift = desiredStateDrift(
+      desired,
+      (_t, c) =>
+        c === C1
+          ? {
+              state: 'read',
+              assignments: [
+                assigned(1),
+                ...Array.from({ length: 19 }, (_, i) => assigned(100 + i)),
+                { id: a(50), groupId: g(1) },
+              ],
+            }
+          : { state: 'not-found', reason },
+      officeClientConfigurationKind,
     );
     expect(drift.summary).toMatchObject({ missing: 1, present: 1, extra: 19, duplicate: 1, configurationNotFound: 1 });
     expect(driftRows(drift, false)).toEqual([{ tenantId: T, configurationId: C1, groupId: g(2) }]);
@@ -97,10 +108,14 @@ describe('sync plan', () => {
   it('refuses a prune past the threshold of a configuration unless forced', () => {
     // Desired g1, g2 (both present) plus 18 assignments of other groups: 18 of 20 would go (90%).
     const extras = Array.from({ length: 18 }, (_, i) => assigned(400 + i));
-    const drift = desiredStateDrift(desired, (_t, c) => ({
-      state: 'read',
-      assignments: c === C1 ? [assigned(1), assigned(2), ...extras] : [],
-    }));
+    const drift = desiredStateDrift(
+      desired,
+      (_t, c) => ({
+        state: 'read',
+        assignments: c === C1 ? [assigned(1), assigned(2), ...extras] : [],
+      }),
+      officeClientConfigurationKind,
+    );
     expect(pruneChecks(drift, 10)[0]).toMatchObject({
       wouldDelete: 18,
       existingAssignments: 20,
@@ -137,6 +152,7 @@ describe('sync plan', () => {
         ],
       },
       () => ({ state: 'read', assignments: [assigned(1), assigned(2), { id: a(99), groupId: g(2) }, ...others] }),
+      officeClientConfigurationKind,
     );
     expect(pruneChecks(drift, 10)[0]).toMatchObject({ wouldDelete: 1, existingAssignments: 10, allowed: true });
     expect(pruneChecks(drift, 9)[0]).toMatchObject({ allowed: false });
@@ -148,8 +164,11 @@ describe('sync plan', () => {
   });
 
   it('finds no drift when Intune matches the file', () => {
-    const drift = desiredStateDrift(desired, (_t, c) =>
-      c === C1 ? { state: 'read', assignments: [assigned(1), assigned(2)] } : { state: 'read', assignments: [] },
+    const drift = desiredStateDrift(
+      desired,
+      (_t, c) =>
+        c === C1 ? { state: 'read', assignments: [assigned(1), assigned(2)] } : { state: 'read', assignments: [] },
+      officeClientConfigurationKind,
     );
     expect(planSync(drift, { prune: true, force: false, pruneThresholdPercent: 10 }).decision).toEqual({
       kind: 'no-drift',

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { Assignment } from '../../lib/graph/assignments-api.js';
+import type { Assignment } from '../../lib/graph/assignment.js';
+import { officeClientConfigurationKind } from '../../lib/graph/kinds/office-client-configuration.js';
 import { GraphFailure, GraphFailureCodes as C, type GraphFailureDetails } from '../../lib/graph/graph-failure.js';
 import type { AssignmentRow } from '../../lib/assignment-row.js';
 import { planRollout, type AssignmentLister } from '../../producer/dry-run-plan.js';
@@ -77,7 +78,7 @@ describe('planRollout', () => {
       { tenantId: T2, configurationId: CU, groupId: group(4) },
       { tenantId: T1, configurationId: CA, groupId: group(3) },
     ];
-    const plan = await planRollout(input(rows), graph);
+    const plan = await planRollout(input(rows), graph, { kind: officeClientConfigurationKind });
 
     expect(calls.sort()).toEqual(Object.keys(listings).sort());
     expect(plan.rows.map((r) => [r.line, r.plan, r.assignmentId])).toEqual([
@@ -170,20 +171,26 @@ describe('planRollout', () => {
       configurationId: group(100 + i),
       groupId: group(i),
     }));
-    const plan = await planRollout(input(rows), graph, { concurrency: 2 });
+    const plan = await planRollout(input(rows), graph, { kind: officeClientConfigurationKind, concurrency: 2 });
     expect(most).toBe(2);
     expect(plan.summary.wouldCreate).toBe(9);
   });
 
   it('throws what is not a GraphFailure (a bug), instead of calling it unreadable', async () => {
     const graph: AssignmentLister = { listAll: () => Promise.reject(new TypeError('boom')) };
-    await expect(planRollout(input([{ tenantId: T1, configurationId: CA, groupId: group(1) }]), graph)).rejects.toThrow(
-      'boom',
-    );
+    await expect(
+      planRollout(input([{ tenantId: T1, configurationId: CA, groupId: group(1) }]), graph, {
+        kind: officeClientConfigurationKind,
+      }),
+    ).rejects.toThrow('boom');
   });
 
   it('plans an empty input as nothing to do', async () => {
-    const plan = await planRollout(input([]), { listAll: () => Promise.reject(new Error('not called')) });
+    const plan = await planRollout(
+      input([]),
+      { listAll: () => Promise.reject(new Error('not called')) },
+      { kind: officeClientConfigurationKind },
+    );
     expect(plan).toEqual({
       rows: [],
       configurations: [],
