@@ -93,16 +93,7 @@ async function handleToken(context: EmulatorContext, exchange: HttpExchange, ten
     return;
   }
   if (context.settings.tokenOutage) {
-    // Retry-After is whole seconds on purpose: MSAL parses it with parseInt and treats 0 (what
-    // "0.5" becomes) as "no value", which locks the client out of the token endpoint for 60 s.
-    sendEntraError(
-      exchange,
-      503,
-      'temporarily_unavailable',
-      90033,
-      'A transient error has occurred. Please try again.',
-      { 'retry-after': '1' },
-    );
+    sendTokenUnavailable(exchange, true);
     return;
   }
   if (context.tokens.failure && tenantId) {
@@ -207,14 +198,28 @@ async function handleToken(context: EmulatorContext, exchange: HttpExchange, ten
 }
 
 /** A token request's fault, in Entra's error shape; Retry-After in whole seconds (MSAL reads it with parseInt). */
+/**
+ * Entra ID's 503. Retry-After, when given, is whole seconds on purpose: MSAL parses it with parseInt
+ * and treats 0 (what "0.5" becomes) as "no value", which locks its client out for 60 s.
+ */
+function sendTokenUnavailable(exchange: HttpExchange, withRetryAfter: boolean): void {
+  sendEntraError(
+    exchange,
+    503,
+    'temporarily_unavailable',
+    90033,
+    'A transient error has occurred. Please try again.',
+    withRetryAfter ? { 'retry-after': '1' } : undefined,
+  );
+}
+
 function sendTokenFault(exchange: HttpExchange, fault: RequestFaultKind): void {
-  const unavailable = 'A transient error has occurred. Please try again.';
   switch (fault) {
     case 'serviceUnavailable':
-      sendEntraError(exchange, 503, 'temporarily_unavailable', 90033, unavailable, { 'retry-after': '1' });
+      sendTokenUnavailable(exchange, true);
       return;
     case 'serviceUnavailableNoRetryAfter':
-      sendEntraError(exchange, 503, 'temporarily_unavailable', 90033, unavailable);
+      sendTokenUnavailable(exchange, false);
       return;
     case 'internalError':
       sendEntraError(exchange, 500, 'server_error', 50000, 'There was an error issuing a token.');
@@ -234,7 +239,7 @@ function sendTokenFault(exchange: HttpExchange, fault: RequestFaultKind): void {
 function sendTokenFailure(exchange: HttpExchange, mode: TokenFailureMode): void {
   switch (mode) {
     case '500':
-      // Entra's 5xx often carry no Retry-After; MSAL then keeps the client off the endpoint for 60 s.
+      // Entra's 5xx often carry no Retry-After: a client that hands it to MSAL is kept off for 60 s.
       sendEntraError(
         exchange,
         500,
@@ -244,14 +249,7 @@ function sendTokenFailure(exchange: HttpExchange, mode: TokenFailureMode): void 
       );
       return;
     case '503':
-      sendEntraError(
-        exchange,
-        503,
-        'temporarily_unavailable',
-        90033,
-        'A transient error has occurred. Please try again.',
-        { 'retry-after': '1' },
-      );
+      sendTokenUnavailable(exchange, true);
       return;
     case 'invalid_client':
       // What a secret revoked or expired mid-rollout gets, whatever secret the client sends.
