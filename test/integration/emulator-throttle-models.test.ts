@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import type { IncomingHttpHeaders } from 'node:http';
-import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { EmulatorControl } from '../../emulator/control-client.js';
 import { startEmulator, type RunningEmulator } from '../../emulator/emulator-server.js';
+import { httpsCall, type HttpsAnswer, type HttpsCallInit } from '../support/https-call.js';
 
 /**
  * Throttle models chosen per tenant, and the fault mix on GETs and token requests, over real HTTPS:
@@ -20,12 +19,6 @@ const CLIENT = randomUUID();
 const CONFIGURATION = randomUUID();
 const ASSIGNMENT_TYPE = '#microsoft.graph.officeClientConfigurationAssignment';
 const GROUP_TARGET_TYPE = '#microsoft.graph.officeConfigurationGroupAssignmentTarget';
-
-interface Answer {
-  status: number;
-  headers: IncomingHttpHeaders;
-  json: Record<string, unknown>;
-}
 
 const certDir = mkdtempSync(join(tmpdir(), 'emulator-models-test-'));
 let emulator: RunningEmulator;
@@ -54,24 +47,9 @@ beforeEach(async () => {
   await control.reset();
 });
 
-function call(url: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}) {
-  return new Promise<Answer>((resolveCall, rejectCall) => {
-    const req = request(url, { method: init.method ?? 'GET', headers: init.headers, ca, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('error', rejectCall);
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        const json = text === '' ? {} : (JSON.parse(text) as Record<string, unknown>);
-        resolveCall({ status: res.statusCode ?? 0, headers: res.headers, json });
-      });
-    });
-    req.on('error', rejectCall);
-    req.end(init.body);
-  });
-}
+const call = (url: string, init?: HttpsCallInit): Promise<HttpsAnswer> => httpsCall(ca, url, init);
 
-function requestToken(tenant: string): Promise<Answer> {
+function requestToken(tenant: string): Promise<HttpsAnswer> {
   return call(`${emulator.origin}/${tenant}/oauth2/v2.0/token`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -97,11 +75,11 @@ async function tokenFor(tenant: string): Promise<string> {
 const assignmentsUrl = (): string =>
   `${emulator.graphBaseUrl}/officeConfiguration/clientConfigurations/${CONFIGURATION}/assignments`;
 
-async function list(tenant: string): Promise<Answer> {
+async function list(tenant: string): Promise<HttpsAnswer> {
   return call(assignmentsUrl(), { headers: { authorization: `Bearer ${await tokenFor(tenant)}` } });
 }
 
-async function post(tenant: string): Promise<Answer> {
+async function post(tenant: string): Promise<HttpsAnswer> {
   return call(assignmentsUrl(), {
     method: 'POST',
     headers: { authorization: `Bearer ${await tokenFor(tenant)}`, 'content-type': 'application/json' },

@@ -1,7 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomUUID, X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import type { IncomingHttpHeaders } from 'node:http';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +9,7 @@ import { generate } from 'selfsigned';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { EmulatorControl } from '../../emulator/control-client.js';
 import { startEmulator, type RunningEmulator } from '../../emulator/emulator-server.js';
+import { httpsCall, type HttpsAnswer, type HttpsCallInit } from '../support/https-call.js';
 
 /**
  * The emulator over real HTTPS: Entra ID's token endpoint (also through the real MSAL, in a child
@@ -23,13 +23,6 @@ const OTHER_TENANT = randomUUID();
 const CLIENT = randomUUID();
 const ASSIGNMENT_TYPE = '#microsoft.graph.officeClientConfigurationAssignment';
 const GROUP_TARGET_TYPE = '#microsoft.graph.officeConfigurationGroupAssignmentTarget';
-
-interface Answer {
-  status: number;
-  headers: IncomingHttpHeaders;
-  text: string;
-  json: Record<string, unknown>;
-}
 
 interface GraphErrorBody {
   error: {
@@ -70,29 +63,9 @@ beforeEach(async () => {
   await control.reset();
 });
 
-/** One HTTPS exchange on a fresh connection; rejects on a socket error (the reset faults). */
-function call(
-  url: string,
-  init: { method?: string; headers?: Record<string, string>; body?: string } = {},
-): Promise<Answer> {
-  return new Promise((resolveCall, rejectCall) => {
-    const req = request(url, { method: init.method ?? 'GET', headers: init.headers, ca, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('error', rejectCall);
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let json: Record<string, unknown> = {};
-        if (text !== '') json = JSON.parse(text) as Record<string, unknown>;
-        resolveCall({ status: res.statusCode ?? 0, headers: res.headers, text, json });
-      });
-    });
-    req.on('error', rejectCall);
-    req.end(init.body);
-  });
-}
+const call = (url: string, init?: HttpsCallInit): Promise<HttpsAnswer> => httpsCall(ca, url, init);
 
-function requestToken(tenant: string, form: Record<string, string>): Promise<Answer> {
+function requestToken(tenant: string, form: Record<string, string>): Promise<HttpsAnswer> {
   return call(`${emulator.origin}/${tenant}/oauth2/v2.0/token`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -125,7 +98,7 @@ async function graph(
   body?: unknown,
   tenant = TENANT,
   headers: Record<string, string> = {},
-): Promise<Answer> {
+): Promise<HttpsAnswer> {
   const all: Record<string, string> = { authorization: `Bearer ${await tokenFor(tenant)}`, ...headers };
   if (body !== undefined) all['content-type'] = 'application/json';
   return call(url, {
@@ -139,7 +112,7 @@ function assignmentBody(groupId: string): unknown {
   return { '@odata.type': ASSIGNMENT_TYPE, target: { '@odata.type': GROUP_TARGET_TYPE, groupId } };
 }
 
-function postAssignment(configurationId: string, groupId: string, tenant = TENANT): Promise<Answer> {
+function postAssignment(configurationId: string, groupId: string, tenant = TENANT): Promise<HttpsAnswer> {
   return graph('POST', assignmentsUrl(configurationId), assignmentBody(groupId), tenant);
 }
 
