@@ -11,6 +11,7 @@ import { startLocalRedis } from '../lib/redis/local-redis.js';
 import { startEmulator } from '../emulator/emulator-server.js';
 import { EmulatorControl } from '../emulator/control-client.js';
 import type { RetryAfterFormat } from '../emulator/emulator-options.js';
+import type { ThrottleSpec } from '../emulator/throttle-model.js';
 import { openQueue } from '../lib/queues/assignment-queue.js';
 import { RolloutStore } from '../lib/rollout/rollout-store.js';
 import { enqueueRollout } from '../producer/enqueue-rollout.js';
@@ -25,7 +26,21 @@ export interface PaceResult {
   /** ideal / actual: 1.0 is the ideal pace. */
   ratioToIdeal: number;
   throttled: number;
+  /**
+   * The most requests the emulator's model counts inside any sliding window of `windowMs`: accepted
+   * writes for `sliding-writes` and `fixed-window`, answered GETs plus accepted writes for
+   * `token-bucket` (`maxRequestsInWindow`). A fixed window or a token bucket can rightly admit up to
+   * twice `max` in a sliding window.
+   */
   maxWritesInWindow: number;
+  /** What `maxWritesInWindow` counts. */
+  windowCounts: 'writes' | 'requests';
+  /** The emulator's throttle model and signal. */
+  model: string;
+  signal: string;
+  configured: boolean;
+  /** Graph GETs answered for the tenant (a token bucket charges them to the same budget). */
+  reads: number;
   duplicates: number;
   failed: number;
   /** From enqueue to the emulator's first accepted write (worker pick-up, token, the listing read). */
@@ -47,13 +62,22 @@ export async function rolloutPace(options: {
   configured: boolean;
   workers?: number;
   retryAfterFormat?: RetryAfterFormat;
+  /**
+   * The emulator's throttle (model, budget, signal), passed instead of `rateLimit`; `max` and
+   * `windowMs` should be its budget. Default: `rateLimit` (sliding writes, 429).
+   */
+  throttle?: ThrottleSpec;
 }): Promise<PaceResult> {
+  const model = options.throttle?.model ?? 'sliding-writes';
+  const signal = options.throttle?.signal ?? '429';
   const redisServer = await startLocalRedis();
   const dir = mkdtempSync(join(tmpdir(), 'assignments-bench-'));
   const emulator = await startEmulator({
     port: 0,
     certDir: join(dir, 'emulator'),
-    rateLimit: { max: options.max, windowMs: options.windowMs },
+    ...(options.throttle
+      ? { throttle: options.throttle }
+      : { rateLimit: { max: options.max, windowMs: options.windowMs } }),
     retryAfterFormat: options.retryAfterFormat,
   });
   const control = new EmulatorControl(emulator.origin, emulator.caCertPath);
@@ -135,19 +159,29 @@ export async function rolloutPace(options: {
     const stats = await control.stats(options.windowMs);
     const t = stats.tenants[tenantId];
     const truth = await control.truth();
-    // The ideal: the first window's worth goes at once, then `max` per window.
+    // The ideal: the first window's worth goes at once, then `max` per window. For the token bucket the
+    // same figure, (rows − burst) / rate with burst = max and rate = max per windowMs; it leaves out that
+    // the bucket charges the rollout's listing reads (GETs) to the same budget, so no run can reach it.
     const idealSeconds = ((options.rows - options.max) / options.max) * (options.windowMs / 1000);
+    const windowCounts = model === 'token-bucket' ? 'requests' : 'writes';
     return {
       label:
+        `${model} ${signal}: ` +
         (options.configured
           ? `GRAPH_RATE_LIMIT=${options.max}/${options.windowMs}ms`
-          : 'learned (no GRAPH_RATE_LIMIT)') + (options.retryAfterFormat === 'none' ? ', no Retry-After' : ''),
+          : 'learned (no GRAPH_RATE_LIMIT)') +
+        (options.retryAfterFormat === 'none' ? ', no Retry-After' : ''),
+      model,
+      signal,
+      configured: options.configured,
       rows: options.rows,
       seconds,
       idealSeconds,
       ratioToIdeal: idealSeconds / seconds,
       throttled: t?.throttled ?? 0,
-      maxWritesInWindow: t?.maxWritesInWindow ?? 0,
+      maxWritesInWindow: (windowCounts === 'requests' ? t?.maxRequestsInWindow : t?.maxWritesInWindow) ?? 0,
+      windowCounts,
+      reads: t?.reads ?? 0,
       duplicates: truth.duplicates,
       failed: status?.failed ?? -1,
       firstWriteSeconds: ((firstWriteAt ?? finishedAt) - started) / 1000,
