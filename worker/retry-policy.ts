@@ -13,7 +13,8 @@ export type RetryDecision =
   { retry: true; delayMs: number } | { retry: false; reason: 'permanent' | 'attempts' | 'age' };
 
 /**
- * What to do after a failed attempt. `attempt` is the number of attempts spent including this one;
+ * What to do after a failed attempt: wait what Retry-After asks, or else back off exponentially;
+ * after an ambiguous end at least `settleMs`. `attempt` is the number of attempts spent including this one;
  * `ageMs` how long ago the row was enqueued. Throttling does not come here: a throttled row waits
  * for its lane without spending an attempt.
  */
@@ -26,8 +27,9 @@ export function decideRetry(
 ): RetryDecision {
   if (failure.kind === 'permanent' || failure.kind === 'unauthorized') return { retry: false, reason: 'permanent' };
   if (attempt >= policy.maxAttempts) return { retry: false, reason: 'attempts' };
-  let delayMs = backoffDelayMs(attempt, policy.baseDelayMs, random);
-  if (failure.retryAfterMs !== undefined) delayMs = Math.max(delayMs, failure.retryAfterMs);
+  // Graph said when to come back (a 503 with Retry-After): that, not a guess. Otherwise back off.
+  let delayMs =
+    failure.retryAfterMs !== undefined ? failure.retryAfterMs : backoffDelayMs(attempt, policy.baseDelayMs, random);
   if (failure.ambiguous) delayMs = Math.max(delayMs, policy.settleMs);
   if (ageMs + delayMs > policy.maxAgeMs) return { retry: false, reason: 'age' };
   return { retry: true, delayMs };

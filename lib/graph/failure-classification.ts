@@ -171,6 +171,7 @@ const REJECTED = new Set([
   'invalid_scope',
   'invalid_grant',
   'invalid_resource',
+  'consent_required',
 ]);
 
 export function classifyTokenError(err: unknown): GraphFailure {
@@ -178,11 +179,12 @@ export function classifyTokenError(err: unknown): GraphFailure {
   const errorCode = typeof e.errorCode === 'string' ? e.errorCode : typeof e.code === 'string' ? e.code : 'token_error';
   const description =
     typeof e.errorMessage === 'string' ? e.errorMessage : typeof e.message === 'string' ? e.message : '';
-  // AADSTS90002: tenant not found; 700016: app not found; 7000215/7000222: bad or expired secret.
+  // AADSTS90002: tenant not found; 700016: app not found; 7000215/7000222: bad or expired secret;
+  // 65001: no consent; 500011: the resource's service principal is not in the tenant.
   const aadsts = /AADSTS(\d+)/.exec(description)?.[1];
   const rejected =
     REJECTED.has(errorCode) ||
-    (aadsts !== undefined && ['90002', '700016', '7000215', '7000222', '50034', '90023'].includes(aadsts));
+    (aadsts !== undefined && ['90002', '700016', '7000215', '7000222', '50034', '90023', '65001', '500011'].includes(aadsts));
   const message = `Token request failed: ${errorCode}${aadsts ? ` (AADSTS${aadsts})` : ''}`;
   if (err instanceof TokenEndpointUnavailable) {
     // A 5xx or 429 of Entra ID: worth waiting for, as long as the endpoint itself asks when it says.

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createHash, X509Certificate } from 'node:crypto';
 import { ConfidentialClientApplication, type Configuration, type INetworkModule } from '@azure/msal-node';
 import { classifyTokenError } from './failure-classification.js';
+import { GraphFailure } from './graph-failure.js';
 import { UserError } from '../errors/user-error.js';
 import { ErrorCodes } from '../errors/codes.js';
 
@@ -50,6 +51,16 @@ export class TokenProvider {
   private readonly recent = new Map<string, { token: string; useUntil: number }>();
   /** In-flight fetches per tenant: a burst of rows shares one token request. */
   private readonly fetching = new Map<string, Promise<string>>();
+  /**
+   * Tenants whose token endpoint is down (5xx, 429, unreachable): until `nextProbeAt` every caller
+   * gets the last failure at once, with `retryAfterMs` pointing at the next probe, and then one
+   * request probes (the callers meanwhile share it). The probe's backoff starts at 250 ms and
+   * doubles to at most PROBE_CAP_MS, so a token that comes back is seen within that; the endpoint's
+   * own Retry-After, when it gives one, is honoured.
+   */
+  private readonly outages = new Map<string, { nextProbeAt: number; stepMs: number; failure: GraphFailure }>();
+  /** Tenants whose credentials Entra ID refused: their callers fail at once for REJECTION_HOLD_MS. */
+  private readonly rejections = new Map<string, { failure: GraphFailure; until: number }>();
 
   constructor(
     private readonly credentials: AppCredentials,
@@ -62,10 +73,15 @@ export class TokenProvider {
 
   /** A bearer token for the tenant; `refresh` skips MSAL's cache (after a 401). Throws GraphFailure. */
   async token(tenantId: string, refresh = false): Promise<string> {
+    const now = Date.now();
     const recent = this.recent.get(tenantId);
-    if (!refresh && recent && recent.useUntil > Date.now()) return recent.token;
+    if (!refresh && recent && recent.useUntil > now) return recent.token;
+    const rejection = this.rejections.get(tenantId);
+    if (rejection && rejection.until > now) throw rejection.failure;
     const shared = refresh ? undefined : this.fetching.get(tenantId);
     if (shared) return shared;
+    const outage = this.outages.get(tenantId);
+    if (outage && outage.nextProbeAt > now) throw withRetryAfter(outage.failure, outage.nextProbeAt - now);
     const fetch = this.acquire(tenantId, refresh).finally(() => {
       if (this.fetching.get(tenantId) === fetch) this.fetching.delete(tenantId);
     });
@@ -87,10 +103,21 @@ export class TokenProvider {
         token: result.accessToken,
         useUntil: Math.min(expiresAt - 5 * 60_000, Date.now() + 30 * 60_000),
       });
+      this.outages.delete(tenantId);
+      this.rejections.delete(tenantId);
       return result.accessToken;
     } catch (err) {
       this.recent.delete(tenantId);
-      throw classifyTokenError(err);
+      const failure = classifyTokenError(err);
+      const now = Date.now();
+      if (failure.kind === 'permanent') {
+        this.rejections.set(tenantId, { failure, until: now + REJECTION_HOLD_MS });
+        throw failure;
+      }
+      const stepMs = Math.min(PROBE_CAP_MS, (this.outages.get(tenantId)?.stepMs ?? PROBE_FIRST_MS / 2) * 2);
+      const waitMs = Math.max(stepMs, failure.retryAfterMs ?? 0);
+      this.outages.set(tenantId, { nextProbeAt: now + waitMs, stepMs, failure });
+      throw withRetryAfter(failure, waitMs);
     }
   }
 
@@ -119,6 +146,29 @@ export class TokenProvider {
     }
     return client;
   }
+}
+
+/** The first probe of a token outage goes this long after the failure; the backoff doubles to PROBE_CAP_MS. */
+const PROBE_FIRST_MS = 250;
+const PROBE_CAP_MS = 1500;
+/**
+ * A refused credential is not asked about again for this long: a rollout's thousand rows fail at
+ * once instead of sending a thousand doomed token requests; a consent granted meanwhile is seen
+ * within a minute.
+ */
+const REJECTION_HOLD_MS = 60_000;
+
+/** The failure, telling its caller when the next probe goes. */
+function withRetryAfter(failure: GraphFailure, retryAfterMs: number): GraphFailure {
+  return new GraphFailure({
+    kind: failure.kind,
+    code: failure.code,
+    ambiguous: false,
+    message: failure.message,
+    httpStatus: failure.httpStatus,
+    graphCode: failure.graphCode,
+    retryAfterMs,
+  });
 }
 
 function loadCertificate(path: string): { thumbprintSha256: string; privateKey: string; x5c: string } {

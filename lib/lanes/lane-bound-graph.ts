@@ -1,10 +1,11 @@
 import { performance } from 'node:perf_hooks';
 import type { AssignmentsApi, CallInfo, CallOptions } from '../graph/assignments-api.js';
-import { GraphFailure } from '../graph/graph-failure.js';
+import { GraphFailure, GraphFailureCodes } from '../graph/graph-failure.js';
 import type { RowAction } from '../outcome.js';
 import type { WorkerMetrics } from '../metrics/worker-metrics.js';
 import type { TenantLanes, AdmitOptions } from './tenant-lanes.js';
 import { LaneGate, LaneWait } from './lane-gate.js';
+import { ThrottleEvidence } from './throttle-evidence.js';
 
 /** Who is calling: a job (its id holds lane reservations) of one tenant. */
 export interface CallerContext {
@@ -32,12 +33,14 @@ export interface SlotOptions {
 }
 
 /**
- * Graph calls that pass the tenant's lane first and report throttling back to it. A 429 or 503
- * pauses the lane for Retry-After (exponential backoff with jitter when absent); a 429 then parks the
- * row until the lane opens, without spending an attempt.
+ * Graph calls that pass the tenant's lane first and report throttling back to it. A 429 (or a 503
+ * that ThrottleEvidence reads as throttling) pauses the lane for Retry-After (exponential backoff
+ * with jitter when absent) and parks the row until the lane opens, without spending an attempt.
+ * Any other failure is the request's own: the caller retries it, the lane's pace is untouched.
  */
 export class LaneBoundGraph {
   private readonly gate: LaneGate;
+  private readonly evidence = new ThrottleEvidence();
 
   constructor(
     readonly api: AssignmentsApi,
@@ -84,7 +87,15 @@ export class LaneBoundGraph {
     marker: AdmitOptions['marker'] | undefined,
     slot: SlotOptions,
   ): Promise<{ value: T; count: number }> {
-    await this.api.prepare(ctx.tenantId, freshToken);
+    try {
+      await this.api.prepare(ctx.tenantId, freshToken);
+    } catch (err) {
+      // The tenant's token endpoint is down: the row waits for the next probe without spending an
+      // attempt (TokenProvider keeps it to one probe at a time per process).
+      if (err instanceof GraphFailure && err.code === GraphFailureCodes.TOKEN_UNAVAILABLE)
+        throw new AuthWait(Date.now() + (err.retryAfterMs ?? 1000) + Math.floor(Math.random() * AUTH_WAIT_JITTER_MS), err);
+      throw err;
+    }
     const { sentAt, count, seq } = await this.gate.pass(
       ctx.tenantId,
       { owner: ctx.owner, marker, countIn: marker ? ctx.countIn : undefined, ahead: slot.ahead },
@@ -98,25 +109,25 @@ export class LaneBoundGraph {
     try {
       const value = await run({ clientRequestId: ctx.clientRequestId });
       this.metrics?.graphRequest(ctx.tenantId, method, value.httpStatus, (performance.now() - startedAt) / 1000);
+      this.evidence.answer(ctx.tenantId, undefined);
       await this.noteLateSend(ctx, sentAt, value.uploadedAt);
       return { value, count };
     } catch (err) {
       const status = err instanceof GraphFailure ? (err.httpStatus ?? err.graphCode ?? 'unknown') : 'error';
       this.metrics?.graphRequest(ctx.tenantId, method, status, (performance.now() - startedAt) / 1000);
       if (err instanceof GraphFailure) await this.noteLateSend(ctx, sentAt, err.uploadedAt);
-      if (err instanceof GraphFailure && err.kind === 'throttled')
-        this.metrics?.throttled(ctx.tenantId, err.retryAfterMs);
-      if (err instanceof GraphFailure && (err.kind === 'throttled' || err.httpStatus === 503)) {
-        // A 429 says the requests granted before this one were what Graph would take (`seq`); a 503
-        // is as often a fault as load, so it is weighed against every send since the lane resumed,
-        // and one early in a run does not read as a pace far over the limit.
-        const accepted = err.kind === 'throttled' ? seq : undefined;
-        const until = await this.lanes.throttled(ctx.tenantId, err.retryAfterMs, sentAt, Date.now(), {
+      const failure = err instanceof GraphFailure ? err : undefined;
+      if (this.evidence.answer(ctx.tenantId, failure, seq, sentAt) && failure) {
+        this.metrics?.throttled(ctx.tenantId, failure.retryAfterMs);
+        // A 429 says the requests granted before this one were what Graph would take (`seq`).
+        const now = Date.now();
+        const until = await this.lanes.throttled(ctx.tenantId, failure.retryAfterMs, sentAt, now, {
           baseDelayMs: this.baseDelayMs,
-          seq: accepted,
+          seq: this.evidence.firstThrottledSeq(ctx.tenantId, seq),
         });
+        this.evidence.paused(ctx.tenantId, now);
         this.metrics?.lanePaused(ctx.tenantId);
-        if (err.kind === 'throttled') throw new ThrottledWait(until, err);
+        throw new ThrottledWait(until, failure);
       }
       throw err;
     }
@@ -134,5 +145,19 @@ export class ThrottledWait extends LaneWait {
   ) {
     super(untilMs);
     this.name = 'ThrottledWait';
+  }
+}
+
+/** Rows waiting out a token outage come back spread over this much after the next probe. */
+const AUTH_WAIT_JITTER_MS = 200;
+
+/** The tenant's token endpoint is down: the row waits for the next probe, spending no attempt. */
+export class AuthWait extends LaneWait {
+  constructor(
+    untilMs: number,
+    readonly failure: GraphFailure,
+  ) {
+    super(untilMs);
+    this.name = 'AuthWait';
   }
 }

@@ -2,30 +2,23 @@ import type { RateLimit } from '../rate-limit-spec.js';
 
 /** The numbers a tenant lane runs on, derived once from GRAPH_RATE_LIMIT (or its absence). */
 export interface LanePacing {
-  /** Sends allowed per window; 0 = no configured limit, learn from Graph. */
+  /** Sends allowed per window; 0 = no configured limit, learn the budget from Graph. */
   max: number;
   /** The window we enforce, slightly longer than configured (see below). */
   windowMs: number;
-  /** Spacing between slots; learned instead when max is 0. */
-  intervalMs: number;
   /** A slot this close ahead counts as now (saves a pointless wait of a millisecond or two). */
   toleranceMs: number;
-  /** Learning: interval growth per throttling burst, at most... */
-  slowdownFactor: number;
-  /** ...and at least. Between the two, the pace Graph accepted since the lane last resumed decides. */
-  minSlowdownFactor: number;
-  /** Learning: margin over the pace Graph accepted before it throttled. */
+  /** Learning: margin over the window Graph's answers measure. */
   estimateMargin: number;
-  minLearnedIntervalMs: number;
-  maxLearnedIntervalMs: number;
-  /** Learning: a burst with fewer sends than this says nothing about the pace (only pauses). */
+  /** Learning: a burst with fewer sends than this says nothing about the budget (only pauses). */
   minSendsToLearn: number;
-  /** Learning: the interval after a throttle when too few sends were seen to estimate one. */
-  firstGuessIntervalMs: number;
-  /** Learning: no throttling for this long and the lane starts to speed up again... */
-  quietBeforeSpeedupMs: number;
-  /** ...by this factor on the interval per send. */
-  speedupFactor: number;
+  maxLearnedWindowMs: number;
+  /** Learning: a learned budget holds this long after a throttle... */
+  holdMs: number;
+  /** ...then probes upwards, its window halving every halvingMs until Graph throttles again. */
+  halvingMs: number;
+  /** Promised slots and sends stay in the schedule at least this long after their time. */
+  keepMs: number;
 }
 
 /**
@@ -33,22 +26,23 @@ export interface LanePacing {
  * way arrives closer to the next one than it left, so the window we enforce is 1% + 15 ms longer than
  * the configured one (1,025 ms for 25/1s, 20.215 s for Intune's 100/20s). Sends that leave more than
  * 10 ms after their grant (a new TLS handshake, a busy event loop) are re-dated in the lane's log
- * (LaneBoundGraph), so the margin only has to cover the trip from socket to Graph's counter. It was
- * 5% + 50 ms before re-dating existed; that cost 9% of throughput at 25/1s (benchmark: throttle).
+ * (LaneBoundGraph), so the margin only has to cover the trip from socket to Graph's counter.
+ *
+ * A learned budget holds 5 s after a throttle, then its window halves every 8 s: a lane that was
+ * slowed to a fifth of what the tenant takes is back above 0.9 of it 25 s after the throttling
+ * stopped, and one at the edge probes past it about every 6 s, which costs a few throttled requests
+ * and a pause no longer than Graph would have made it wait anyway.
  */
 export function lanePacing(limit: RateLimit | undefined): LanePacing {
   const learning = {
-    slowdownFactor: 1.25,
-    minSlowdownFactor: 1.05,
     estimateMargin: 1.03,
-    minLearnedIntervalMs: 1,
-    maxLearnedIntervalMs: 60_000,
     minSendsToLearn: 3,
-    firstGuessIntervalMs: 100,
-    quietBeforeSpeedupMs: 20_000,
-    speedupFactor: 0.9995,
+    maxLearnedWindowMs: 600_000,
+    holdMs: 5_000,
+    halvingMs: 8_000,
+    keepMs: 60_000,
   };
-  if (!limit) return { max: 0, windowMs: 0, intervalMs: 0, toleranceMs: 2, ...learning };
+  if (!limit) return { max: 0, windowMs: 0, toleranceMs: 2, ...learning };
   const windowMs = Math.ceil(limit.windowMs * 1.01 + 15);
-  return { max: limit.max, windowMs, intervalMs: windowMs / limit.max, toleranceMs: 2, ...learning };
+  return { max: limit.max, windowMs, toleranceMs: 2, ...learning };
 }

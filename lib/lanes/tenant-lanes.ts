@@ -3,7 +3,7 @@ import type { RedisKeys } from '../redis/redis-keys.js';
 import type { RateLimit } from '../rate-limit-spec.js';
 import { lanePacing, type LanePacing } from './lane-pacing.js';
 import { MAX_BACKOFF_MS } from './backoff.js';
-import { laneAdmit, laneRelease, laneThrottled } from './lane-scripts.js';
+import { laneAdmit, laneRelease, laneThrottled, type LaneKeys } from './lane-scripts.js';
 
 /**
  * `seq`: a grant's number among the lane's sends since it last resumed (0 when not granted).
@@ -39,13 +39,15 @@ export interface AdmitOptions {
  * Why not BullMQ's limiter: it is one counter per queue, and `queue.rateLimit` pauses every tenant;
  * open-source BullMQ has no per-group limits. So each Graph request asks its tenant's lane first.
  *
- * A lane hands out send slots spaced `interval` apart (a virtual schedule, like GCRA). A request that
- * cannot go now gets a reservation for a future slot and comes back then (its job waits in BullMQ's
- * delayed set, holding no worker), so a backlog of thousands of rows spreads over time instead of
- * stampeding each time a slot frees. With GRAPH_RATE_LIMIT set, a sliding log of send times is the
- * hard bound: never more than `max` sends in any window. A 429/503 pauses the lane for Retry-After;
- * without a configured limit the lane learns its interval from those answers. Each step is one Lua
- * script, atomic across workers: lane-admit-5.lua, lane-throttled-2.lua, lane-release-2.lua.
+ * A lane's budget is `max` sends in any window: GRAPH_RATE_LIMIT, or, without it, what the lane
+ * learned from Graph's throttling answers (none yet: unbound). The budget's burst goes at once; a
+ * request that cannot go now gets a promised slot `max` per window further on and comes back then
+ * (its job waits in BullMQ's delayed set, holding no worker), so a backlog of thousands of rows
+ * spreads over time instead of stampeding each time a slot frees. No window ever holds more than
+ * `max` sends, however Graph aligns its windows. A throttling answer pauses the lane until
+ * Retry-After and, without a configured limit, measures the budget again; a learned budget probes
+ * upwards while Graph stays quiet. Each step is one Lua script, atomic across workers:
+ * lane-admit-4.lua, lane-throttled-2.lua, lane-release-2.lua.
  */
 export class TenantLanes {
   private readonly pacing: LanePacing;
@@ -58,34 +60,31 @@ export class TenantLanes {
     this.pacing = lanePacing(rateLimit);
   }
 
+  private laneKeys(tenantId: string): LaneKeys {
+    return { lane: this.keys.lane(tenantId), schedule: this.keys.laneSchedule(tenantId) };
+  }
+
   /** Ask for a send slot now. `at` is when to come back when not granted. */
   async admit(tenantId: string, options: AdmitOptions, nowMs = Date.now()): Promise<Admission> {
     const p = this.pacing;
-    const k = this.keys;
     const [granted, at, count, seq] = await laneAdmit(
       this.redis,
-      {
-        lane: k.lane(tenantId),
-        reservations: k.laneReservations(tenantId),
-        sends: k.laneSends(tenantId),
-        marker: options.marker?.key,
-        count: options.countIn?.key,
-      },
+      { ...this.laneKeys(tenantId), marker: options.marker?.key, count: options.countIn?.key },
       {
         nowMs,
         owner: options.owner,
         max: p.max,
         windowMs: p.windowMs,
-        intervalMs: p.intervalMs,
         toleranceMs: p.toleranceMs,
         markerValue: options.marker?.value,
         markerTtlMs: options.marker?.ttlMs,
-        quietBeforeSpeedupMs: p.quietBeforeSpeedupMs,
-        speedupFactor: p.speedupFactor,
+        holdMs: p.holdMs,
+        halvingMs: p.halvingMs,
         countField: options.countIn?.field,
         countTtlMs: options.countIn?.ttlMs,
         ahead: options.ahead,
         exclusiveMarker: options.marker?.exclusive,
+        keepMs: p.keepMs,
       },
     );
     if (granted === 1) return { granted: true, at: Number(at), count: Number(count ?? 0), seq: Number(seq ?? 0) };
@@ -106,52 +105,47 @@ export class TenantLanes {
     options: { baseDelayMs?: number; random?: () => number; seq?: number } = {},
   ): Promise<number> {
     const p = this.pacing;
-    const until = await laneThrottled(
-      this.redis,
-      { lane: this.keys.lane(tenantId), reservations: this.keys.laneReservations(tenantId) },
-      {
-        nowMs,
-        retryAfterMs,
-        adaptive: !(p.max > 0),
-        sentAtMs,
-        slowdownFactor: p.slowdownFactor,
-        estimateMargin: p.estimateMargin,
-        minLearnedIntervalMs: p.minLearnedIntervalMs,
-        minSendsToLearn: p.minSendsToLearn,
-        firstGuessIntervalMs: p.firstGuessIntervalMs,
-        maxLearnedIntervalMs: p.maxLearnedIntervalMs,
-        minSlowdownFactor: p.minSlowdownFactor,
-        baseDelayMs: options.baseDelayMs ?? 1000,
-        random: (options.random ?? Math.random)(),
-        seq: options.seq ?? 0,
-        maxBackoffMs: MAX_BACKOFF_MS,
-      },
-    );
+    const until = await laneThrottled(this.redis, this.laneKeys(tenantId), {
+      nowMs,
+      retryAfterMs,
+      adaptive: !(p.max > 0),
+      sentAtMs,
+      estimateMargin: p.estimateMargin,
+      minSendsToLearn: p.minSendsToLearn,
+      maxLearnedWindowMs: p.maxLearnedWindowMs,
+      baseDelayMs: options.baseDelayMs ?? 1000,
+      random: (options.random ?? Math.random)(),
+      seq: options.seq ?? 0,
+      maxBackoffMs: MAX_BACKOFF_MS,
+    });
     return Number(until);
   }
 
   /** Give back the slots promised to these owners (jobs removed by a cancel). */
   async release(tenantId: string, owners: readonly string[]): Promise<void> {
     if (owners.length === 0) return;
-    await laneRelease(
-      this.redis,
-      { lane: this.keys.lane(tenantId), reservations: this.keys.laneReservations(tenantId) },
-      { intervalMs: this.pacing.max > 0 ? this.pacing.intervalMs : undefined, owners },
-    );
+    await laneRelease(this.redis, this.laneKeys(tenantId), owners);
   }
 
-  /** Re-date a send in the window log to when it really left (see LaneBoundGraph). */
+  /** Re-date a send in the lane's schedule to when it really left (see LaneBoundGraph). */
   async sentLate(tenantId: string, owner: string, grantedAt: number, leftAt: number): Promise<void> {
-    if (this.pacing.max <= 0) return;
-    await this.redis.zadd(this.keys.laneSends(tenantId), 'XX', leftAt, `${owner}@${grantedAt}`);
+    await this.redis.zadd(this.keys.laneSchedule(tenantId), 'XX', leftAt, `${owner}@${grantedAt}`);
   }
 
-  /** The lane's state for status displays: paused until when, learned interval. */
-  async state(tenantId: string): Promise<{ pausedUntil: number; intervalMs: number }> {
-    const [paused, interval] = await this.redis.hmget(this.keys.lane(tenantId), 'pausedUntil', 'interval');
-    return {
-      pausedUntil: Number(paused ?? 0) || 0,
-      intervalMs: this.pacing.max > 0 ? this.pacing.intervalMs : Number(interval ?? 0) || 0,
-    };
+  /**
+   * The lane's state for status displays: paused until when, and its budget (configured or
+   * learned, before any speed-up; max 0: none, unbound) with the average spacing it allows.
+   */
+  async state(tenantId: string): Promise<{ pausedUntil: number; max: number; windowMs: number; intervalMs: number }> {
+    const [paused, learnedMax, learnedWindow] = await this.redis.hmget(
+      this.keys.lane(tenantId),
+      'pausedUntil',
+      'max',
+      'window',
+    );
+    const configured = this.pacing.max > 0;
+    const max = configured ? this.pacing.max : Number(learnedMax ?? 0) || 0;
+    const windowMs = configured ? this.pacing.windowMs : Number(learnedWindow ?? 0) || 0;
+    return { pausedUntil: Number(paused ?? 0) || 0, max, windowMs, intervalMs: max > 0 ? windowMs / max : 0 };
   }
 }

@@ -29,17 +29,13 @@ export class RedisKeys {
   rollouts(): string {
     return `${this.prefix}:rollouts`;
   }
-  /** Hash: a tenant lane's pacing state (next slot, pause, learned interval). */
+  /** Hash: a tenant lane's pacing state (pause, learned budget, sends since it resumed). */
   lane(tenantId: string): string {
     return `${this.prefix}:lane:${tenantId}`;
   }
-  /** Sorted set: jobs holding a future slot in the lane, scored by that slot's time. */
-  laneReservations(tenantId: string): string {
-    return `${this.prefix}:lane:${tenantId}:reservations`;
-  }
-  /** Sorted set: send times inside the current window (the hard bound of GRAPH_RATE_LIMIT). */
-  laneSends(tenantId: string): string {
-    return `${this.prefix}:lane:${tenantId}:sends`;
+  /** Sorted set: a tenant lane's sends (`owner@grantMs`) and promised slots (`owner`), scored by time. */
+  laneSchedule(tenantId: string): string {
+    return `${this.prefix}:lane:${tenantId}:schedule`;
   }
   /**
    * String: what we know of a (tenant, configuration, group) assignment across rollouts:

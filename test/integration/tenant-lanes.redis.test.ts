@@ -31,41 +31,43 @@ const T0 = 1_000_000;
 describe('a lane with GRAPH_RATE_LIMIT', () => {
   const limit = { max: 5, windowMs: 1000 };
   const pacing = lanePacing(limit);
+  const W = pacing.windowMs;
 
-  it('enforces a slightly longer window than configured, spacing slots evenly across it', () => {
-    expect(pacing.windowMs).toBe(1025);
-    expect(pacing.intervalMs).toBeCloseTo(205, 5);
+  it('enforces a slightly longer window than configured', () => {
+    expect(W).toBe(1025);
   });
 
-  it('grants the first request at once and promises the next ones evenly spaced slots', async () => {
+  it('spends the budget’s burst at once and promises the backlog max slots per window', async () => {
     const lanes = new TenantLanes(redis, keys, limit);
-    const first = await lanes.admit('t', { owner: 'a' }, T0);
-    expect(first).toMatchObject({ granted: true, at: T0 });
+    for (const owner of ['a', 'b', 'c', 'd', 'e'])
+      expect(await lanes.admit('t', { owner }, T0)).toMatchObject({ granted: true, at: T0 });
     const promised = [];
-    for (const owner of ['b', 'c', 'd']) promised.push((await lanes.admit('t', { owner }, T0)).at);
-    expect(promised.map((at) => Math.round(at - T0))).toEqual([205, 410, 615]);
+    for (let i = 0; i < 10; i++) promised.push((await lanes.admit('t', { owner: `r${i}` }, T0)).at - T0);
+    expect(promised).toEqual([W, W, W, W, W, 2 * W, 2 * W, 2 * W, 2 * W, 2 * W]);
     // A row that comes back early keeps its place; on time, it goes.
-    expect(await lanes.admit('t', { owner: 'c' }, T0 + 100)).toMatchObject({ granted: false });
-    expect(await lanes.admit('t', { owner: 'c' }, T0 + 410)).toMatchObject({ granted: true });
+    expect(await lanes.admit('t', { owner: 'r7' }, T0 + W + 100)).toMatchObject({ granted: false, at: T0 + 2 * W });
+    for (let i = 0; i < 5; i++) expect((await lanes.admit('t', { owner: `r${i}` }, T0 + W)).granted).toBe(true);
+    expect((await lanes.admit('t', { owner: 'r7' }, T0 + 2 * W)).granted).toBe(true);
   });
 
   it('never grants more than max in any window, however the rows arrive', async () => {
     const lanes = new TenantLanes(redis, keys, limit);
     const grants: number[] = [];
     const next = new Map<string, number>();
-    for (let i = 0; i < 30; i++) next.set(`r${i}`, T0);
-    // Rows come back when told; the clock only moves forward.
-    for (let now = T0; now < T0 + 10_000 && next.size > 0; now += 7) {
+    for (let i = 0; i < 30; i++) next.set(`r${i}`, T0 + (i % 7) * 97);
+    // Rows come back when told, some of them late; the clock only moves forward.
+    for (let now = T0; now < T0 + 20_000 && next.size > 0; now += 7) {
       for (const [owner, at] of [...next]) {
         if (at > now) continue;
-        const a = await lanes.admit('t', { owner }, now);
+        const a = await lanes.admit('t', { owner, ahead: owner.endsWith('3') }, now);
         if (a.granted) {
           grants.push(now);
           next.delete(owner);
-        } else next.set(owner, a.at);
+        } else next.set(owner, a.at + (owner.endsWith('5') ? 150 : 0));
       }
     }
     expect(grants).toHaveLength(30);
+    grants.sort((x, y) => x - y);
     for (let i = 0; i + limit.max < grants.length; i++)
       expect(grants[i + limit.max]! - grants[i]!).toBeGreaterThanOrEqual(limit.windowMs);
   });
@@ -81,87 +83,73 @@ describe('a lane with GRAPH_RATE_LIMIT', () => {
 
   it('a 429 pauses the lane until Retry-After, and promised slots are replanned after the pause', async () => {
     const lanes = new TenantLanes(redis, keys, limit);
-    await lanes.admit('t', { owner: 'a' }, T0);
-    const promised = await lanes.admit('t', { owner: 'b' }, T0);
-    expect(promised.granted).toBe(false);
+    for (const owner of ['a', 'b', 'c', 'd', 'e']) await lanes.admit('t', { owner }, T0);
+    const promised = await lanes.admit('t', { owner: 'f' }, T0);
+    expect(promised).toMatchObject({ granted: false, at: T0 + W });
     const until = await lanes.throttled('t', 3000, T0, T0 + 10);
     expect(until).toBe(T0 + 3010);
-    // b's slot fell inside the pause: it gets a new one after it.
-    const b = await lanes.admit('t', { owner: 'b' }, promised.at);
-    expect(b.granted).toBe(false);
-    expect(b.at).toBeGreaterThanOrEqual(until);
-    expect(await lanes.state('t')).toMatchObject({ pausedUntil: until });
+    // f's slot fell inside the pause: it gets a new one after it.
+    const f = await lanes.admit('t', { owner: 'f' }, promised.at);
+    expect(f.granted).toBe(false);
+    expect(f.at).toBeGreaterThanOrEqual(until);
+    expect(await lanes.state('t')).toMatchObject({ pausedUntil: until, max: 5, windowMs: W });
   });
 
   it('slots promised to cancelled rows are given back, so the next row does not wait behind them', async () => {
     const lanes = new TenantLanes(redis, keys, limit);
-    await lanes.admit('t', { owner: 'a' }, T0);
-    for (const owner of ['b', 'c', 'd']) await lanes.admit('t', { owner }, T0);
-    await lanes.release('t', ['c', 'd']);
-    const next = await lanes.admit('t', { owner: 'e' }, T0 + 1);
-    expect(Math.round(next.at - T0)).toBe(410);
+    for (let i = 0; i < 15; i++) await lanes.admit('t', { owner: `r${i}` }, T0);
+    // r5..r9 hold slots one window out, r10..r14 two; the last two are cancelled.
+    await lanes.release('t', ['r13', 'r14']);
+    expect((await lanes.admit('t', { owner: 'next' }, T0 + 1)).at).toBe(T0 + 2 * W);
   });
 
   it('a request that goes ahead takes the next moment the window allows, not the end of the promised schedule', async () => {
     const lanes = new TenantLanes(redis, keys, limit);
-    for (const owner of ['a', 'b', 'c', 'd', 'e', 'f', 'g']) await lanes.admit('t', { owner }, T0);
-    const endOfSchedule = (await lanes.admit('t', { owner: 'h' }, T0)).at;
-    // Only 'a' has been sent: the window has room, so the listing page goes now.
+    for (let i = 0; i < 15; i++) await lanes.admit('t', { owner: `r${i}` }, T0);
     expect(await lanes.admit('t', { owner: 'reader', ahead: true }, T0 + 1)).toMatchObject({
-      granted: true,
-      at: T0 + 1,
-    });
-    // Promised slots keep their times; the end of the schedule moves back one slot to make room.
-    expect((await lanes.admit('t', { owner: 'i' }, T0 + 2)).at).toBeCloseTo(endOfSchedule + 2 * pacing.intervalMs, 5);
-    // A second request going ahead keeps the lane's spacing after the first.
-    expect(await lanes.admit('t', { owner: 'reader2', ahead: true }, T0 + 3)).toMatchObject({
       granted: false,
-      at: T0 + 1 + pacing.intervalMs,
+      at: T0 + W,
+    });
+    // The rows promised one window out were cancelled: the window has room now, and the read goes.
+    await lanes.release('t', ['r5', 'r6', 'r7', 'r8', 'r9']);
+    expect(await lanes.admit('t', { owner: 'reader2', ahead: true }, T0 + W)).toMatchObject({
+      granted: true,
+      at: T0 + W,
     });
   });
 
   it('a request going ahead that comes back a moment early keeps its slot', async () => {
     const lanes = new TenantLanes(redis, keys, limit);
-    expect((await lanes.admit('t', { owner: 'p1', ahead: true }, T0)).granted).toBe(true);
-    const waiting = await lanes.admit('t', { owner: 'p2', ahead: true }, T0 + 1);
-    expect(waiting).toMatchObject({ granted: false, at: T0 + pacing.intervalMs });
-    expect(await lanes.admit('t', { owner: 'p2', ahead: true }, waiting.at - 5)).toMatchObject({
+    for (let i = 0; i < 5; i++) await lanes.admit('t', { owner: `r${i}` }, T0);
+    const waiting = await lanes.admit('t', { owner: 'p', ahead: true }, T0 + 1);
+    expect(waiting).toMatchObject({ granted: false, at: T0 + W });
+    expect(await lanes.admit('t', { owner: 'p', ahead: true }, waiting.at - 5)).toMatchObject({
       granted: false,
       at: waiting.at,
     });
-    expect(await lanes.admit('t', { owner: 'p2', ahead: true }, waiting.at)).toMatchObject({ granted: true });
-  });
-
-  it('requests going ahead are spaced like the lane even when it learns its pace', async () => {
-    const lanes = new TenantLanes(redis, keys, undefined);
-    for (let i = 0; i < 10; i++) await lanes.admit('t', { owner: `r${i}` }, T0);
-    await lanes.throttled('t', 1000, T0, T0 + 100);
-    const interval = (await lanes.state('t')).intervalMs;
-    const first = await lanes.admit('t', { owner: 'p1', ahead: true }, T0 + 1100);
-    expect(first).toMatchObject({ granted: true });
-    // Lua hands times back as whole milliseconds.
-    expect(await lanes.admit('t', { owner: 'p2', ahead: true }, T0 + 1100)).toMatchObject({
-      granted: false,
-      at: Math.floor(T0 + 1100 + interval),
-    });
+    expect(await lanes.admit('t', { owner: 'p', ahead: true }, waiting.at)).toMatchObject({ granted: true });
   });
 
   it('going ahead never breaks the window: with max sends in it, the request waits for the first to leave', async () => {
     const lanes = new TenantLanes(redis, keys, limit);
     for (let i = 0; i < limit.max; i++)
-      expect((await lanes.admit('t', { owner: `s${i}` }, T0 + i * pacing.intervalMs)).granted).toBe(true);
+      expect((await lanes.admit('t', { owner: `s${i}` }, T0 + i * 100)).granted).toBe(true);
     const waiting = await lanes.admit('t', { owner: 'reader', ahead: true }, T0 + 900);
-    expect(waiting).toMatchObject({ granted: false, at: T0 + pacing.windowMs });
-    expect((await lanes.admit('t', { owner: 'reader', ahead: true }, T0 + pacing.windowMs)).granted).toBe(true);
+    expect(waiting).toMatchObject({ granted: false, at: T0 + W });
+    expect((await lanes.admit('t', { owner: 'reader', ahead: true }, T0 + W)).granted).toBe(true);
   });
 
   it('a request going ahead drops a later slot its job was promised, and still waits out a pause', async () => {
     const lanes = new TenantLanes(redis, keys, limit);
-    for (const owner of ['a', 'b', 'c']) await lanes.admit('t', { owner }, T0);
-    // 'c' holds a slot 410 ms out; its listing read goes now instead.
-    expect(await lanes.admit('t', { owner: 'c', ahead: true }, T0 + 1)).toMatchObject({ granted: true });
-    const until = await lanes.throttled('t', 2000, T0 + 1, T0 + 5);
-    expect(await lanes.admit('t', { owner: 'x', ahead: true }, T0 + 6)).toMatchObject({ granted: false, at: until });
+    for (let i = 0; i < 15; i++) await lanes.admit('t', { owner: `r${i}` }, T0);
+    await lanes.release('t', ['r5', 'r6', 'r7', 'r8', 'r9']);
+    // r14 holds a slot two windows out; its listing read goes as soon as the first window ends.
+    expect(await lanes.admit('t', { owner: 'r14', ahead: true }, T0 + W)).toMatchObject({ granted: true });
+    const until = await lanes.throttled('t', 2000, T0 + W, T0 + W + 5);
+    expect(await lanes.admit('t', { owner: 'x', ahead: true }, T0 + W + 6)).toMatchObject({
+      granted: false,
+      at: until,
+    });
   });
 
   it('an exclusive marker is granted while absent or this row’s own, and refused once another rollout holds it', async () => {
@@ -187,7 +175,7 @@ describe('a lane with GRAPH_RATE_LIMIT', () => {
   });
 
   it('writes the sent marker and counts the attempt atomically with the grant, and only then', async () => {
-    const lanes = new TenantLanes(redis, keys, limit);
+    const lanes = new TenantLanes(redis, keys, { max: 1, windowMs: 1000 });
     const marker = { key: `${keys.prefix}:m`, value: 'sent|r|1', ttlMs: 60_000 };
     const countIn = { key: `${keys.prefix}:attempts`, field: 'row', ttlMs: 60_000 };
     expect(await lanes.admit('t', { owner: 'a', marker, countIn }, T0)).toMatchObject({ granted: true, count: 1 });
@@ -211,48 +199,51 @@ async function sendAtPace(lanes: TenantLanes, n: number, start: number): Promise
   return now;
 }
 
-describe('a lane that learns its pace from Graph (no GRAPH_RATE_LIMIT)', () => {
+/** How many of `n` requests asking at `now` are granted at once. */
+async function burstAt(lanes: TenantLanes, n: number, now: number, tag: string): Promise<number> {
+  let granted = 0;
+  for (let i = 0; i < n; i++) if ((await lanes.admit('t', { owner: `${tag}${i}` }, now)).granted) granted++;
+  return granted;
+}
+
+describe('a lane that learns its budget from Graph (no GRAPH_RATE_LIMIT)', () => {
+  const learning = lanePacing(undefined);
+
   it('sends without pacing until Graph throttles', async () => {
     const lanes = new TenantLanes(redis, keys, undefined);
-    for (let i = 0; i < 20; i++) expect((await lanes.admit('t', { owner: `r${i}` }, T0)).granted).toBe(true);
+    expect(await burstAt(lanes, 50, T0, 'r')).toBe(50);
   });
 
-  it('after a throttled burst, paces a little under what Graph accepted, and later bursts slow it further', async () => {
-    const lanes = new TenantLanes(redis, keys, undefined);
-    for (let i = 0; i < 50; i++) await lanes.admit('t', { owner: `r${i}` }, T0);
-    // 50 sent at T0; Graph says come back in 1 s: it took about 50 per second.
-    await lanes.throttled('t', 1000, T0, T0 + 100);
-    const learned = (await lanes.state('t')).intervalMs;
-    expect(learned).toBeCloseTo(((100 + 1000) / 50) * 1.03, 5);
-    // More answers from the same burst only lengthen the pause.
-    await lanes.throttled('t', 1200, T0, T0 + 120);
-    expect((await lanes.state('t')).intervalMs).toBe(learned);
-    // Five paced sends after the pause, then a throttle asking for 500 ms: well over the limit, so
-    // the lane slows by the most it may, a quarter.
-    const now = await sendAtPace(lanes, 5, T0 + 1400);
-    await lanes.throttled('t', 500, now, now + 5);
-    expect((await lanes.state('t')).intervalMs).toBeCloseTo(learned * 1.25, 5);
-  });
-
-  it('a throttle after a long run at the learned pace slows the lane only a little', async () => {
-    const lanes = new TenantLanes(redis, keys, undefined);
-    for (let i = 0; i < 50; i++) await lanes.admit('t', { owner: `r${i}` }, T0);
-    await lanes.throttled('t', 1000, T0, T0 + 100);
-    const learned = (await lanes.state('t')).intervalMs;
-    const now = await sendAtPace(lanes, 400, T0 + 1100);
-    // 400 accepted at the learned pace, then one throttle with a short wait: the edge of the limit.
-    await lanes.throttled('t', 20, now, now + 1);
-    expect((await lanes.state('t')).intervalMs).toBeCloseTo(learned * lanePacing(undefined).minSlowdownFactor, 5);
-  });
-
-  it('learns from the sends Graph accepted before the throttled one, not from the ones still in flight', async () => {
+  it('a throttled burst teaches the budget: the sends Graph took, per the time it asked to wait', async () => {
     const lanes = new TenantLanes(redis, keys, undefined);
     const grants = [];
     for (let i = 0; i < 32; i++) grants.push(await lanes.admit('t', { owner: `r${i}` }, T0));
     expect(grants.map((g) => g.seq)).toEqual(Array.from({ length: 32 }, (_, i) => i + 1));
-    // Graph took 25 of the 32 in flight; the 26th comes back 429 asking for 1 s.
-    await lanes.throttled('t', 1000, T0, T0 + 50, { seq: grants[25]!.seq });
-    expect((await lanes.state('t')).intervalMs).toBeCloseTo(((50 + 1000) / 25) * 1.03, 5);
+    // Graph took 25 of the 32 in flight; the 26th comes back 429 asking for 1 s. The ones still in
+    // flight say nothing about the budget.
+    const until = await lanes.throttled('t', 1000, T0, T0 + 50, { seq: grants[25]!.seq });
+    const window = (50 + 1000) * 1.03;
+    expect(await lanes.state('t')).toMatchObject({ max: 25, windowMs: window, pausedUntil: until });
+    // More answers from the same burst only lengthen the pause.
+    await lanes.throttled('t', 1000, T0, T0 + 60, { seq: grants[27]!.seq });
+    expect(await lanes.state('t')).toMatchObject({ max: 25, windowMs: window });
+    // After the pause the burst goes at once, and the next one a window later.
+    const resume = T0 + 1060;
+    expect(await burstAt(lanes, 30, resume, 'b')).toBe(25);
+    expect((await lanes.admit('t', { owner: 'later' }, resume + 1)).at).toBe(Math.floor(resume + window));
+  });
+
+  it('a throttle while pacing keeps the burst and measures the pace Graph took', async () => {
+    const lanes = new TenantLanes(redis, keys, undefined);
+    for (let i = 0; i < 50; i++) await lanes.admit('t', { owner: `r${i}` }, T0);
+    await lanes.throttled('t', 1000, T0, T0 + 100, { seq: 26 });
+    const resumed = T0 + 1100;
+    const now = await sendAtPace(lanes, 200, resumed);
+    // 200 accepted since it resumed, then a throttle with a short wait: the edge of the limit.
+    await lanes.throttled('t', 20, now, now + 1, { seq: 201 });
+    const state = await lanes.state('t');
+    expect(state.max).toBe(25);
+    expect(state.windowMs).toBeCloseTo(((25 * (now + 1 - resumed + 20)) / 200) * 1.03, 5);
   });
 
   it('without Retry-After, a burst of throttled answers backs off once, not once per answer', async () => {
@@ -263,16 +254,35 @@ describe('a lane that learns its pace from Graph (no GRAPH_RATE_LIMIT)', () => {
     let until = 0;
     for (let i = 0; i < 7; i++) until = await lanes.throttled('t', undefined, T0, T0 + 100 + i, backoff);
     expect(until).toBe(T0 + 106 + 1000);
-    expect((await lanes.state('t')).intervalMs).toBeCloseTo(((100 + 1000) / 32) * 1.03, 5);
+    expect(await lanes.state('t')).toMatchObject({ max: 32, windowMs: 1100 * 1.03 });
     // Throttled again right after resuming (one send through): that one doubles.
     expect((await lanes.admit('t', { owner: 'next' }, until)).granted).toBe(true);
     expect(await lanes.throttled('t', undefined, until, until + 5, backoff)).toBe(until + 5 + 2000);
   });
 
-  it('a throttle after too few sends to learn from starts from a cautious guess', async () => {
+  it('a throttle after too few sends to learn from only pauses the lane', async () => {
     const lanes = new TenantLanes(redis, keys, undefined);
     await lanes.admit('t', { owner: 'a' }, T0);
-    await lanes.throttled('t', 1000, T0, T0 + 5);
-    expect((await lanes.state('t')).intervalMs).toBe(lanePacing(undefined).firstGuessIntervalMs);
+    const until = await lanes.throttled('t', 1000, T0, T0 + 5);
+    expect(await lanes.state('t')).toMatchObject({ max: 0, pausedUntil: until });
+    expect(await burstAt(lanes, 40, until, 'b')).toBe(40);
+  });
+
+  it('probes back up once Graph stops throttling: the window halves every halvingMs after holdMs', async () => {
+    const lanes = new TenantLanes(redis, keys, undefined);
+    for (let i = 0; i < 20; i++) await lanes.admit('t', { owner: `r${i}` }, T0);
+    await lanes.throttled('t', 1000, T0, T0, { seq: 11 });
+    const window = 1000 * 1.03;
+    // Within the hold: the learned budget, 10 per window.
+    const held = T0 + learning.holdMs;
+    expect(await burstAt(lanes, 12, held, 'h')).toBe(10);
+    expect((await lanes.admit('t', { owner: 'h-next' }, held)).at).toBe(Math.floor(held + window));
+    // One halving later, the next slot is half a window after the burst.
+    const faster = T0 + learning.holdMs + learning.halvingMs;
+    expect(await burstAt(lanes, 12, faster, 'f')).toBe(10);
+    expect((await lanes.admit('t', { owner: 'f-next' }, faster)).at).toBe(Math.floor(faster + window / 2));
+    // Long quiet: unbound again, as before the first throttle.
+    const quiet = T0 + 200_000;
+    expect(await burstAt(lanes, 200, quiet, 'q')).toBe(200);
   });
 });

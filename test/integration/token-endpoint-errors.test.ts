@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EmulatorControl } from '../../emulator/control-client.js';
 import { startEmulator, type RunningEmulator } from '../../emulator/emulator-server.js';
@@ -61,7 +62,7 @@ async function failureOf(promise: Promise<unknown>): Promise<GraphFailure> {
 }
 
 describe('a token endpoint answering 5xx', () => {
-  it('leaves MSAL free to ask again: the request after the outage gets a token, not a minute of local refusals', async () => {
+  it('leaves MSAL free to ask again: the first probe after the outage gets a token, not a minute of local refusals', async () => {
     const tenant = randomUUID();
     const tokens = tokenProvider();
     await control.setTokenFailure('500');
@@ -69,13 +70,19 @@ describe('a token endpoint answering 5xx', () => {
     expect(failure.code).toBe('E_AUTH_TOKEN_UNAVAILABLE');
     expect(failure.kind).toBe('transient');
     expect(failure.httpStatus).toBe(500);
+    // The next probe goes a quarter of a second later; until then callers hear the same at once.
+    expect(failure.retryAfterMs).toBe(250);
+    const meanwhile = await failureOf(tokens.token(tenant));
+    expect(meanwhile.code).toBe('E_AUTH_TOKEN_UNAVAILABLE');
+    expect(meanwhile.retryAfterMs).toBeLessThanOrEqual(250);
 
     await control.setTokenFailure(null);
+    await sleep(meanwhile.retryAfterMs!);
     await expect(tokens.token(tenant)).resolves.toEqual(expect.any(String));
     expect((await control.stats()).tenants[tenant]?.tokenRequests).toBe(2);
   });
 
-  it("hands on the endpoint's own Retry-After, so the caller waits what Entra ID asked", async () => {
+  it("hands on the endpoint's own Retry-After, so the next probe waits what Entra ID asked", async () => {
     const tenant = randomUUID();
     const tokens = tokenProvider();
     await control.setTokenOutage(true);
@@ -85,6 +92,33 @@ describe('a token endpoint answering 5xx', () => {
     expect(failure.retryAfterMs).toBe(1000);
 
     await control.setTokenOutage(false);
+    await sleep(1000);
     await expect(tokens.token(tenant)).resolves.toEqual(expect.any(String));
+  });
+
+  it('sends one probe at a time however many callers wait, backing off to at most 1.5 s between probes', async () => {
+    const tenant = randomUUID();
+    const tokens = tokenProvider();
+    await control.setTokenFailure('500');
+    const started = Date.now();
+    let calls = 0;
+    const waits: number[] = [];
+    // 20 callers, each asking again as soon as it is told, for 4 s.
+    await Promise.all(
+      Array.from({ length: 20 }, async () => {
+        while (Date.now() - started < 4000) {
+          calls++;
+          const failure = await failureOf(tokens.token(tenant));
+          waits.push(failure.retryAfterMs!);
+          await sleep(failure.retryAfterMs!);
+        }
+      }),
+    );
+    const probes = (await control.stats()).tenants[tenant]?.tokenRequests ?? 0;
+    // 250, 500, 1000, then every 1.5 s: 5 probes in 4 s, and never more than one in flight.
+    expect(calls).toBeGreaterThan(50);
+    expect(probes).toBeGreaterThanOrEqual(4);
+    expect(probes).toBeLessThanOrEqual(6);
+    expect(Math.max(...waits)).toBeLessThanOrEqual(1500);
   });
 });

@@ -17,7 +17,8 @@ import {
 
 /**
  * Entra ID is the other service a rollout depends on. While its token endpoint is down (503
- * temporarily_unavailable) rows wait and retry, and end succeeded once it is back; a client secret it
+ * temporarily_unavailable) the tenant's rows wait, spending no attempt, while one request per worker
+ * probes the endpoint, and end succeeded once it is back; a client secret it
  * refuses is permanent, and rows fail at once with E_AUTH_REJECTED instead of retrying forever. A
  * token Graph refuses (401: expired, revoked) is replaced once, whichever request was refused.
  */
@@ -42,10 +43,16 @@ describe('a token endpoint outage at the start of a rollout', () => {
     expect(tenants.map((t) => during.tenants[t]?.tokensIssued ?? 0)).toEqual([0, 0]);
     expect(await progressOf(stack, rolloutId)).toMatchObject({ done: 0 });
     await expectNoneAssigned(stack, rows);
+    // One probe at a time per worker process, at most every 1.5 s (the endpoint asks for 1 s):
+    // not one token request per row and retry.
+    for (const t of tenants) expect(during.tenants[t]?.tokenRequests ?? 0).toBeLessThanOrEqual(2 * 5);
 
     await stack.control.setTokenOutage(false);
     await stack.waitFinished(rolloutId, 40_000);
-    expectAllSucceeded(await reportOf(stack, rolloutId), rows);
+    const report = await reportOf(stack, rolloutId);
+    expectAllSucceeded(report, rows);
+    // Waiting for a token spent no attempt: each row went to Graph once.
+    expect(report.map((r) => r.attempts)).toEqual(rows.map(() => 1));
     await expectFinished(stack, rolloutId, rows.length, 0);
     await expectEachAssignedOnce(stack, rows);
   });

@@ -76,27 +76,26 @@ describe('the Lua script loader', () => {
  * the scripts' headers list (and the call sites used before the builders existed).
  */
 describe('the scripts’ arguments', () => {
-  it('lane admit: 5 keys, then 14 ARGV, absent marker and count standing in with the lane key', () => {
-    const keys = { lane: 'L', reservations: 'R', sends: 'S', marker: 'M', count: 'C' };
+  it('lane admit: 4 keys, then 14 ARGV, absent marker and count standing in with the lane key', () => {
+    const keys = { lane: 'L', schedule: 'S', marker: 'M', count: 'C' };
     const args = {
       nowMs: 1000,
       owner: 'job',
       max: 5,
       windowMs: 1025,
-      intervalMs: 202.15,
       toleranceMs: 2,
       markerValue: 'sent|r|',
       markerTtlMs: 60_000,
-      quietBeforeSpeedupMs: 20_000,
-      speedupFactor: 0.9995,
+      holdMs: 5000,
+      halvingMs: 8000,
       countField: 'row',
       countTtlMs: 70_000,
       ahead: true,
       exclusiveMarker: true,
+      keepMs: 60_000,
     };
     expect(laneAdmitArgs(keys, args)).toEqual([
       'L',
-      'R',
       'S',
       'M',
       'C',
@@ -104,19 +103,19 @@ describe('the scripts’ arguments', () => {
       'job',
       '5',
       '1025',
-      '202.15',
       '2',
       'sent|r|',
       '60000',
-      '20000',
-      '0.9995',
+      '5000',
+      '8000',
       'row',
       '70000',
       '1',
       '1',
+      '60000',
     ]);
     const bare = laneAdmitArgs(
-      { lane: 'L', reservations: 'R', sends: 'S' },
+      { lane: 'L', schedule: 'S' },
       {
         ...args,
         markerValue: undefined,
@@ -129,7 +128,6 @@ describe('the scripts’ arguments', () => {
     );
     expect(bare).toEqual([
       'L',
-      'R',
       'S',
       'L',
       'L',
@@ -137,52 +135,44 @@ describe('the scripts’ arguments', () => {
       'job',
       '5',
       '1025',
-      '202.15',
       '2',
       '',
       '0',
-      '20000',
-      '0.9995',
+      '5000',
+      '8000',
       '',
       '0',
       '0',
       '0',
+      '60000',
     ]);
   });
 
-  it('lane throttled: 2 keys, then 15 ARGV; no Retry-After is -1, a Retry-After is rounded and never negative', () => {
+  it('lane throttled: 2 keys, then 11 ARGV; no Retry-After is -1, a Retry-After is rounded and never negative', () => {
     const args = {
       nowMs: 5000,
       retryAfterMs: 1234.6 as number | undefined,
       adaptive: true,
       sentAtMs: 4000,
-      slowdownFactor: 1.25,
       estimateMargin: 1.03,
-      minLearnedIntervalMs: 1,
       minSendsToLearn: 3,
-      firstGuessIntervalMs: 100,
-      maxLearnedIntervalMs: 60_000,
-      minSlowdownFactor: 1.05,
+      maxLearnedWindowMs: 600_000,
       baseDelayMs: 1000,
       random: 0.25,
       seq: 7,
       maxBackoffMs: 300_000,
     };
-    const keys = { lane: 'L', reservations: 'R' };
+    const keys = { lane: 'L', schedule: 'S' };
     expect(laneThrottledArgs(keys, args)).toEqual([
       'L',
-      'R',
+      'S',
       '5000',
       '1235',
       '1',
       '4000',
-      '1.25',
       '1.03',
-      '1',
       '3',
-      '100',
-      '60000',
-      '1.05',
+      '600000',
       '1000',
       '0.25',
       '7',
@@ -193,20 +183,8 @@ describe('the scripts’ arguments', () => {
     expect(laneThrottledArgs(keys, { ...args, retryAfterMs: -5 })[3]).toBe('0');
   });
 
-  it('lane release: 2 keys, the interval (-1: the learned one), then the owners', () => {
-    expect(laneReleaseArgs({ lane: 'L', reservations: 'R' }, { intervalMs: 205, owners: ['a', 'b'] })).toEqual([
-      'L',
-      'R',
-      '205',
-      'a',
-      'b',
-    ]);
-    expect(laneReleaseArgs({ lane: 'L', reservations: 'R' }, { intervalMs: undefined, owners: ['a'] })).toEqual([
-      'L',
-      'R',
-      '-1',
-      'a',
-    ]);
+  it('lane release: 2 keys, then the owners', () => {
+    expect(laneReleaseArgs({ lane: 'L', schedule: 'S' }, ['a', 'b'])).toEqual(['L', 'S', 'a', 'b']);
   });
 
   it('record outcome: 4 keys, then 9 ARGV', () => {

@@ -38,6 +38,11 @@ describe('deciding a retry', () => {
       retry: true,
       delayMs: 9000,
     }));
+  it('waits what Retry-After asks, not a longer backoff, however many attempts were spent', () =>
+    expect(decideRetry({ ...transient, retryAfterMs: 2000 }, 4, 0, policy, () => 0.99)).toEqual({
+      retry: true,
+      delayMs: 2000,
+    }));
   it('after an ambiguous end waits at least the settle delay, so the next look sees a slow commit', () => {
     expect(decideRetry({ ...transient, ambiguous: true }, 1, 0, policy, () => 0)).toEqual({
       retry: true,
