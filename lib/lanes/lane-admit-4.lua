@@ -39,6 +39,8 @@
       ARGV[12] ahead: '1' = go ahead of the slots already promised (see AdmitOptions.ahead)
       ARGV[13] exclusiveMarker: '1' = grant only while KEYS[3] is absent or starts with ARGV[6]
       ARGV[14] keepMs: promised slots and sends are kept at least this long after their time
+      ARGV[15] counted: '1' = the request spends the budget; '0' = it only waits out a pause (a read
+               under a configured limit, which budgets writes)
 
     Output:
       {1, nowMs, count, seq}  granted: count = the grant's count in KEYS[4] (0 without one),
@@ -61,7 +63,7 @@ if max <= 0 then
   if max > 0 and quiet > 0 then window = window * 0.5 ^ (quiet / tonumber(ARGV[9])) end
   if window < max then max = 0 end
 end
-local bound = max > 0
+local bound = max > 0 and ARGV[15] == '1'
 
 if ARGV[13] == '1' then
   -- an exclusive marker: another rollout's POST of this triple was granted (or ended, or found it

@@ -39,6 +39,8 @@ export interface LaneAdmitArgs {
   ahead?: boolean;
   exclusiveMarker?: boolean;
   keepMs: number;
+  /** The request spends the budget (false: it only waits out a pause). */
+  counted: boolean;
 }
 
 type LaneAdmitCall = [
@@ -60,6 +62,7 @@ type LaneAdmitCall = [
   ahead: '1' | '0',
   exclusiveMarker: '1' | '0',
   keepMs: string,
+  counted: '1' | '0',
 ];
 
 /** Granted (1, with its count and seq), not granted (0, come back at `atMs`), or the marker is taken (2). */
@@ -136,6 +139,7 @@ export function laneAdmitArgs(keys: LaneAdmitKeys, a: LaneAdmitArgs): LaneAdmitC
     flag(a.ahead),
     flag(a.exclusiveMarker),
     String(a.keepMs),
+    flag(a.counted),
   ];
 }
 

@@ -85,6 +85,9 @@ export class TenantLanes {
         ahead: options.ahead,
         exclusiveMarker: options.marker?.exclusive,
         keepMs: p.keepMs,
+        // GRAPH_RATE_LIMIT budgets writes, as Intune does (100 writes per 20 s; reads have ten times
+        // that). A learned budget counts every request: some Graph services count reads too.
+        counted: !(p.max > 0) || options.marker !== undefined,
       },
     );
     if (granted === 1) return { granted: true, at: Number(at), count: Number(count ?? 0), seq: Number(seq ?? 0) };

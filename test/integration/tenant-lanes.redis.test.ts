@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { startLocalRedis, type LocalRedis } from '../../lib/redis/local-redis.js';
 import { RedisKeys } from '../../lib/redis/redis-keys.js';
-import { TenantLanes } from '../../lib/lanes/tenant-lanes.js';
+import { TenantLanes, type AdmitOptions } from '../../lib/lanes/tenant-lanes.js';
 import { lanePacing } from '../../lib/lanes/lane-pacing.js';
 
 /**
@@ -32,6 +32,19 @@ describe('a lane with GRAPH_RATE_LIMIT', () => {
   const limit = { max: 5, windowMs: 1000 };
   const pacing = lanePacing(limit);
   const W = pacing.windowMs;
+  /** GRAPH_RATE_LIMIT budgets writes: each request here is one (a POST with its `sent` marker). */
+  const write = (options: AdmitOptions): AdmitOptions => ({
+    ...options,
+    marker: { key: `${keys.prefix}:marker:${options.owner}`, value: `sent|r|`, ttlMs: 60_000 },
+  });
+
+  it('lets reads through without spending the write budget; they only wait out a pause', async () => {
+    const lanes = new TenantLanes(redis, keys, limit);
+    for (let i = 0; i < 5; i++) expect((await lanes.admit('t', write({ owner: `p${i}` }), T0)).granted).toBe(true);
+    expect(await burstAt(lanes, 20, T0, 'read')).toBe(20);
+    const until = await lanes.throttled('t', 1000, T0, T0 + 1);
+    expect(await lanes.admit('t', { owner: 'late-read' }, T0 + 2)).toMatchObject({ granted: false, at: until });
+  });
 
   it('enforces a slightly longer window than configured', () => {
     expect(W).toBe(1025);
@@ -40,14 +53,14 @@ describe('a lane with GRAPH_RATE_LIMIT', () => {
   it('spends the budget’s burst at once and promises the backlog max slots per window', async () => {
     const lanes = new TenantLanes(redis, keys, limit);
     for (const owner of ['a', 'b', 'c', 'd', 'e'])
-      expect(await lanes.admit('t', { owner }, T0)).toMatchObject({ granted: true, at: T0 });
+      expect(await lanes.admit('t', write({ owner }), T0)).toMatchObject({ granted: true, at: T0 });
     const promised = [];
-    for (let i = 0; i < 10; i++) promised.push((await lanes.admit('t', { owner: `r${i}` }, T0)).at - T0);
+    for (let i = 0; i < 10; i++) promised.push((await lanes.admit('t', write({ owner: `r${i}` }), T0)).at - T0);
     expect(promised).toEqual([W, W, W, W, W, 2 * W, 2 * W, 2 * W, 2 * W, 2 * W]);
     // A row that comes back early keeps its place; on time, it goes.
-    expect(await lanes.admit('t', { owner: 'r7' }, T0 + W + 100)).toMatchObject({ granted: false, at: T0 + 2 * W });
-    for (let i = 0; i < 5; i++) expect((await lanes.admit('t', { owner: `r${i}` }, T0 + W)).granted).toBe(true);
-    expect((await lanes.admit('t', { owner: 'r7' }, T0 + 2 * W)).granted).toBe(true);
+    expect(await lanes.admit('t', write({ owner: 'r7' }), T0 + W + 100)).toMatchObject({ granted: false, at: T0 + 2 * W });
+    for (let i = 0; i < 5; i++) expect((await lanes.admit('t', write({ owner: `r${i}` }), T0 + W)).granted).toBe(true);
+    expect((await lanes.admit('t', write({ owner: 'r7' }), T0 + 2 * W)).granted).toBe(true);
   });
 
   it('never grants more than max in any window, however the rows arrive', async () => {
@@ -59,7 +72,7 @@ describe('a lane with GRAPH_RATE_LIMIT', () => {
     for (let now = T0; now < T0 + 20_000 && next.size > 0; now += 7) {
       for (const [owner, at] of [...next]) {
         if (at > now) continue;
-        const a = await lanes.admit('t', { owner, ahead: owner.endsWith('3') }, now);
+        const a = await lanes.admit('t', write({ owner, ahead: owner.endsWith('3') }), now);
         if (a.granted) {
           grants.push(now);
           next.delete(owner);
@@ -75,21 +88,21 @@ describe('a lane with GRAPH_RATE_LIMIT', () => {
   it('a send that left late is counted when it left, so later grants keep their distance as Graph sees it', async () => {
     const lanes = new TenantLanes(redis, keys, { max: 1, windowMs: 1000 });
     const w = lanePacing({ max: 1, windowMs: 1000 }).windowMs;
-    expect((await lanes.admit('t', { owner: 'a' }, T0)).granted).toBe(true);
+    expect((await lanes.admit('t', write({ owner: 'a' }), T0)).granted).toBe(true);
     await lanes.sentLate('t', 'a', T0, T0 + 300);
-    const b = await lanes.admit('t', { owner: 'b' }, T0 + w);
+    const b = await lanes.admit('t', write({ owner: 'b' }), T0 + w);
     expect(b).toMatchObject({ granted: false, at: T0 + 300 + w });
   });
 
   it('a 429 pauses the lane until Retry-After, and promised slots are replanned after the pause', async () => {
     const lanes = new TenantLanes(redis, keys, limit);
-    for (const owner of ['a', 'b', 'c', 'd', 'e']) await lanes.admit('t', { owner }, T0);
-    const promised = await lanes.admit('t', { owner: 'f' }, T0);
+    for (const owner of ['a', 'b', 'c', 'd', 'e']) await lanes.admit('t', write({ owner }), T0);
+    const promised = await lanes.admit('t', write({ owner: 'f' }), T0);
     expect(promised).toMatchObject({ granted: false, at: T0 + W });
     const until = await lanes.throttled('t', 3000, T0, T0 + 10);
     expect(until).toBe(T0 + 3010);
     // f's slot fell inside the pause: it gets a new one after it.
-    const f = await lanes.admit('t', { owner: 'f' }, promised.at);
+    const f = await lanes.admit('t', write({ owner: 'f' }), promised.at);
     expect(f.granted).toBe(false);
     expect(f.at).toBeGreaterThanOrEqual(until);
     expect(await lanes.state('t')).toMatchObject({ pausedUntil: until, max: 5, windowMs: W });
@@ -97,22 +110,22 @@ describe('a lane with GRAPH_RATE_LIMIT', () => {
 
   it('slots promised to cancelled rows are given back, so the next row does not wait behind them', async () => {
     const lanes = new TenantLanes(redis, keys, limit);
-    for (let i = 0; i < 15; i++) await lanes.admit('t', { owner: `r${i}` }, T0);
+    for (let i = 0; i < 15; i++) await lanes.admit('t', write({ owner: `r${i}` }), T0);
     // r5..r9 hold slots one window out, r10..r14 two; the last two are cancelled.
     await lanes.release('t', ['r13', 'r14']);
-    expect((await lanes.admit('t', { owner: 'next' }, T0 + 1)).at).toBe(T0 + 2 * W);
+    expect((await lanes.admit('t', write({ owner: 'next' }), T0 + 1)).at).toBe(T0 + 2 * W);
   });
 
   it('a request that goes ahead takes the next moment the window allows, not the end of the promised schedule', async () => {
     const lanes = new TenantLanes(redis, keys, limit);
-    for (let i = 0; i < 15; i++) await lanes.admit('t', { owner: `r${i}` }, T0);
-    expect(await lanes.admit('t', { owner: 'reader', ahead: true }, T0 + 1)).toMatchObject({
+    for (let i = 0; i < 15; i++) await lanes.admit('t', write({ owner: `r${i}` }), T0);
+    expect(await lanes.admit('t', write({ owner: 'reader', ahead: true }), T0 + 1)).toMatchObject({
       granted: false,
       at: T0 + W,
     });
     // The rows promised one window out were cancelled: the window has room now, and the read goes.
     await lanes.release('t', ['r5', 'r6', 'r7', 'r8', 'r9']);
-    expect(await lanes.admit('t', { owner: 'reader2', ahead: true }, T0 + W)).toMatchObject({
+    expect(await lanes.admit('t', write({ owner: 'reader2', ahead: true }), T0 + W)).toMatchObject({
       granted: true,
       at: T0 + W,
     });
@@ -120,33 +133,33 @@ describe('a lane with GRAPH_RATE_LIMIT', () => {
 
   it('a request going ahead that comes back a moment early keeps its slot', async () => {
     const lanes = new TenantLanes(redis, keys, limit);
-    for (let i = 0; i < 5; i++) await lanes.admit('t', { owner: `r${i}` }, T0);
-    const waiting = await lanes.admit('t', { owner: 'p', ahead: true }, T0 + 1);
+    for (let i = 0; i < 5; i++) await lanes.admit('t', write({ owner: `r${i}` }), T0);
+    const waiting = await lanes.admit('t', write({ owner: 'p', ahead: true }), T0 + 1);
     expect(waiting).toMatchObject({ granted: false, at: T0 + W });
-    expect(await lanes.admit('t', { owner: 'p', ahead: true }, waiting.at - 5)).toMatchObject({
+    expect(await lanes.admit('t', write({ owner: 'p', ahead: true }), waiting.at - 5)).toMatchObject({
       granted: false,
       at: waiting.at,
     });
-    expect(await lanes.admit('t', { owner: 'p', ahead: true }, waiting.at)).toMatchObject({ granted: true });
+    expect(await lanes.admit('t', write({ owner: 'p', ahead: true }), waiting.at)).toMatchObject({ granted: true });
   });
 
   it('going ahead never breaks the window: with max sends in it, the request waits for the first to leave', async () => {
     const lanes = new TenantLanes(redis, keys, limit);
     for (let i = 0; i < limit.max; i++)
-      expect((await lanes.admit('t', { owner: `s${i}` }, T0 + i * 100)).granted).toBe(true);
-    const waiting = await lanes.admit('t', { owner: 'reader', ahead: true }, T0 + 900);
+      expect((await lanes.admit('t', write({ owner: `s${i}` }), T0 + i * 100)).granted).toBe(true);
+    const waiting = await lanes.admit('t', write({ owner: 'reader', ahead: true }), T0 + 900);
     expect(waiting).toMatchObject({ granted: false, at: T0 + W });
-    expect((await lanes.admit('t', { owner: 'reader', ahead: true }, T0 + W)).granted).toBe(true);
+    expect((await lanes.admit('t', write({ owner: 'reader', ahead: true }), T0 + W)).granted).toBe(true);
   });
 
   it('a request going ahead drops a later slot its job was promised, and still waits out a pause', async () => {
     const lanes = new TenantLanes(redis, keys, limit);
-    for (let i = 0; i < 15; i++) await lanes.admit('t', { owner: `r${i}` }, T0);
+    for (let i = 0; i < 15; i++) await lanes.admit('t', write({ owner: `r${i}` }), T0);
     await lanes.release('t', ['r5', 'r6', 'r7', 'r8', 'r9']);
     // r14 holds a slot two windows out; its listing read goes as soon as the first window ends.
-    expect(await lanes.admit('t', { owner: 'r14', ahead: true }, T0 + W)).toMatchObject({ granted: true });
+    expect(await lanes.admit('t', write({ owner: 'r14', ahead: true }), T0 + W)).toMatchObject({ granted: true });
     const until = await lanes.throttled('t', 2000, T0 + W, T0 + W + 5);
-    expect(await lanes.admit('t', { owner: 'x', ahead: true }, T0 + W + 6)).toMatchObject({
+    expect(await lanes.admit('t', write({ owner: 'x', ahead: true }), T0 + W + 6)).toMatchObject({
       granted: false,
       at: until,
     });

@@ -76,7 +76,7 @@ describe('the Lua script loader', () => {
  * the scripts' headers list (and the call sites used before the builders existed).
  */
 describe('the scripts’ arguments', () => {
-  it('lane admit: 4 keys, then 14 ARGV, absent marker and count standing in with the lane key', () => {
+  it('lane admit: 4 keys, then 15 ARGV, absent marker and count standing in with the lane key', () => {
     const keys = { lane: 'L', schedule: 'S', marker: 'M', count: 'C' };
     const args = {
       nowMs: 1000,
@@ -93,6 +93,7 @@ describe('the scripts’ arguments', () => {
       ahead: true,
       exclusiveMarker: true,
       keepMs: 60_000,
+      counted: true,
     };
     expect(laneAdmitArgs(keys, args)).toEqual([
       'L',
@@ -113,6 +114,7 @@ describe('the scripts’ arguments', () => {
       '1',
       '1',
       '60000',
+      '1',
     ]);
     const bare = laneAdmitArgs(
       { lane: 'L', schedule: 'S' },
@@ -124,6 +126,7 @@ describe('the scripts’ arguments', () => {
         countTtlMs: undefined,
         ahead: undefined,
         exclusiveMarker: undefined,
+        counted: false,
       },
     );
     expect(bare).toEqual([
@@ -145,6 +148,7 @@ describe('the scripts’ arguments', () => {
       '0',
       '0',
       '60000',
+      '0',
     ]);
   });
 
