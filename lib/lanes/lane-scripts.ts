@@ -86,6 +86,8 @@ export interface LaneThrottledArgs {
   /** The throttled request's grant number since the lane resumed; 0 = unknown. */
   seq: number;
   maxBackoffMs: number;
+  holdMs: number;
+  halvingMs: number;
 }
 
 type LaneThrottledCall = [
@@ -102,6 +104,8 @@ type LaneThrottledCall = [
   random: string,
   seq: string,
   maxBackoffMs: string,
+  holdMs: string,
+  halvingMs: string,
 ];
 
 type LaneReleaseCall = [lane: string, schedule: string, ...owners: string[]];
@@ -159,6 +163,8 @@ export function laneThrottledArgs(keys: LaneKeys, a: LaneThrottledArgs): LaneThr
     String(a.random),
     String(a.seq),
     String(a.maxBackoffMs),
+    String(a.holdMs),
+    String(a.halvingMs),
   ];
 }
 

@@ -11,9 +11,10 @@
   pace Graph took (`sent / span`), a first budget taking the sends of one wait's length at that pace.
   A margin over the measured window leaves room for the trip to Graph's counter.
 
-  Without Retry-After (Intune often leaves it out) the pause backs off exponentially per burst, not
-  per answer: the 7 answers of one burst of 32 requests are one signal. The streak restarts when the
-  lane got some sends through since it last resumed.
+  Without Retry-After (Intune often leaves it out) and nothing learned yet, the pause backs off
+  exponentially per burst, not per answer: the 7 answers of one burst of 32 requests are one signal.
+  The streak restarts when the lane got some sends through since it last resumed. With a learned
+  budget, the lane waits until its window says Graph takes requests again (see below).
 
     Input:
       KEYS[1] lane hash (pausedUntil, lastAdaptAt, resumedAt, sentSinceResume, streak, max, window, lastThrottleAt)
@@ -30,6 +31,7 @@
       ARGV[9] random in [0, 1), the backoff's jitter
       ARGV[10] seq: the throttled request's grant number since the lane resumed; 0 = unknown
       ARGV[11] maxBackoffMs
+      ARGV[12] holdMs, ARGV[13] halvingMs: how a learned budget speeds up (see lane-admit-4.lua)
 
     Output:
       pausedUntil: when the lane opens again (ms)
@@ -37,7 +39,7 @@
 local now = tonumber(ARGV[1])
 local adaptive = ARGV[3] == '1'
 local sentAt = tonumber(ARGV[4])
-local lane = redis.call('HMGET', KEYS[1], 'pausedUntil', 'lastAdaptAt', 'resumedAt', 'sentSinceResume', 'streak', 'max')
+local lane = redis.call('HMGET', KEYS[1], 'pausedUntil', 'lastAdaptAt', 'resumedAt', 'sentSinceResume', 'streak', 'max', 'window', 'lastThrottleAt')
 local paused = tonumber(lane[1]) or 0
 local sent = tonumber(lane[4]) or 0
 local seq = tonumber(ARGV[10]) or 0
@@ -49,7 +51,25 @@ local minSends = tonumber(ARGV[6])
 -- pause, but only the first answer of a burst replans the lane and learns.
 local newBurst = sentAt >= (tonumber(lane[2]) or 0)
 local waitMs = tonumber(ARGV[2])
-if waitMs < 0 then
+local resumedAt = tonumber(lane[3]) or sentAt
+local elapsed = math.max(0, now - resumedAt)
+local learnedMax = tonumber(lane[6]) or 0
+-- Without Retry-After, a lane that has learned a budget knows when Graph should take requests
+-- again: one window after the burst began. Throttled before `minSends` got through, it resumed too
+-- early, and the window grows by a quarter; throttled while pacing, by a tenth. The window it was
+-- using is the one it had sped up to (lane-admit-4.lua), which holdMs and halvingMs give.
+local guessedWindow
+if waitMs < 0 and adaptive and learnedMax > 0 and not newBurst then
+  -- the rest of a burst already measured: the pause stands
+  waitMs = 0
+elseif waitMs < 0 and adaptive and learnedMax > 0 then
+  local window = tonumber(lane[7]) or 0
+  local quiet = sentAt - (tonumber(lane[8]) or sentAt) - tonumber(ARGV[12])
+  if quiet > 0 then window = window * 0.5 ^ (quiet / tonumber(ARGV[13])) end
+  if sent < minSends then window = window * 1.25 elseif elapsed >= window then window = window * 1.1 end
+  guessedWindow = math.min(window, tonumber(ARGV[7]))
+  waitMs = math.max(resumedAt + guessedWindow - now, guessedWindow / learnedMax)
+elseif waitMs < 0 then
   local streak = tonumber(lane[5]) or 0
   if newBurst then
     if sent >= minSends then streak = 1 else streak = streak + 1 end
@@ -71,13 +91,19 @@ if newBurst then
   redis.call('HSET', KEYS[1], 'lastAdaptAt', now)
 end
 if adaptive then
-  if newBurst and sent >= minSends then
-    local resumedAt = tonumber(lane[3]) or sentAt
-    local elapsed = math.max(0, now - resumedAt)
+  if guessedWindow then
+    -- no Retry-After: the wait was this lane's own guess, so it measures nothing; the burst that got
+    -- through (when one did) and the window guessed above are the budget
+    local burst = learnedMax
+    if sent >= minSends and elapsed < guessedWindow then burst = sent end
+    redis.call('HSET', KEYS[1], 'max', burst, 'window', guessedWindow)
+  elseif newBurst and sent >= minSends then
     local span = elapsed + waitMs
-    local burst = tonumber(lane[6]) or 0
-    if elapsed < waitMs or burst <= 0 then
-      if elapsed < waitMs then burst = sent else burst = math.max(minSends, math.floor(sent * waitMs / span)) end
+    local burst = learnedMax
+    if elapsed < waitMs then
+      burst = sent
+    elseif burst <= 0 then
+      burst = math.max(minSends, math.floor(sent * waitMs / span))
     end
     local window = math.min(burst * span / sent * tonumber(ARGV[5]), tonumber(ARGV[7]))
     redis.call('HSET', KEYS[1], 'max', burst, 'window', window)

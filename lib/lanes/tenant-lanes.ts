@@ -120,6 +120,8 @@ export class TenantLanes {
       random: (options.random ?? Math.random)(),
       seq: options.seq ?? 0,
       maxBackoffMs: MAX_BACKOFF_MS,
+      holdMs: p.holdMs,
+      halvingMs: p.halvingMs,
     });
     return Number(until);
   }

@@ -263,14 +263,24 @@ describe('a lane that learns its budget from Graph (no GRAPH_RATE_LIMIT)', () =>
     const lanes = new TenantLanes(redis, keys, undefined);
     const backoff = { baseDelayMs: 1000, random: () => 1 };
     for (let i = 0; i < 32; i++) await lanes.admit('t', { owner: `r${i}` }, T0);
-    // Seven of the 32 come back 429 without Retry-After: one burst, one base delay from the last.
+    // Seven of the 32 come back 429 without Retry-After: one burst, one base delay from the first.
     let until = 0;
     for (let i = 0; i < 7; i++) until = await lanes.throttled('t', undefined, T0, T0 + 100 + i, backoff);
-    expect(until).toBe(T0 + 106 + 1000);
+    expect(until).toBe(T0 + 100 + 1000);
     expect(await lanes.state('t')).toMatchObject({ max: 32, windowMs: 1100 * 1.03 });
-    // Throttled again right after resuming (one send through): that one doubles.
+  });
+
+  it('without Retry-After, a learned lane waits until its window says Graph takes requests again', async () => {
+    const lanes = new TenantLanes(redis, keys, undefined);
+    const backoff = { baseDelayMs: 1000, random: () => 1 };
+    for (let i = 0; i < 32; i++) await lanes.admit('t', { owner: `r${i}` }, T0);
+    const until = await lanes.throttled('t', undefined, T0, T0 + 100, backoff);
+    const window = 1100 * 1.03;
+    // Throttled again right after resuming (one send through): it came back too early, and the
+    // window grows by a quarter, counted from when the lane resumed.
     expect((await lanes.admit('t', { owner: 'next' }, until)).granted).toBe(true);
-    expect(await lanes.throttled('t', undefined, until, until + 5, backoff)).toBe(until + 5 + 2000);
+    expect(await lanes.throttled('t', undefined, until, until + 5, backoff)).toBe(Math.floor(until + window * 1.25));
+    expect(await lanes.state('t')).toMatchObject({ max: 32, windowMs: window * 1.25 });
   });
 
   it('a throttle after too few sends to learn from only pauses the lane', async () => {

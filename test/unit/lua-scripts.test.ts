@@ -152,7 +152,7 @@ describe('the scripts’ arguments', () => {
     ]);
   });
 
-  it('lane throttled: 2 keys, then 11 ARGV; no Retry-After is -1, a Retry-After is rounded and never negative', () => {
+  it('lane throttled: 2 keys, then 13 ARGV; no Retry-After is -1, a Retry-After is rounded and never negative', () => {
     const args = {
       nowMs: 5000,
       retryAfterMs: 1234.6 as number | undefined,
@@ -165,6 +165,8 @@ describe('the scripts’ arguments', () => {
       random: 0.25,
       seq: 7,
       maxBackoffMs: 300_000,
+      holdMs: 5000,
+      halvingMs: 8000,
     };
     const keys = { lane: 'L', schedule: 'S' };
     expect(laneThrottledArgs(keys, args)).toEqual([
@@ -181,6 +183,8 @@ describe('the scripts’ arguments', () => {
       '0.25',
       '7',
       '300000',
+      '5000',
+      '8000',
     ]);
     expect(laneThrottledArgs(keys, { ...args, retryAfterMs: undefined, adaptive: false })[3]).toBe('-1');
     expect(laneThrottledArgs(keys, { ...args, retryAfterMs: undefined, adaptive: false })[4]).toBe('0');
