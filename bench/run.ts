@@ -10,6 +10,7 @@ import { peakRssProbe } from './peak-rss.js';
 import { fleetBenchmark } from './fleet.js';
 import { scaleOutBenchmark } from './scale-out.js';
 import type { ThrottleSpec } from '../emulator/throttle-model.js';
+import { statCell } from './bench-emulator.js';
 
 /**
  * The Graph throttle models the throttle benchmark plays, by the names BENCH_THROTTLE_MODELS takes.
@@ -126,14 +127,14 @@ if (only.has('pace') || only.has('throttle')) {
     `\nthrottle efficiency per Graph model: ${rows} rows, one tenant, 2 workers x 16; ${describeMachine(machine)}`,
   );
   console.log(
-    '| model | signal | budget | mode | time (s) | ideal (s) | ideal/time | target | rows/s | first write (s) | steady writes/s | after last write (s) | throttled | reads | max counted in any window | duplicates | failed |',
+    '| model | signal | budget | mode | time (s) | ideal (s) | ideal/time | target | rows/s | first write (s) | steady writes/s | after last write (s) | throttled | sentDuringRetryAfter | reads | max counted in any window | duplicates | failed |',
   );
-  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of results) {
     const target = r.configured ? 0.95 : 0.85;
     const budget = models.find((m) => m.name === r.benchModel)?.budget ?? '?';
     console.log(
-      `| ${r.benchModel} | ${r.signal} | ${budget} | ${r.configured ? 'set' : 'learned'} | ${r.seconds.toFixed(1)} | ${r.idealSeconds.toFixed(1)} | ${r.ratioToIdeal.toFixed(2)} | ≥ ${target.toFixed(2)} | ${(r.rows / r.seconds).toFixed(1)} | ${r.firstWriteSeconds.toFixed(1)} | ${r.steadyWritesPerSecond.toFixed(1)} | ${r.tailSeconds.toFixed(1)} | ${r.throttled} | ${r.reads} | ${r.maxWritesInWindow} ${r.windowCounts} | ${r.duplicates} | ${r.failed} |`,
+      `| ${r.benchModel} | ${r.signal} | ${budget} | ${r.configured ? 'set' : 'learned'} | ${r.seconds.toFixed(1)} | ${r.idealSeconds.toFixed(1)} | ${r.ratioToIdeal.toFixed(2)} | ≥ ${target.toFixed(2)} | ${(r.rows / r.seconds).toFixed(1)} | ${r.firstWriteSeconds.toFixed(1)} | ${r.steadyWritesPerSecond.toFixed(1)} | ${r.tailSeconds.toFixed(1)} | ${r.throttled} | ${statCell(r.sentDuringRetryAfter)} | ${r.reads} | ${r.maxWritesInWindow} ${r.windowCounts} | ${r.duplicates} | ${r.failed} |`,
     );
   }
   const worst = (configured: boolean) => {
