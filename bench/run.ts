@@ -1,7 +1,7 @@
 import { rolloutPace, type PaceResult } from './rollout-pace.js';
 import { latencyHiding } from './latency-hiding.js';
 import { redisRoundTrips } from './redis-round-trips.js';
-import { describeMachine, machineFacts, writeResult } from './results.js';
+import { describeMachine, machineFacts, median, writeResult } from './results.js';
 import { enqueueThroughput } from './enqueue-throughput.js';
 import { redisFootprint } from './redis-footprint.js';
 import { WORKER_CPU_CONCERNS, workerOverhead, type OverheadRun } from './worker-overhead.js';
@@ -11,6 +11,14 @@ import { fleetBenchmark } from './fleet.js';
 import { scaleOutBenchmark } from './scale-out.js';
 import type { ThrottleSpec } from '../emulator/throttle-model.js';
 import { statCell } from './bench-emulator.js';
+import {
+  faultsBenchmark,
+  fleet8Benchmark,
+  invalidClientBenchmark,
+  neighbourBenchmark,
+  tokenOutageBenchmark,
+} from './pacing-scenarios.js';
+import { pipelineBenchmark } from './pipeline.js';
 
 /**
  * The Graph throttle models the throttle benchmark plays, by the names BENCH_THROTTLE_MODELS takes.
@@ -87,7 +95,10 @@ const THROTTLE_BENCH_MODELS: readonly { name: string; budget: string; throttle: 
  *   BENCH_RSS_PROBE      `preload` to read the CLI's peak RSS from inside the process even where GNU time exists
  */
 const only = new Set(
-  (process.env.BENCH_ONLY ?? 'throttle,latency,roundtrips,enqueue,footprint,overhead,fleet,scaleout')
+  (
+    process.env.BENCH_ONLY ??
+    'throttle,faults,fleet8,neighbour,token-outage,pipeline,latency,roundtrips,enqueue,footprint,overhead,fleet,scaleout'
+  )
     .split(',')
     .map((s) => s.trim()),
 );
@@ -296,15 +307,21 @@ if (only.has('overhead')) {
   }
 }
 
+if (only.has('faults')) await faultsBenchmark();
+
+if (only.has('fleet8')) await fleet8Benchmark();
+
+if (only.has('neighbour')) await neighbourBenchmark();
+
+if (only.has('token-outage')) await tokenOutageBenchmark();
+
+if (only.has('token-outage') || only.has('invalid-client')) await invalidClientBenchmark();
+
+if (only.has('pipeline')) await pipelineBenchmark();
+
 if (only.has('fleet')) await fleetBenchmark();
 
 if (only.has('scaleout')) await scaleOutBenchmark();
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
 
 function list(values: number[]): string {
   return values.map((v) => v.toFixed(2)).join(', ');

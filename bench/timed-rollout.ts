@@ -37,6 +37,11 @@ export interface TimedRolloutOptions<S> {
   stallMs?: number;
   /** The window of the emulator's `maxWritesInWindow` in `stats` (default 1000 ms). */
   statsWindowMs?: number;
+  /**
+   * Waits this long after the last outcome before reading the truth, so that writes Graph commits
+   * late (slow commits) are in it: a duplicate they make shows only then. Not in `seconds`.
+   */
+  truthAfterMs?: number;
 }
 
 export interface TimedRollout<S> {
@@ -120,6 +125,7 @@ export async function timedRollout<S>(o: TimedRolloutOptions<S>): Promise<TimedR
     if (!status) throw new Error(`rollout ${rolloutId} vanished`);
     const after = await o.snapshot?.();
     await during;
+    if (o.truthAfterMs) await sleep(o.truthAfterMs);
     const truth = await control.truth();
     return {
       seconds,
