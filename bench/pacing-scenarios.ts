@@ -153,7 +153,11 @@ export async function faultsBenchmark(): Promise<ScenarioResult[]> {
       },
       // Through the control API, so the rates in force are what it answers (it refuses kinds it lacks).
       prepare: async ({ control }) => {
-        applied.post = await control.setFaults(postFaultMix(next));
+        applied.post = await control.setFaults(postFaultMix(next)).catch((error: Error) => {
+          throw new Error(
+            `${error.message}${next ? ' (BENCH_EMULATOR_NEXT=1 sends POST fault kinds this emulator may not have yet)' : ''}`,
+          );
+        });
         applied.read = await control.setReadFaults(REQUEST_FAULT_MIX);
         applied.token = await control.setTokenFaults(REQUEST_FAULT_MIX);
         return {};
