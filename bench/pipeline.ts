@@ -1,6 +1,6 @@
 import { describeMachine, machineFacts, median, printTable, targetCells, writeResult, type Target } from './results.js';
 import { envNumber } from './scenario.js';
-import { workerOverhead, type OverheadRun, type WorkerOverheadResult } from './worker-overhead.js';
+import { allCpuPerRow, workerOverhead, type OverheadRun, type WorkerOverheadResult } from './worker-overhead.js';
 
 /** Targets of the pipeline benchmark, by tenant count: one tenant ≥ 0.70, ten ≥ 0.85. */
 function pipelineTarget(tenants: number): Target {
@@ -15,6 +15,8 @@ export interface PipelineRun {
   bareJobsPerSecond: number;
   /** pipeline / bare. */
   ratio: number;
+  /** bare CPU per row / pipeline CPU per row (see allCpuPerRow); undefined without /proc. */
+  cpuRatio: number | undefined;
   /** Median Redis commands per row of each side (INFO commandstats; a Lua script counts once plus its calls). */
   pipelineCommandsPerRow: number;
   bareCommandsPerRow: number;
@@ -25,7 +27,8 @@ export interface PipelineRun {
  * per tenant, WORKER_CONCURRENCY=50 and no GRAPH_RATE_LIMIT, with one tenant and with ten, against
  * bare BullMQ workers (bench/bare-worker.ts) posting the same rows at the same concurrency in the same
  * run (the worker-overhead machinery: alternating runs, BENCH_REPEATS of each, medians). Ratio of
- * jobs/s (targets ≥ 0.70 one tenant, ≥ 0.85 ten) and Redis commands per row. The overhead runs check
+ * jobs/s (targets ≥ 0.70 one tenant, ≥ 0.85 ten), the same ratio read from CPU per row (steadier on
+ * a shared machine) and Redis commands per row. The overhead runs check
  * the truth themselves (every row succeeded, no duplicate) and throw otherwise.
  */
 export async function pipelineBenchmark(): Promise<PipelineRun[]> {
@@ -53,6 +56,7 @@ export async function pipelineBenchmark(): Promise<PipelineRun[]> {
       pipelineJobsPerSecond,
       bareJobsPerSecond,
       ratio: pipelineJobsPerSecond / bareJobsPerSecond,
+      cpuRatio: ratioOf(allCpuPerRow(overhead.bare, rows), allCpuPerRow(overhead.pipeline, rows)),
       pipelineCommandsPerRow: commandsPerRow(overhead.pipeline),
       bareCommandsPerRow: commandsPerRow(overhead.bare),
     });
@@ -70,6 +74,7 @@ export async function pipelineBenchmark(): Promise<PipelineRun[]> {
       'ratio',
       'target',
       'met',
+      'bare CPU / worker CPU, per row',
       'runs (s): worker / bare',
       'Redis commands per row: worker / bare',
       'duplicates',
@@ -81,6 +86,7 @@ export async function pipelineBenchmark(): Promise<PipelineRun[]> {
       r.pipelineJobsPerSecond.toFixed(0),
       `**${r.ratio.toFixed(2)}**`,
       targetCells(r.ratio, pipelineTarget(r.tenants)),
+      r.cpuRatio === undefined ? 'n/a' : r.cpuRatio.toFixed(2),
       `${list(r.overhead.pipeline)} / ${list(r.overhead.bare)}`,
       `${r.pipelineCommandsPerRow.toFixed(1)} / ${r.bareCommandsPerRow.toFixed(1)}`,
       // workerOverhead throws on a duplicate or a row that did not succeed, so a printed run has none.
@@ -91,6 +97,10 @@ export async function pipelineBenchmark(): Promise<PipelineRun[]> {
   for (const r of runs) for (const w of r.overhead.warnings) console.log(`warning: ${w}`);
   console.log(`wrote ${writeResult('pipeline', { rows, configurationsPerTenant: 5, repeats, runs }, machine)}`);
   return runs;
+}
+
+function ratioOf(a: number | undefined, b: number | undefined): number | undefined {
+  return a === undefined || b === undefined ? undefined : a / b;
 }
 
 function list(runs: OverheadRun[]): string {

@@ -4,7 +4,7 @@ import { redisRoundTrips } from './redis-round-trips.js';
 import { describeMachine, machineFacts, median, writeResult } from './results.js';
 import { enqueueThroughput } from './enqueue-throughput.js';
 import { redisFootprint } from './redis-footprint.js';
-import { WORKER_CPU_CONCERNS, workerOverhead, type OverheadRun } from './worker-overhead.js';
+import { allCpuPerRow, WORKER_CPU_CONCERNS, workerOverhead, type OverheadRun } from './worker-overhead.js';
 import { cpuByConcern, summarizeCpuProfiles } from './cpu-profile-summary.js';
 import { peakRssProbe } from './peak-rss.js';
 import { fleetBenchmark } from './fleet.js';
@@ -61,6 +61,12 @@ const THROTTLE_BENCH_MODELS: readonly { name: string; budget: string; throttle: 
  *   × window; for the token bucket (rows − burst) / rate, though the bucket also charges the
  *   rollout's GETs); the ratio is ideal / measured (targets ≥ 0.95 set, ≥ 0.85 learned), and the last
  *   line gives the worst of each. Writes bench/results/throttle.json.
+ * - faults, fleet8, neighbour, token-outage (with invalid-client), pipeline: issue 11's scenarios
+ *   (bench/pacing-scenarios.ts, bench/pipeline.ts): a fault mix on every request kind (≤ 30 s; ≥ 0.8 of
+ *   ideal under a 25/1s throttle), 8 tenants at 10/s (≥ 0.93), 4 quiet tenants beside a noisy one
+ *   (≤ 4 s), a 6-s token outage (≤ 12 s), one tenant's secret refused (its rows failed ≤ 10 s, the
+ *   others at full pace), the pipeline against a bare BullMQ worker (≥ 0.70 one tenant, ≥ 0.85 ten).
+ *   Each writes bench/results/<name>.json.
  * - latency: an emulator answering after 300 ms, no limit, 2 workers × 16 and × 32: rows/s against
  *   workers × concurrency / latency. Writes bench/results/latency.json.
  * - roundtrips: Redis commands per row of a fault-free rollout (INFO commandstats, and MONITOR for
@@ -75,8 +81,15 @@ const THROTTLE_BENCH_MODELS: readonly { name: string; budget: string; throttle: 
  * - scaleout: the 500-tenant fleet load with 1, 2 and 4 worker processes (bench/scale-out.ts).
  *
  * Environment (all optional):
- *   BENCH_ONLY           comma-separated subset of throttle,latency,roundtrips,enqueue,footprint,
- *                        overhead,fleet,scaleout (default: all; pace = throttle)
+ *   BENCH_ONLY           comma-separated subset of throttle,faults,fleet8,neighbour,token-outage,
+ *                        invalid-client,pipeline,latency,roundtrips,enqueue,footprint,overhead,fleet,
+ *                        scaleout (default: all; pace = throttle; token-outage includes invalid-client)
+ *   BENCH_EMULATOR_NEXT  1: the emulator has the POST fault kinds 503-without-Retry-After, 502, 504 and
+ *                        faultRetryAfterMs (the faults scenario sends them; default: today's kinds only)
+ *   BENCH_FAULTS_ROWS, BENCH_FLEET8_ROWS (per tenant), BENCH_FLEET8_TENANTS, BENCH_NEIGHBOUR_ROWS (per
+ *                        tenant), BENCH_TOKEN_OUTAGE_ROWS, BENCH_TOKEN_OUTAGE_S, BENCH_INVALID_CLIENT_ROWS
+ *                        (per tenant), BENCH_PIPELINE_ROWS, BENCH_PIPELINE_TENANTS: the scenarios' sizes
+ *                        (300; 200, 8; 60; 100, 6; 200; 3000, 1,10)
  *   BENCH_PACE_ROWS      rows of each throttle benchmark run (default 2000)
  *   BENCH_THROTTLE_MODELS comma-separated subset of the throttle benchmark's models: sliding,
  *                        token-bucket, fixed-window, sliding-no-retry-after, sliding-503 (default: all)
@@ -261,14 +274,7 @@ if (only.has('overhead')) {
     `\nworker overhead: ${fmt(rows)} rows, one tenant, ${r.processes} processes x WORKER_CONCURRENCY ${r.concurrency}, emulator without limit or latency, ` +
       `real workers at LOG_LEVEL=${r.logLevel}; median of ${repeats} alternating runs; CPU per row is also a median (emulator CPU = this process's)`,
   );
-  // On a machine this small the three share the cores, so CPU per row predicts the ratio and varies
-  // far less between runs than wall-clock time does.
-  const cpuPerRow = (runs: OverheadRun[]) => {
-    const totals = runs.map((x) =>
-      x.workerCpuSeconds === undefined ? undefined : x.workerCpuSeconds + x.redisCpuSeconds + x.emulatorCpuSeconds,
-    );
-    return totals.some((v) => v === undefined) ? undefined : median(totals as number[]) / rows;
-  };
+  const cpuPerRow = (runs: OverheadRun[]) => allCpuPerRow(runs, rows);
   const bareCpu = cpuPerRow(r.bare);
   console.log(
     '| workers | time (s) | runs (s) | jobs/s | jobs/s / baseline | worker CPU ms/row | Redis CPU ms/row | Redis commands/row | emulator CPU ms/row | all CPU ms/row | baseline CPU / CPU |',

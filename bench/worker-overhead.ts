@@ -16,6 +16,7 @@ import { enqueueRollout } from '../producer/enqueue-rollout.js';
 import { rowJobs } from '../producer/row-jobs.js';
 import { createConfigurations, startBenchEmulator } from './bench-emulator.js';
 import { processCpuSeconds } from './process-cpu.js';
+import { median } from './results.js';
 import { spawnReady, type ReadyChild } from './ready-child.js';
 import { redisWork } from './redis-info.js';
 import { syntheticRows } from './synthetic-rows.js';
@@ -266,6 +267,19 @@ async function timedRun(kind: 'pipeline' | 'bare', ctx: RunContext): Promise<Ove
     await queue.close();
     await deleteKeys(redis, prefix);
   }
+}
+
+/**
+ * Median CPU seconds per row of a side's runs, workers, Redis and emulator together; undefined
+ * without /proc. On a machine this small the three share the cores, so CPU per row predicts the
+ * jobs/s ratio and varies far less between runs than wall-clock time does (most of all on a shared
+ * machine).
+ */
+export function allCpuPerRow(runs: OverheadRun[], rows: number): number | undefined {
+  const totals = runs.map((x) =>
+    x.workerCpuSeconds === undefined ? undefined : x.workerCpuSeconds + x.redisCpuSeconds + x.emulatorCpuSeconds,
+  );
+  return totals.some((v) => v === undefined) ? undefined : median(totals as number[]) / rows;
 }
 
 /** The sum, or undefined if any part is unknown. */
