@@ -4,8 +4,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { EmulatorControl } from '../emulator/control-client.js';
-import { startEmulator } from '../emulator/emulator-server.js';
+import { createConfigurations, startBenchEmulator } from './bench-emulator.js';
 import { startLocalRedis } from '../lib/redis/local-redis.js';
 import { openQueue } from '../lib/queues/assignment-queue.js';
 import { connectRedis } from '../lib/redis/redis-connection.js';
@@ -122,8 +121,7 @@ export async function fleetRun(options: FleetRunOptions): Promise<FleetRun> {
   const redisServer = await startLocalRedis();
   const redis = connectRedis(redisServer.url, 'client');
   const dir = mkdtempSync(join(tmpdir(), 'assignments-bench-fleet-'));
-  const emulator = await startEmulator({ port: 0, certDir: join(dir, 'emulator'), rateLimit: FLEET_BUDGET });
-  const control = new EmulatorControl(emulator.origin, emulator.caCertPath);
+  const { emulator, control } = await startBenchEmulator(dir, { rateLimit: FLEET_BUDGET });
   const prefix = `fleet${randomUUID().slice(0, 6)}`;
   const queue = openQueue(redis, prefix);
   const store = new RolloutStore(redis, prefix, 3_600_000);
@@ -133,6 +131,7 @@ export async function fleetRun(options: FleetRunOptions): Promise<FleetRun> {
   const workers: ReadyChild[] = [];
   let clean = false;
   try {
+    await createConfigurations(control, rows);
     await queue.pause();
     const { rolloutId } = await enqueueRollout(
       { rows, lines: [], inputRows: rows.length, duplicateRows: 0, format: 'csv' },

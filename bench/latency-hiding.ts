@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startEmulator } from '../emulator/emulator-server.js';
+import { startBenchEmulator } from './bench-emulator.js';
 import { startLocalRedis } from '../lib/redis/local-redis.js';
 import { connectRedis } from '../lib/redis/redis-connection.js';
 import { syntheticRows } from './synthetic-rows.js';
@@ -55,7 +55,7 @@ export async function latencyHiding(options: {
   };
   try {
     for (const concurrency of options.concurrencies) {
-      const emulator = await startEmulator({ port: 0, certDir: join(dir, 'emulator'), latencyMs: options.latencyMs });
+      const { emulator } = await startBenchEmulator(dir, { latencyMs: options.latencyMs });
       try {
         const tenants = Array.from({ length: options.tenants }, () => randomUUID());
         const rows = syntheticRows(options.rows, { tenants, configurations: options.configurations });

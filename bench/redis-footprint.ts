@@ -5,8 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
-import { EmulatorControl } from '../emulator/control-client.js';
-import { startEmulator } from '../emulator/emulator-server.js';
+import { createConfigurations, startBenchEmulator } from './bench-emulator.js';
 import { startLocalRedis } from '../lib/redis/local-redis.js';
 import { openQueue, QUEUE_NAME } from '../lib/queues/assignment-queue.js';
 import { connectRedis } from '../lib/redis/redis-connection.js';
@@ -56,8 +55,7 @@ export async function redisFootprint(options: {
   const redisServer = await startLocalRedis();
   const redis = connectRedis(redisServer.url, 'client');
   const dir = mkdtempSync(join(tmpdir(), 'assignments-bench-footprint-'));
-  const emulator = await startEmulator({ port: 0, certDir: join(dir, 'emulator') });
-  const control = new EmulatorControl(emulator.origin, emulator.caCertPath);
+  const { emulator, control } = await startBenchEmulator(dir);
   const tenants = [randomUUID(), randomUUID()];
   const prefix = `bench${randomUUID().slice(0, 8)}`;
   const env: NodeJS.ProcessEnv = {
@@ -76,6 +74,7 @@ export async function redisFootprint(options: {
     for (let i = 0; i < options.processes; i++)
       workers.push(await spawnReady([BIN, 'worker'], env, 'worker started', join(dir, `worker-${i + 1}.log`)));
     const rows = syntheticRows(options.rows, { tenants, configurations: 10 });
+    await createConfigurations(control, rows);
     await queue.waitUntilReady();
     const usedMemoryEmpty = await usedMemory(redis);
 

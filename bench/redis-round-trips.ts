@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { startEmulator } from '../emulator/emulator-server.js';
+import { startBenchEmulator } from './bench-emulator.js';
 import { startLocalRedis } from '../lib/redis/local-redis.js';
 import { connectRedis } from '../lib/redis/redis-connection.js';
 import { redisInfo } from './redis-info.js';
@@ -57,7 +57,7 @@ export async function redisRoundTrips(options: {
   await redis.client('SETNAME', 'bench');
   const monitorClient = new Redis(redisServer.url, { lazyConnect: true });
   const dir = mkdtempSync(join(tmpdir(), 'assignments-bench-roundtrips-'));
-  const emulator = await startEmulator({ port: 0, certDir: join(dir, 'emulator') });
+  const { emulator } = await startBenchEmulator(dir);
   const benchAddr = await clientAddress(redis);
   const counts = new Map<string, number>();
   let clientCommands = 0;

@@ -75,3 +75,37 @@ export function writeResult(name: string, data: unknown, machine: MachineFacts =
   writeFileSync(path, `${JSON.stringify({ machine, ...body }, null, 2)}\n`);
   return path;
 }
+
+/** What a figure must reach: `≥ 0.93` (a ratio to ideal) or `≤ 30 s` (a time). */
+export interface Target {
+  op: '≥' | '≤';
+  value: number;
+  unit?: string;
+}
+
+/** `≥ 0.93`, `≤ 30 s`. */
+export function describeTarget(t: Target): string {
+  return `${t.op} ${t.unit ? `${t.value} ${t.unit}` : t.value.toFixed(2)}`;
+}
+
+export function meetsTarget(value: number, t: Target): boolean {
+  return t.op === '≥' ? value >= t.value : value <= t.value;
+}
+
+/** A table's target and verdict cells: `≥ 0.93 | no`. */
+export function targetCells(value: number, t: Target): string {
+  return `${describeTarget(t)} | ${meetsTarget(value, t) ? 'yes' : '**no**'}`;
+}
+
+/** Prints a markdown table: a header row, its rule, then the rows (cells already formatted). */
+export function printTable(header: readonly string[], rows: readonly (readonly (string | number)[])[]): void {
+  console.log(`| ${header.join(' | ')} |`);
+  console.log(`|${header.map(() => '---').join('|')}|`);
+  for (const row of rows) console.log(`| ${row.join(' | ')} |`);
+}
+
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}

@@ -8,8 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { startLocalRedis } from '../lib/redis/local-redis.js';
-import { startEmulator } from '../emulator/emulator-server.js';
-import { EmulatorControl } from '../emulator/control-client.js';
+import { createConfigurations, optionalStat, startBenchEmulator } from './bench-emulator.js';
 import type { RetryAfterFormat } from '../emulator/emulator-options.js';
 import type { ThrottleSpec } from '../emulator/throttle-model.js';
 import { openQueue } from '../lib/queues/assignment-queue.js';
@@ -49,6 +48,19 @@ export interface PaceResult {
   tailSeconds: number;
   /** Accepted writes per second between the first and the last: the lane's steady pace. */
   steadyWritesPerSecond: number;
+  /**
+   * Requests the tenant sent while a Retry-After it had been given was still running (the emulator's
+   * `sentDuringRetryAfter`); undefined where the emulator does not count them yet.
+   */
+  sentDuringRetryAfter: number | undefined;
+}
+
+/**
+ * The ideal time of `rows` rows under a budget of `max` per `windowMs`: the first window's worth at
+ * once, then `max` per window. For a token bucket of burst `max` refilled at `max` per window, the same.
+ */
+export function idealSeconds(rows: number, max: number, windowMs: number): number {
+  return (Math.max(0, rows - max) / max) * (windowMs / 1000);
 }
 
 /**
@@ -72,15 +84,12 @@ export async function rolloutPace(options: {
   const signal = options.throttle?.signal ?? '429';
   const redisServer = await startLocalRedis();
   const dir = mkdtempSync(join(tmpdir(), 'assignments-bench-'));
-  const emulator = await startEmulator({
-    port: 0,
-    certDir: join(dir, 'emulator'),
+  const { emulator, control } = await startBenchEmulator(dir, {
     ...(options.throttle
       ? { throttle: options.throttle }
       : { rateLimit: { max: options.max, windowMs: options.windowMs } }),
     retryAfterFormat: options.retryAfterFormat,
   });
-  const control = new EmulatorControl(emulator.origin, emulator.caCertPath);
   const tenantId = randomUUID();
   const prefix = `bench${randomUUID().slice(0, 6)}`;
   const env: NodeJS.ProcessEnv = {
@@ -104,6 +113,7 @@ export async function rolloutPace(options: {
     }
     const configurationId = randomUUID();
     const rows = Array.from({ length: options.rows }, () => ({ tenantId, configurationId, groupId: randomUUID() }));
+    await createConfigurations(control, rows);
     const queue = openQueue(redis, prefix);
     const store = new RolloutStore(redis, prefix, 3600_000);
     const started = Date.now();
@@ -162,7 +172,7 @@ export async function rolloutPace(options: {
     // The ideal: the first window's worth goes at once, then `max` per window. For the token bucket the
     // same figure, (rows − burst) / rate with burst = max and rate = max per windowMs; it leaves out that
     // the bucket charges the rollout's listing reads (GETs) to the same budget, so no run can reach it.
-    const idealSeconds = ((options.rows - options.max) / options.max) * (options.windowMs / 1000);
+    const ideal = idealSeconds(options.rows, options.max, options.windowMs);
     const windowCounts = model === 'token-bucket' ? 'requests' : 'writes';
     return {
       label:
@@ -176,8 +186,8 @@ export async function rolloutPace(options: {
       configured: options.configured,
       rows: options.rows,
       seconds,
-      idealSeconds,
-      ratioToIdeal: idealSeconds / seconds,
+      idealSeconds: ideal,
+      ratioToIdeal: ideal / seconds,
       throttled: t?.throttled ?? 0,
       maxWritesInWindow: (windowCounts === 'requests' ? t?.maxRequestsInWindow : t?.maxWritesInWindow) ?? 0,
       windowCounts,
@@ -189,6 +199,7 @@ export async function rolloutPace(options: {
       steadyWritesPerSecond:
         (t?.writesAccepted ?? 0) /
         Math.max(0.001, (Math.min(lastWriteAt, finishedAt) - (firstWriteAt ?? started)) / 1000),
+      sentDuringRetryAfter: optionalStat(t, 'sentDuringRetryAfter'),
     };
   } finally {
     for (const w of workers) w.kill('SIGTERM');

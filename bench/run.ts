@@ -1,15 +1,24 @@
 import { rolloutPace, type PaceResult } from './rollout-pace.js';
 import { latencyHiding } from './latency-hiding.js';
 import { redisRoundTrips } from './redis-round-trips.js';
-import { describeMachine, machineFacts, writeResult } from './results.js';
+import { describeMachine, machineFacts, median, writeResult } from './results.js';
 import { enqueueThroughput } from './enqueue-throughput.js';
 import { redisFootprint } from './redis-footprint.js';
-import { WORKER_CPU_CONCERNS, workerOverhead, type OverheadRun } from './worker-overhead.js';
+import { allCpuPerRow, WORKER_CPU_CONCERNS, workerOverhead, type OverheadRun } from './worker-overhead.js';
 import { cpuByConcern, summarizeCpuProfiles } from './cpu-profile-summary.js';
 import { peakRssProbe } from './peak-rss.js';
 import { fleetBenchmark } from './fleet.js';
 import { scaleOutBenchmark } from './scale-out.js';
 import type { ThrottleSpec } from '../emulator/throttle-model.js';
+import { statCell } from './bench-emulator.js';
+import {
+  faultsBenchmark,
+  fleet8Benchmark,
+  invalidClientBenchmark,
+  neighbourBenchmark,
+  tokenOutageBenchmark,
+} from './pacing-scenarios.js';
+import { pipelineBenchmark } from './pipeline.js';
 
 /**
  * The Graph throttle models the throttle benchmark plays, by the names BENCH_THROTTLE_MODELS takes.
@@ -52,6 +61,12 @@ const THROTTLE_BENCH_MODELS: readonly { name: string; budget: string; throttle: 
  *   × window; for the token bucket (rows − burst) / rate, though the bucket also charges the
  *   rollout's GETs); the ratio is ideal / measured (targets ≥ 0.95 set, ≥ 0.85 learned), and the last
  *   line gives the worst of each. Writes bench/results/throttle.json.
+ * - faults, fleet8, neighbour, token-outage (with invalid-client), pipeline: issue 11's scenarios
+ *   (bench/pacing-scenarios.ts, bench/pipeline.ts): a fault mix on every request kind (≤ 30 s; ≥ 0.8 of
+ *   ideal under a 25/1s throttle), 8 tenants at 10/s (≥ 0.93), 4 quiet tenants beside a noisy one
+ *   (≤ 4 s), a 6-s token outage (≤ 12 s), one tenant's secret refused (its rows failed ≤ 10 s, the
+ *   others at full pace), the pipeline against a bare BullMQ worker (≥ 0.70 one tenant, ≥ 0.85 ten).
+ *   Each writes bench/results/<name>.json.
  * - latency: an emulator answering after 300 ms, no limit, 2 workers × 16 and × 32: rows/s against
  *   workers × concurrency / latency. Writes bench/results/latency.json.
  * - roundtrips: Redis commands per row of a fault-free rollout (INFO commandstats, and MONITOR for
@@ -66,8 +81,15 @@ const THROTTLE_BENCH_MODELS: readonly { name: string; budget: string; throttle: 
  * - scaleout: the 500-tenant fleet load with 1, 2 and 4 worker processes (bench/scale-out.ts).
  *
  * Environment (all optional):
- *   BENCH_ONLY           comma-separated subset of throttle,latency,roundtrips,enqueue,footprint,
- *                        overhead,fleet,scaleout (default: all; pace = throttle)
+ *   BENCH_ONLY           comma-separated subset of throttle,faults,fleet8,neighbour,token-outage,
+ *                        invalid-client,pipeline,latency,roundtrips,enqueue,footprint,overhead,fleet,
+ *                        scaleout (default: all; pace = throttle; token-outage includes invalid-client)
+ *   BENCH_EMULATOR_NEXT  1: the emulator has the POST fault kinds 503-without-Retry-After, 502, 504 and
+ *                        faultRetryAfterMs (the faults scenario sends them; default: today's kinds only)
+ *   BENCH_FAULTS_ROWS, BENCH_FLEET8_ROWS (per tenant), BENCH_FLEET8_TENANTS, BENCH_NEIGHBOUR_ROWS (per
+ *                        tenant), BENCH_TOKEN_OUTAGE_ROWS, BENCH_TOKEN_OUTAGE_S, BENCH_INVALID_CLIENT_ROWS
+ *                        (per tenant), BENCH_PIPELINE_ROWS, BENCH_PIPELINE_TENANTS: the scenarios' sizes
+ *                        (300; 200, 8; 60; 100, 6; 200; 3000, 1,10)
  *   BENCH_PACE_ROWS      rows of each throttle benchmark run (default 2000)
  *   BENCH_THROTTLE_MODELS comma-separated subset of the throttle benchmark's models: sliding,
  *                        token-bucket, fixed-window, sliding-no-retry-after, sliding-503 (default: all)
@@ -86,7 +108,10 @@ const THROTTLE_BENCH_MODELS: readonly { name: string; budget: string; throttle: 
  *   BENCH_RSS_PROBE      `preload` to read the CLI's peak RSS from inside the process even where GNU time exists
  */
 const only = new Set(
-  (process.env.BENCH_ONLY ?? 'throttle,latency,roundtrips,enqueue,footprint,overhead,fleet,scaleout')
+  (
+    process.env.BENCH_ONLY ??
+    'throttle,faults,fleet8,neighbour,token-outage,pipeline,latency,roundtrips,enqueue,footprint,overhead,fleet,scaleout'
+  )
     .split(',')
     .map((s) => s.trim()),
 );
@@ -126,14 +151,14 @@ if (only.has('pace') || only.has('throttle')) {
     `\nthrottle efficiency per Graph model: ${rows} rows, one tenant, 2 workers x 16; ${describeMachine(machine)}`,
   );
   console.log(
-    '| model | signal | budget | mode | time (s) | ideal (s) | ideal/time | target | rows/s | first write (s) | steady writes/s | after last write (s) | throttled | reads | max counted in any window | duplicates | failed |',
+    '| model | signal | budget | mode | time (s) | ideal (s) | ideal/time | target | rows/s | first write (s) | steady writes/s | after last write (s) | throttled | sentDuringRetryAfter | reads | max counted in any window | duplicates | failed |',
   );
-  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of results) {
     const target = r.configured ? 0.95 : 0.85;
     const budget = models.find((m) => m.name === r.benchModel)?.budget ?? '?';
     console.log(
-      `| ${r.benchModel} | ${r.signal} | ${budget} | ${r.configured ? 'set' : 'learned'} | ${r.seconds.toFixed(1)} | ${r.idealSeconds.toFixed(1)} | ${r.ratioToIdeal.toFixed(2)} | ≥ ${target.toFixed(2)} | ${(r.rows / r.seconds).toFixed(1)} | ${r.firstWriteSeconds.toFixed(1)} | ${r.steadyWritesPerSecond.toFixed(1)} | ${r.tailSeconds.toFixed(1)} | ${r.throttled} | ${r.reads} | ${r.maxWritesInWindow} ${r.windowCounts} | ${r.duplicates} | ${r.failed} |`,
+      `| ${r.benchModel} | ${r.signal} | ${budget} | ${r.configured ? 'set' : 'learned'} | ${r.seconds.toFixed(1)} | ${r.idealSeconds.toFixed(1)} | ${r.ratioToIdeal.toFixed(2)} | ≥ ${target.toFixed(2)} | ${(r.rows / r.seconds).toFixed(1)} | ${r.firstWriteSeconds.toFixed(1)} | ${r.steadyWritesPerSecond.toFixed(1)} | ${r.tailSeconds.toFixed(1)} | ${r.throttled} | ${statCell(r.sentDuringRetryAfter)} | ${r.reads} | ${r.maxWritesInWindow} ${r.windowCounts} | ${r.duplicates} | ${r.failed} |`,
     );
   }
   const worst = (configured: boolean) => {
@@ -249,14 +274,7 @@ if (only.has('overhead')) {
     `\nworker overhead: ${fmt(rows)} rows, one tenant, ${r.processes} processes x WORKER_CONCURRENCY ${r.concurrency}, emulator without limit or latency, ` +
       `real workers at LOG_LEVEL=${r.logLevel}; median of ${repeats} alternating runs; CPU per row is also a median (emulator CPU = this process's)`,
   );
-  // On a machine this small the three share the cores, so CPU per row predicts the ratio and varies
-  // far less between runs than wall-clock time does.
-  const cpuPerRow = (runs: OverheadRun[]) => {
-    const totals = runs.map((x) =>
-      x.workerCpuSeconds === undefined ? undefined : x.workerCpuSeconds + x.redisCpuSeconds + x.emulatorCpuSeconds,
-    );
-    return totals.some((v) => v === undefined) ? undefined : median(totals as number[]) / rows;
-  };
+  const cpuPerRow = (runs: OverheadRun[]) => allCpuPerRow(runs, rows);
   const bareCpu = cpuPerRow(r.bare);
   console.log(
     '| workers | time (s) | runs (s) | jobs/s | jobs/s / baseline | worker CPU ms/row | Redis CPU ms/row | Redis commands/row | emulator CPU ms/row | all CPU ms/row | baseline CPU / CPU |',
@@ -295,15 +313,21 @@ if (only.has('overhead')) {
   }
 }
 
+if (only.has('faults')) await faultsBenchmark();
+
+if (only.has('fleet8')) await fleet8Benchmark();
+
+if (only.has('neighbour')) await neighbourBenchmark();
+
+if (only.has('token-outage')) await tokenOutageBenchmark();
+
+if (only.has('token-outage') || only.has('invalid-client')) await invalidClientBenchmark();
+
+if (only.has('pipeline')) await pipelineBenchmark();
+
 if (only.has('fleet')) await fleetBenchmark();
 
 if (only.has('scaleout')) await scaleOutBenchmark();
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
 
 function list(values: number[]): string {
   return values.map((v) => v.toFixed(2)).join(', ');

@@ -7,14 +7,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import type { AssignmentRow } from '../lib/assignment-row.js';
 import { EmulatorControl } from '../emulator/control-client.js';
-import { startEmulator, type RunningEmulator } from '../emulator/emulator-server.js';
+import type { RunningEmulator } from '../emulator/emulator-server.js';
 import { startLocalRedis } from '../lib/redis/local-redis.js';
 import { openQueue } from '../lib/queues/assignment-queue.js';
 import { connectRedis } from '../lib/redis/redis-connection.js';
 import { RolloutStore } from '../lib/rollout/rollout-store.js';
 import { enqueueRollout } from '../producer/enqueue-rollout.js';
 import { rowJobs } from '../producer/row-jobs.js';
+import { createConfigurations, startBenchEmulator } from './bench-emulator.js';
 import { processCpuSeconds } from './process-cpu.js';
+import { median } from './results.js';
 import { spawnReady, type ReadyChild } from './ready-child.js';
 import { redisWork } from './redis-info.js';
 import { syntheticRows } from './synthetic-rows.js';
@@ -29,6 +31,8 @@ export interface WorkerOverheadOptions {
   /** WORKER_CONCURRENCY of each process, for both. */
   concurrency: number;
   tenants: number;
+  /** Configurations per tenant (default 10). */
+  configurations?: number;
   repeats: number;
   /** LOG_LEVEL of the real workers. */
   logLevel: string;
@@ -96,7 +100,6 @@ export async function workerOverhead(options: WorkerOverheadOptions): Promise<Wo
   const redisServer = await startLocalRedis();
   const redis = connectRedis(redisServer.url, 'client');
   const dir = mkdtempSync(join(tmpdir(), 'assignments-bench-overhead-'));
-  const certDir = join(dir, 'emulator');
   const { cpuProfileDir, ...shape } = options;
   const result: WorkerOverheadResult = {
     ...shape,
@@ -111,14 +114,15 @@ export async function workerOverhead(options: WorkerOverheadOptions): Promise<Wo
       // Alternate which goes first, so neither always runs on a warmer machine.
       const kinds = run % 2 === 0 ? (['pipeline', 'bare'] as const) : (['bare', 'pipeline'] as const);
       for (const kind of kinds) {
-        const rows = syntheticRows(options.rows, { tenants, configurations: 10 });
+        const rows = syntheticRows(options.rows, { tenants, configurations: options.configurations ?? 10 });
         const profileDir = cpuProfileDir === undefined ? undefined : join(cpuProfileDir, `${kind}-${run + 1}`);
         if (profileDir) {
           mkdirSync(profileDir, { recursive: true });
           result.profileDirs[kind].push(profileDir);
         }
-        const emulator = await startEmulator({ port: 0, certDir });
+        const { emulator, control } = await startBenchEmulator(dir);
         try {
+          await createConfigurations(control, rows);
           const logPrefix = join(dir, `${kind}-${run + 1}`);
           result[kind].push(
             await timedRun(kind, {
@@ -263,6 +267,19 @@ async function timedRun(kind: 'pipeline' | 'bare', ctx: RunContext): Promise<Ove
     await queue.close();
     await deleteKeys(redis, prefix);
   }
+}
+
+/**
+ * Median CPU seconds per row of a side's runs, workers, Redis and emulator together; undefined
+ * without /proc. On a machine this small the three share the cores, so CPU per row predicts the
+ * jobs/s ratio and varies far less between runs than wall-clock time does (most of all on a shared
+ * machine).
+ */
+export function allCpuPerRow(runs: OverheadRun[], rows: number): number | undefined {
+  const totals = runs.map((x) =>
+    x.workerCpuSeconds === undefined ? undefined : x.workerCpuSeconds + x.redisCpuSeconds + x.emulatorCpuSeconds,
+  );
+  return totals.some((v) => v === undefined) ? undefined : median(totals as number[]) / rows;
 }
 
 /** The sum, or undefined if any part is unknown. */
