@@ -142,7 +142,7 @@ export async function rolloutPace(options: {
       if (process.env.BENCH_TRACE && Date.now() % 1000 < 30) {
         const lane = await redis.hgetall(`${prefix}:lane:${tenantId}`);
         const counts = await queue.getJobCounts('wait', 'active', 'delayed');
-        const reservations = await redis.zcard(`${prefix}:lane:${tenantId}:reservations`);
+        const scheduled = await redis.zcount(`${prefix}:lane:${tenantId}:schedule`, Date.now(), '+inf');
         // Delayed jobs whose time has come but that BullMQ has not promoted yet (scores are ms * 0x1000).
         const overdue = await redis.zcount(`${prefix}:assignments:delayed`, 0, (Date.now() - 100) * 0x1000);
         const writes = (await control.stats()).tenants[tenantId]?.writesAccepted ?? 0;
@@ -152,10 +152,12 @@ export async function rolloutPace(options: {
           status?.pending,
           'writes',
           writes,
-          'tat-now',
-          Number(lane.tat ?? 0) - Date.now(),
-          'reservations',
-          reservations,
+          'budget',
+          `${lane.max ?? '-'}/${Math.round(Number(lane.window ?? 0))}ms`,
+          'paused-for',
+          Math.max(0, Number(lane.pausedUntil ?? 0) - Date.now()),
+          'promised',
+          scheduled,
           'overdue>100ms',
           overdue,
           JSON.stringify(counts),

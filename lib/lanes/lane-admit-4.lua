@@ -41,6 +41,7 @@
       ARGV[14] keepMs: promised slots and sends are kept at least this long after their time
       ARGV[15] counted: '1' = the request spends the budget; '0' = it only waits out a pause (a read
                under a configured limit, which budgets writes)
+      ARGV[16] accepted: answers this worker saw accepted since it last told the lane (for learning)
 
     Output:
       {1, nowMs, count, seq}  granted: count = the grant's count in KEYS[4] (0 without one),
@@ -54,6 +55,7 @@ local owner = ARGV[2]
 local max = tonumber(ARGV[3])
 local window = tonumber(ARGV[4])
 local tolerance = tonumber(ARGV[5])
+if tonumber(ARGV[16]) > 0 then redis.call('HINCRBY', KEYS[1], 'acceptedSinceResume', ARGV[16]) end
 local lane = redis.call('HMGET', KEYS[1], 'pausedUntil', 'max', 'window', 'lastThrottleAt', 'resumedAt')
 local paused = tonumber(lane[1]) or 0
 if max <= 0 then
@@ -122,7 +124,7 @@ if bound then
 end
 if paused > 0 or not lane[5] then
   -- first send after a pause (or ever): start counting what the tenant accepts from here
-  redis.call('HSET', KEYS[1], 'pausedUntil', 0, 'resumedAt', now, 'sentSinceResume', 0)
+  redis.call('HSET', KEYS[1], 'pausedUntil', 0, 'resumedAt', now, 'sentSinceResume', 0, 'acceptedSinceResume', 0)
 end
 local seq = redis.call('HINCRBY', KEYS[1], 'sentSinceResume', 1)
 if ARGV[6] ~= '' then redis.call('SET', KEYS[3], ARGV[6] .. now, 'PX', ARGV[7]) end

@@ -110,6 +110,7 @@ export class LaneBoundGraph {
       const value = await run({ clientRequestId: ctx.clientRequestId });
       this.metrics?.graphRequest(ctx.tenantId, method, value.httpStatus, (performance.now() - startedAt) / 1000);
       this.evidence.answer(ctx.tenantId, undefined);
+      this.lanes.accepted(ctx.tenantId);
       await this.noteLateSend(ctx, sentAt, value.uploadedAt);
       return { value, count };
     } catch (err) {
@@ -117,15 +118,13 @@ export class LaneBoundGraph {
       this.metrics?.graphRequest(ctx.tenantId, method, status, (performance.now() - startedAt) / 1000);
       if (err instanceof GraphFailure) await this.noteLateSend(ctx, sentAt, err.uploadedAt);
       const failure = err instanceof GraphFailure ? err : undefined;
-      if (this.evidence.answer(ctx.tenantId, failure, seq, sentAt) && failure) {
+      if (this.evidence.answer(ctx.tenantId, failure) && failure) {
         this.metrics?.throttled(ctx.tenantId, failure.retryAfterMs);
-        // A 429 says the requests granted before this one were what Graph would take (`seq`).
         const now = Date.now();
         const until = await this.lanes.throttled(ctx.tenantId, failure.retryAfterMs, sentAt, now, {
           baseDelayMs: this.baseDelayMs,
-          seq: this.evidence.firstThrottledSeq(ctx.tenantId, seq),
+          seq,
         });
-        this.evidence.paused(ctx.tenantId, now);
         this.metrics?.lanePaused(ctx.tenantId);
         throw new ThrottledWait(until, failure);
       }

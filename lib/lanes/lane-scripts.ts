@@ -41,6 +41,8 @@ export interface LaneAdmitArgs {
   keepMs: number;
   /** The request spends the budget (false: it only waits out a pause). */
   counted: boolean;
+  /** Answers this worker saw accepted since it last told the lane. */
+  accepted: number;
 }
 
 type LaneAdmitCall = [
@@ -63,6 +65,7 @@ type LaneAdmitCall = [
   exclusiveMarker: '1' | '0',
   keepMs: string,
   counted: '1' | '0',
+  accepted: string,
 ];
 
 /** Granted (1, with its count and seq), not granted (0, come back at `atMs`), or the marker is taken (2). */
@@ -88,6 +91,8 @@ export interface LaneThrottledArgs {
   maxBackoffMs: number;
   holdMs: number;
   halvingMs: number;
+  /** Answers this worker saw accepted since it last told the lane. */
+  accepted: number;
 }
 
 type LaneThrottledCall = [
@@ -106,6 +111,7 @@ type LaneThrottledCall = [
   maxBackoffMs: string,
   holdMs: string,
   halvingMs: string,
+  accepted: string,
 ];
 
 type LaneReleaseCall = [lane: string, schedule: string, ...owners: string[]];
@@ -144,6 +150,7 @@ export function laneAdmitArgs(keys: LaneAdmitKeys, a: LaneAdmitArgs): LaneAdmitC
     flag(a.exclusiveMarker),
     String(a.keepMs),
     flag(a.counted),
+    String(a.accepted),
   ];
 }
 
@@ -165,6 +172,7 @@ export function laneThrottledArgs(keys: LaneKeys, a: LaneThrottledArgs): LaneThr
     String(a.maxBackoffMs),
     String(a.holdMs),
     String(a.halvingMs),
+    String(a.accepted),
   ];
 }
 

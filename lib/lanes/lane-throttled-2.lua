@@ -3,13 +3,10 @@
   until Retry-After and, without a configured limit, learn the tenant's budget. Several in-flight
   requests of the same burst come back throttled; only the first replans the lane and learns.
 
-  What the answer measures: Graph accepted `sent` requests (those granted before the throttled one
+  What the answer measures: Graph accepted `sent` requests (the answers that came back accepted
   since the lane last resumed) over `span` = the time since it resumed plus the wait it asks for
-  (the first of them leaves Graph's window then). Throttled sooner after resuming than that wait,
-  the lane was spending a burst: `sent` is the burst Graph takes, and the budget becomes `sent` per
-  `span`. Throttled later, the lane was pacing: the burst it knew is kept and the window set to the
-  pace Graph took (`sent / span`), a first budget taking the sends of one wait's length at that pace.
-  A margin over the measured window leaves room for the trip to Graph's counter.
+  (the first of them leaves Graph's window then). The budget becomes a burst at that pace (below);
+  a margin over the measured window leaves room for the trip to Graph's counter.
 
   Without Retry-After (Intune often leaves it out) and nothing learned yet, the pause backs off
   exponentially per burst, not per answer: the 7 answers of one burst of 32 requests are one signal.
@@ -32,6 +29,7 @@
       ARGV[10] seq: the throttled request's grant number since the lane resumed; 0 = unknown
       ARGV[11] maxBackoffMs
       ARGV[12] holdMs, ARGV[13] halvingMs: how a learned budget speeds up (see lane-admit-4.lua)
+      ARGV[14] accepted: answers this worker saw accepted since it last told the lane
 
     Output:
       pausedUntil: when the lane opens again (ms)
@@ -39,13 +37,12 @@
 local now = tonumber(ARGV[1])
 local adaptive = ARGV[3] == '1'
 local sentAt = tonumber(ARGV[4])
-local lane = redis.call('HMGET', KEYS[1], 'pausedUntil', 'lastAdaptAt', 'resumedAt', 'sentSinceResume', 'streak', 'max', 'window', 'lastThrottleAt')
+if tonumber(ARGV[14]) > 0 then redis.call('HINCRBY', KEYS[1], 'acceptedSinceResume', ARGV[14]) end
+local lane = redis.call('HMGET', KEYS[1], 'pausedUntil', 'lastAdaptAt', 'resumedAt', 'acceptedSinceResume', 'streak', 'max', 'window', 'lastThrottleAt')
 local paused = tonumber(lane[1]) or 0
+-- What Graph took: the answers that came back accepted since the lane resumed (each worker reports
+-- its own with its next admission), not the grants, some of which were refused or still in flight.
 local sent = tonumber(lane[4]) or 0
-local seq = tonumber(ARGV[10]) or 0
--- Requests granted after the throttled one were still in flight and mostly come back throttled
--- too; counting them would learn a budget too big by the lane's concurrency.
-if seq > 0 then sent = math.min(sent, seq - 1) end
 local minSends = tonumber(ARGV[6])
 -- Answers to requests sent before the last throttle are the same burst: they may lengthen the
 -- pause, but only the first answer of a burst replans the lane and learns.
@@ -95,15 +92,19 @@ if adaptive then
     -- no Retry-After: the wait was this lane's own guess, so it measures nothing; the burst that got
     -- through (when one did) and the window guessed above are the budget
     local burst = learnedMax
-    if sent >= minSends and elapsed < guessedWindow then burst = sent end
+    if sent >= minSends and sent < burst then burst = math.max(sent, math.floor(burst * 0.8)) end
     redis.call('HSET', KEYS[1], 'max', burst, 'window', guessedWindow)
   elseif newBurst and sent >= minSends then
+    -- Graph took `sent` over `span`. A first budget takes as its burst what got through, or, after a
+    -- long unbound run, one wait's worth at that pace; a later one keeps its burst unless Graph
+    -- refused before it ran out (then four fifths of it at least, so one ragged burst does not
+    -- collapse it); the window is that burst at the pace Graph took.
     local span = elapsed + waitMs
     local burst = learnedMax
-    if elapsed < waitMs then
-      burst = sent
-    elseif burst <= 0 then
-      burst = math.max(minSends, math.floor(sent * waitMs / span))
+    if burst <= 0 then
+      if elapsed < waitMs then burst = sent else burst = math.max(minSends, math.floor(sent * waitMs / span)) end
+    elseif sent < burst then
+      burst = math.max(sent, math.floor(burst * 0.8))
     end
     local window = math.min(burst * span / sent * tonumber(ARGV[5]), tonumber(ARGV[7]))
     redis.call('HSET', KEYS[1], 'max', burst, 'window', window)

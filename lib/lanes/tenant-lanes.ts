@@ -51,6 +51,8 @@ export interface AdmitOptions {
  */
 export class TenantLanes {
   private readonly pacing: LanePacing;
+  /** Accepted answers per tenant not yet told to the lane: they ride on its next admission. */
+  private readonly acceptedSince = new Map<string, number>();
 
   constructor(
     private readonly redis: Redis,
@@ -62,6 +64,21 @@ export class TenantLanes {
 
   private laneKeys(tenantId: string): LaneKeys {
     return { lane: this.keys.lane(tenantId), schedule: this.keys.laneSchedule(tenantId) };
+  }
+
+  /**
+   * Graph accepted a request of this tenant. A learning lane measures its budget by what Graph took;
+   * the count is told with the tenant's next admission, which costs no Redis call of its own.
+   */
+  accepted(tenantId: string): void {
+    if (this.pacing.max > 0) return;
+    this.acceptedSince.set(tenantId, (this.acceptedSince.get(tenantId) ?? 0) + 1);
+  }
+
+  private takeAccepted(tenantId: string): number {
+    const n = this.acceptedSince.get(tenantId) ?? 0;
+    if (n > 0) this.acceptedSince.delete(tenantId);
+    return n;
   }
 
   /** Ask for a send slot now. `at` is when to come back when not granted. */
@@ -88,6 +105,7 @@ export class TenantLanes {
         // GRAPH_RATE_LIMIT budgets writes, as Intune does (100 writes per 20 s; reads have ten times
         // that). A learned budget counts every request: some Graph services count reads too.
         counted: !(p.max > 0) || options.marker !== undefined,
+        accepted: this.takeAccepted(tenantId),
       },
     );
     if (granted === 1) return { granted: true, at: Number(at), count: Number(count ?? 0), seq: Number(seq ?? 0) };
@@ -122,6 +140,7 @@ export class TenantLanes {
       maxBackoffMs: MAX_BACKOFF_MS,
       holdMs: p.holdMs,
       halvingMs: p.halvingMs,
+      accepted: this.takeAccepted(tenantId),
     });
     return Number(until);
   }

@@ -212,6 +212,11 @@ async function sendAtPace(lanes: TenantLanes, n: number, start: number): Promise
   return now;
 }
 
+/** Graph accepted `n` of the lane's requests. */
+function acceptedAnswers(lanes: TenantLanes, n: number): void {
+  for (let i = 0; i < n; i++) lanes.accepted('t');
+}
+
 /** How many of `n` requests asking at `now` are granted at once. */
 async function burstAt(lanes: TenantLanes, n: number, now: number, tag: string): Promise<number> {
   let granted = 0;
@@ -232,8 +237,9 @@ describe('a lane that learns its budget from Graph (no GRAPH_RATE_LIMIT)', () =>
     const grants = [];
     for (let i = 0; i < 32; i++) grants.push(await lanes.admit('t', { owner: `r${i}` }, T0));
     expect(grants.map((g) => g.seq)).toEqual(Array.from({ length: 32 }, (_, i) => i + 1));
-    // Graph took 25 of the 32 in flight; the 26th comes back 429 asking for 1 s. The ones still in
-    // flight say nothing about the budget.
+    // Graph took 25 of the 32 in flight, then a 429 asks for 1 s. What counts is what Graph took,
+    // not what was granted.
+    acceptedAnswers(lanes, 25);
     const until = await lanes.throttled('t', 1000, T0, T0 + 50, { seq: grants[25]!.seq });
     const window = (50 + 1000) * 1.03;
     expect(await lanes.state('t')).toMatchObject({ max: 25, windowMs: window, pausedUntil: until });
@@ -249,21 +255,36 @@ describe('a lane that learns its budget from Graph (no GRAPH_RATE_LIMIT)', () =>
   it('a throttle while pacing keeps the burst and measures the pace Graph took', async () => {
     const lanes = new TenantLanes(redis, keys, undefined);
     for (let i = 0; i < 50; i++) await lanes.admit('t', { owner: `r${i}` }, T0);
-    await lanes.throttled('t', 1000, T0, T0 + 100, { seq: 26 });
+    acceptedAnswers(lanes, 25);
+    await lanes.throttled('t', 1000, T0, T0 + 100);
     const resumed = T0 + 1100;
     const now = await sendAtPace(lanes, 200, resumed);
     // 200 accepted since it resumed, then a throttle with a short wait: the edge of the limit.
-    await lanes.throttled('t', 20, now, now + 1, { seq: 201 });
+    acceptedAnswers(lanes, 200);
+    await lanes.throttled('t', 20, now, now + 1);
     const state = await lanes.state('t');
     expect(state.max).toBe(25);
     expect(state.windowMs).toBeCloseTo(((25 * (now + 1 - resumed + 20)) / 200) * 1.03, 5);
+  });
+
+  it('a burst Graph cut short shrinks the learned burst by at most a fifth', async () => {
+    const lanes = new TenantLanes(redis, keys, undefined);
+    for (let i = 0; i < 40; i++) await lanes.admit('t', { owner: `r${i}` }, T0);
+    acceptedAnswers(lanes, 25);
+    const until = await lanes.throttled('t', 1000, T0, T0 + 10);
+    expect(await burstAt(lanes, 25, until, 'b')).toBe(25);
+    // Only 5 of the next burst got through (Graph's window had not emptied): 20, not 5.
+    acceptedAnswers(lanes, 5);
+    await lanes.throttled('t', 500, until, until + 10);
+    expect(await lanes.state('t')).toMatchObject({ max: 20, windowMs: (20 * 510 * 1.03) / 5 });
   });
 
   it('without Retry-After, a burst of throttled answers backs off once, not once per answer', async () => {
     const lanes = new TenantLanes(redis, keys, undefined);
     const backoff = { baseDelayMs: 1000, random: () => 1 };
     for (let i = 0; i < 32; i++) await lanes.admit('t', { owner: `r${i}` }, T0);
-    // Seven of the 32 come back 429 without Retry-After: one burst, one base delay from the first.
+    acceptedAnswers(lanes, 32);
+    // Then seven more come back 429 without Retry-After: one burst, one base delay from the first.
     let until = 0;
     for (let i = 0; i < 7; i++) until = await lanes.throttled('t', undefined, T0, T0 + 100 + i, backoff);
     expect(until).toBe(T0 + 100 + 1000);
@@ -274,6 +295,7 @@ describe('a lane that learns its budget from Graph (no GRAPH_RATE_LIMIT)', () =>
     const lanes = new TenantLanes(redis, keys, undefined);
     const backoff = { baseDelayMs: 1000, random: () => 1 };
     for (let i = 0; i < 32; i++) await lanes.admit('t', { owner: `r${i}` }, T0);
+    acceptedAnswers(lanes, 32);
     const until = await lanes.throttled('t', undefined, T0, T0 + 100, backoff);
     const window = 1100 * 1.03;
     // Throttled again right after resuming (one send through): it came back too early, and the
@@ -294,7 +316,8 @@ describe('a lane that learns its budget from Graph (no GRAPH_RATE_LIMIT)', () =>
   it('probes back up once Graph stops throttling: the window halves every halvingMs after holdMs', async () => {
     const lanes = new TenantLanes(redis, keys, undefined);
     for (let i = 0; i < 20; i++) await lanes.admit('t', { owner: `r${i}` }, T0);
-    await lanes.throttled('t', 1000, T0, T0, { seq: 11 });
+    acceptedAnswers(lanes, 10);
+    await lanes.throttled('t', 1000, T0, T0);
     const window = 1000 * 1.03;
     // Within the hold: the learned budget, 10 per window.
     const held = T0 + learning.holdMs;

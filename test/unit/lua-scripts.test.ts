@@ -76,7 +76,7 @@ describe('the Lua script loader', () => {
  * the scripts' headers list (and the call sites used before the builders existed).
  */
 describe('the scripts’ arguments', () => {
-  it('lane admit: 4 keys, then 15 ARGV, absent marker and count standing in with the lane key', () => {
+  it('lane admit: 4 keys, then 16 ARGV, absent marker and count standing in with the lane key', () => {
     const keys = { lane: 'L', schedule: 'S', marker: 'M', count: 'C' };
     const args = {
       nowMs: 1000,
@@ -94,6 +94,7 @@ describe('the scripts’ arguments', () => {
       exclusiveMarker: true,
       keepMs: 60_000,
       counted: true,
+      accepted: 3,
     };
     expect(laneAdmitArgs(keys, args)).toEqual([
       'L',
@@ -115,6 +116,7 @@ describe('the scripts’ arguments', () => {
       '1',
       '60000',
       '1',
+      '3',
     ]);
     const bare = laneAdmitArgs(
       { lane: 'L', schedule: 'S' },
@@ -127,6 +129,7 @@ describe('the scripts’ arguments', () => {
         ahead: undefined,
         exclusiveMarker: undefined,
         counted: false,
+        accepted: 0,
       },
     );
     expect(bare).toEqual([
@@ -149,10 +152,11 @@ describe('the scripts’ arguments', () => {
       '0',
       '60000',
       '0',
+      '0',
     ]);
   });
 
-  it('lane throttled: 2 keys, then 13 ARGV; no Retry-After is -1, a Retry-After is rounded and never negative', () => {
+  it('lane throttled: 2 keys, then 14 ARGV; no Retry-After is -1, a Retry-After is rounded and never negative', () => {
     const args = {
       nowMs: 5000,
       retryAfterMs: 1234.6 as number | undefined,
@@ -167,6 +171,7 @@ describe('the scripts’ arguments', () => {
       maxBackoffMs: 300_000,
       holdMs: 5000,
       halvingMs: 8000,
+      accepted: 2,
     };
     const keys = { lane: 'L', schedule: 'S' };
     expect(laneThrottledArgs(keys, args)).toEqual([
@@ -185,6 +190,7 @@ describe('the scripts’ arguments', () => {
       '300000',
       '5000',
       '8000',
+      '2',
     ]);
     expect(laneThrottledArgs(keys, { ...args, retryAfterMs: undefined, adaptive: false })[3]).toBe('-1');
     expect(laneThrottledArgs(keys, { ...args, retryAfterMs: undefined, adaptive: false })[4]).toBe('0');
