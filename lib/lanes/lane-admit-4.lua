@@ -44,8 +44,10 @@
       ARGV[16] accepted: answers this worker saw accepted since it last told the lane (for learning)
 
     Output:
-      {1, nowMs, count, seq}  granted: count = the grant's count in KEYS[4] (0 without one),
-                              seq = its number among the lane's sends since it last resumed
+      {1, nowMs, count, seq, logged}
+                              granted: count = the grant's count in KEYS[4] (0 without one),
+                              seq = its number among the lane's sends since it last resumed,
+                              logged = 1 when the send is in the schedule (the lane is bound)
       {0, atMs}               not granted: come back at atMs (a promised slot, or when the window frees)
       {2, nowMs, 0, 0}        not granted: the exclusive marker belongs to someone else
       (Redis truncates the Lua numbers to integers.)
@@ -58,11 +60,21 @@ local tolerance = tonumber(ARGV[5])
 if tonumber(ARGV[16]) > 0 then redis.call('HINCRBY', KEYS[1], 'acceptedSinceResume', ARGV[16]) end
 local lane = redis.call('HMGET', KEYS[1], 'pausedUntil', 'max', 'window', 'lastThrottleAt', 'resumedAt')
 local paused = tonumber(lane[1]) or 0
+-- the window at time t: a learned one shrinks while Graph stays quiet, so a slot promised for later
+-- is planned with the window the lane will have by then, and a backlog speeds up with the probe
+local learnedWindow, quietFrom, halving
+local function windowAt(t)
+  if not learnedWindow then return window end
+  local quiet = t - quietFrom
+  if quiet <= 0 then return learnedWindow end
+  return learnedWindow * 0.5 ^ (quiet / halving)
+end
 if max <= 0 then
   max = tonumber(lane[2]) or 0
-  window = tonumber(lane[3]) or 0
-  local quiet = now - (tonumber(lane[4]) or now) - tonumber(ARGV[8])
-  if max > 0 and quiet > 0 then window = window * 0.5 ^ (quiet / tonumber(ARGV[9])) end
+  learnedWindow = tonumber(lane[3]) or 0
+  quietFrom = (tonumber(lane[4]) or now) + tonumber(ARGV[8])
+  halving = tonumber(ARGV[9])
+  window = windowAt(now)
   if window < max then max = 0 end
 end
 local bound = max > 0 and ARGV[15] == '1'
@@ -81,8 +93,11 @@ end
 local function planned(base)
   local n = redis.call('ZCARD', KEYS[2])
   if n < max then return base end
-  local kth = redis.call('ZRANGE', KEYS[2], n - max, n - max, 'WITHSCORES')
-  return math.max(base, tonumber(kth[2]) + window)
+  local kth = tonumber(redis.call('ZRANGE', KEYS[2], n - max, n - max, 'WITHSCORES')[2])
+  local w = windowAt(kth)
+  -- sped up so far by then that the lane is unbound again: a millisecond per send
+  if w < max then return base end
+  return math.max(base, kth + w)
 end
 
 local base = math.max(now, paused)
@@ -134,4 +149,5 @@ if ARGV[10] ~= '' then
   redis.call('PEXPIRE', KEYS[4], ARGV[11])
 end
 redis.call('PEXPIRE', KEYS[1], 86400000)
-return {1, now, count, seq}
+if bound then return {1, now, count, seq, 1} end
+return {1, now, count, seq, 0}

@@ -70,13 +70,16 @@ export class LaneBoundGraph {
   }
 
   /**
-   * A request that left well after its grant (a busy event loop, a new TLS connection) is counted in
-   * the lane's window at the time it really left, so the rows granted after it keep their distance
-   * as Graph sees it. Costs a Redis call only for such late sends.
+   * Graph counts a request when it gets to it, somewhere between when it left and when its answer
+   * came back; a burst reaches Graph's counter spread over the time Graph takes to read it. A send
+   * answered well after its grant is counted in the lane's schedule at the time of its answer, the
+   * latest Graph can have counted it, so the rows granted after it keep their distance as Graph sees
+   * it. Costs a Redis call only for such sends of a bound lane.
    */
-  private async noteLateSend(ctx: CallerContext, grantedAt: number, uploadedAt: number | undefined): Promise<void> {
-    if (uploadedAt !== undefined && uploadedAt - grantedAt > LATE_SEND_MS) {
-      await this.lanes.sentLate(ctx.tenantId, ctx.owner, grantedAt, uploadedAt);
+  private async noteLateAnswer(ctx: CallerContext, grantedAt: number, logged: boolean): Promise<void> {
+    const answeredAt = Date.now();
+    if (logged && answeredAt - grantedAt > LATE_ANSWER_MS) {
+      await this.lanes.sentLate(ctx.tenantId, ctx.owner, grantedAt, answeredAt);
     }
   }
 
@@ -96,7 +99,7 @@ export class LaneBoundGraph {
         throw new AuthWait(Date.now() + (err.retryAfterMs ?? 1000) + Math.floor(Math.random() * AUTH_WAIT_JITTER_MS), err);
       throw err;
     }
-    const { sentAt, count, seq } = await this.gate.pass(
+    const { sentAt, count, seq, logged } = await this.gate.pass(
       ctx.tenantId,
       { owner: ctx.owner, marker, countIn: marker ? ctx.countIn : undefined, ahead: slot.ahead },
       slot.maxInlineWaitMs,
@@ -111,12 +114,12 @@ export class LaneBoundGraph {
       this.metrics?.graphRequest(ctx.tenantId, method, value.httpStatus, (performance.now() - startedAt) / 1000);
       this.evidence.answer(ctx.tenantId, undefined);
       this.lanes.accepted(ctx.tenantId);
-      await this.noteLateSend(ctx, sentAt, value.uploadedAt);
+      await this.noteLateAnswer(ctx, sentAt, logged);
       return { value, count };
     } catch (err) {
       const status = err instanceof GraphFailure ? (err.httpStatus ?? err.graphCode ?? 'unknown') : 'error';
       this.metrics?.graphRequest(ctx.tenantId, method, status, (performance.now() - startedAt) / 1000);
-      if (err instanceof GraphFailure) await this.noteLateSend(ctx, sentAt, err.uploadedAt);
+      await this.noteLateAnswer(ctx, sentAt, logged);
       const failure = err instanceof GraphFailure ? err : undefined;
       if (this.evidence.answer(ctx.tenantId, failure) && failure) {
         this.metrics?.throttled(ctx.tenantId, failure.retryAfterMs);
@@ -133,8 +136,8 @@ export class LaneBoundGraph {
   }
 }
 
-/** Sends that left this much after their grant are re-dated in the lane's window. */
-const LATE_SEND_MS = 10;
+/** Sends answered this much after their grant are re-dated in the lane's schedule. */
+const LATE_ANSWER_MS = 10;
 
 /** A 429: the row waits for its lane to reopen; the answer is kept for the log and the marker. */
 export class ThrottledWait extends LaneWait {

@@ -55,14 +55,16 @@ local learnedMax = tonumber(lane[6]) or 0
 -- again: one window after the burst began. Throttled before `minSends` got through, it resumed too
 -- early, and the window grows by a quarter; throttled while pacing, by a tenth. The window it was
 -- using is the one it had sped up to (lane-admit-4.lua), which holdMs and halvingMs give.
+-- the window the lane was using when it sent this request: the learned one, sped up while quiet
+local effWindow = tonumber(lane[7]) or 0
+local quiet = sentAt - (tonumber(lane[8]) or sentAt) - tonumber(ARGV[12])
+if quiet > 0 then effWindow = effWindow * 0.5 ^ (quiet / tonumber(ARGV[13])) end
 local guessedWindow
 if waitMs < 0 and adaptive and learnedMax > 0 and not newBurst then
   -- the rest of a burst already measured: the pause stands
   waitMs = 0
 elseif waitMs < 0 and adaptive and learnedMax > 0 then
-  local window = tonumber(lane[7]) or 0
-  local quiet = sentAt - (tonumber(lane[8]) or sentAt) - tonumber(ARGV[12])
-  if quiet > 0 then window = window * 0.5 ^ (quiet / tonumber(ARGV[13])) end
+  local window = effWindow
   if sent < minSends then window = window * 1.25 elseif elapsed >= window then window = window * 1.1 end
   guessedWindow = math.min(window, tonumber(ARGV[7]))
   waitMs = math.max(resumedAt + guessedWindow - now, guessedWindow / learnedMax)
@@ -101,12 +103,24 @@ if adaptive then
     -- collapse it); the window is that burst at the pace Graph took.
     local span = elapsed + waitMs
     local burst = learnedMax
+    local window
     if burst <= 0 then
       if elapsed < waitMs then burst = sent else burst = math.max(minSends, math.floor(sent * waitMs / span)) end
-    elseif sent < burst then
-      burst = math.max(sent, math.floor(burst * 0.8))
+      window = burst * span / sent * tonumber(ARGV[5])
+    else
+      -- A throttle never speeds the lane up: a sliding window's Retry-After says when the next slot
+      -- frees, not the whole window, and can be short. Cut short, the burst was too big and shrinks;
+      -- throttled after the burst went through, the lane was pacing too fast and slows by a tenth
+      -- at least.
+      window = burst * span / sent * tonumber(ARGV[5])
+      if sent < burst then
+        burst = math.max(sent, math.floor(burst * 0.8))
+        window = math.max(window * burst / learnedMax, effWindow)
+      else
+        window = math.max(window, effWindow * 1.1)
+      end
     end
-    local window = math.min(burst * span / sent * tonumber(ARGV[5]), tonumber(ARGV[7]))
+    window = math.min(window, tonumber(ARGV[7]))
     redis.call('HSET', KEYS[1], 'max', burst, 'window', window)
   end
   redis.call('HSET', KEYS[1], 'lastThrottleAt', now)

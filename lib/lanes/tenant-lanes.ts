@@ -7,10 +7,11 @@ import { laneAdmit, laneRelease, laneThrottled, type LaneKeys } from './lane-scr
 
 /**
  * `seq`: a grant's number among the lane's sends since it last resumed (0 when not granted).
+ * `logged`: the send is in the lane's schedule (the lane is bound), so a late answer re-dates it.
  * `markerTaken`: refused because an exclusive marker belongs to someone else (see AdmitOptions).
  */
 export type Admission =
-  | { granted: true; at: number; count: number; seq: number }
+  | { granted: true; at: number; count: number; seq: number; logged: boolean }
   | { granted: false; at: number; count: number; seq: number; markerTaken?: boolean };
 
 export interface AdmitOptions {
@@ -84,7 +85,7 @@ export class TenantLanes {
   /** Ask for a send slot now. `at` is when to come back when not granted. */
   async admit(tenantId: string, options: AdmitOptions, nowMs = Date.now()): Promise<Admission> {
     const p = this.pacing;
-    const [granted, at, count, seq] = await laneAdmit(
+    const [granted, at, count, seq, logged] = await laneAdmit(
       this.redis,
       { ...this.laneKeys(tenantId), marker: options.marker?.key, count: options.countIn?.key },
       {
@@ -108,7 +109,8 @@ export class TenantLanes {
         accepted: this.takeAccepted(tenantId),
       },
     );
-    if (granted === 1) return { granted: true, at: Number(at), count: Number(count ?? 0), seq: Number(seq ?? 0) };
+    if (granted === 1)
+      return { granted: true, at: Number(at), count: Number(count ?? 0), seq: Number(seq ?? 0), logged: logged === 1 };
     return { granted: false, at: Number(at), count: 0, seq: 0, ...(granted === 2 ? { markerTaken: true } : {}) };
   }
 
