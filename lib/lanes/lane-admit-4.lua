@@ -20,7 +20,8 @@
   "Exactly once").
 
     Input:
-      KEYS[1] lane hash (pausedUntil, max, window, lastThrottleAt, resumedAt, sentSinceResume)
+      KEYS[1] lane hash (pausedUntil, max, window, lastThrottleAt, resumedAt, sentSinceResume,
+              acceptedSinceResume, burstMeasured)
       KEYS[2] lane schedule (sorted set: `owner@grantMs` -> sent at, `owner` -> promised slot; ms)
       KEYS[3] row marker (string) to set with the grant; KEYS[1] when there is none (not touched)
       KEYS[4] hash counting the grant (a rollout's attempts); KEYS[1] when there is none (not touched)
@@ -57,7 +58,15 @@ local owner = ARGV[2]
 local max = tonumber(ARGV[3])
 local window = tonumber(ARGV[4])
 local tolerance = tonumber(ARGV[5])
-if tonumber(ARGV[16]) > 0 then redis.call('HINCRBY', KEYS[1], 'acceptedSinceResume', ARGV[16]) end
+if tonumber(ARGV[16]) > 0 then
+  local accepted = redis.call('HINCRBY', KEYS[1], 'acceptedSinceResume', ARGV[16])
+  -- answers to a burst just measured still come in (from every worker) while the lane waits: Graph
+  -- took at least that many, so the burst learned at the first throttle grows to it
+  local measuring = redis.call('HMGET', KEYS[1], 'burstMeasured', 'max', 'pausedUntil')
+  if measuring[1] == '1' and (tonumber(measuring[3]) or 0) > tonumber(ARGV[1]) and accepted > (tonumber(measuring[2]) or 0) then
+    redis.call('HSET', KEYS[1], 'max', accepted)
+  end
+end
 local lane = redis.call('HMGET', KEYS[1], 'pausedUntil', 'max', 'window', 'lastThrottleAt', 'resumedAt')
 local paused = tonumber(lane[1]) or 0
 -- the window at time t: a learned one shrinks while Graph stays quiet, so a slot promised for later
@@ -139,7 +148,7 @@ if bound then
 end
 if paused > 0 or not lane[5] then
   -- first send after a pause (or ever): start counting what the tenant accepts from here
-  redis.call('HSET', KEYS[1], 'pausedUntil', 0, 'resumedAt', now, 'sentSinceResume', 0, 'acceptedSinceResume', 0)
+  redis.call('HSET', KEYS[1], 'pausedUntil', 0, 'resumedAt', now, 'sentSinceResume', 0, 'acceptedSinceResume', 0, 'burstMeasured', 0)
 end
 local seq = redis.call('HINCRBY', KEYS[1], 'sentSinceResume', 1)
 if ARGV[6] ~= '' then redis.call('SET', KEYS[3], ARGV[6] .. now, 'PX', ARGV[7]) end

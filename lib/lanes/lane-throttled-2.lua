@@ -14,7 +14,8 @@
   budget, the lane waits until its window says Graph takes requests again (see below).
 
     Input:
-      KEYS[1] lane hash (pausedUntil, lastAdaptAt, resumedAt, sentSinceResume, streak, max, window, lastThrottleAt)
+      KEYS[1] lane hash (pausedUntil, lastAdaptAt, resumedAt, acceptedSinceResume, streak, max, window,
+              lastThrottleAt, burstMeasured)
       KEYS[2] lane schedule (sorted set; promised slots after now go: a new burst replans the lane)
 
       ARGV[1] nowMs
@@ -37,7 +38,15 @@
 local now = tonumber(ARGV[1])
 local adaptive = ARGV[3] == '1'
 local sentAt = tonumber(ARGV[4])
-if tonumber(ARGV[14]) > 0 then redis.call('HINCRBY', KEYS[1], 'acceptedSinceResume', ARGV[14]) end
+if tonumber(ARGV[14]) > 0 then
+  local accepted = redis.call('HINCRBY', KEYS[1], 'acceptedSinceResume', ARGV[14])
+  -- answers to a burst just measured still come in (from every worker) while the lane waits: Graph
+  -- took at least that many, so the burst learned at the first throttle grows to it
+  local measuring = redis.call('HMGET', KEYS[1], 'burstMeasured', 'max', 'pausedUntil')
+  if measuring[1] == '1' and (tonumber(measuring[3]) or 0) > tonumber(ARGV[1]) and accepted > (tonumber(measuring[2]) or 0) then
+    redis.call('HSET', KEYS[1], 'max', accepted)
+  end
+end
 local lane = redis.call('HMGET', KEYS[1], 'pausedUntil', 'lastAdaptAt', 'resumedAt', 'acceptedSinceResume', 'streak', 'max', 'window', 'lastThrottleAt')
 local paused = tonumber(lane[1]) or 0
 -- What Graph took: the answers that came back accepted since the lane resumed (each worker reports
@@ -104,8 +113,14 @@ if adaptive then
     local span = elapsed + waitMs
     local burst = learnedMax
     local window
+    local measured = false
     if burst <= 0 then
-      if elapsed < waitMs then burst = sent else burst = math.max(minSends, math.floor(sent * waitMs / span)) end
+      if elapsed < waitMs then
+        burst = sent
+        measured = true
+      else
+        burst = math.max(minSends, math.floor(sent * waitMs / span))
+      end
       window = burst * span / sent * tonumber(ARGV[5])
     else
       -- A throttle never speeds the lane up: a sliding window's Retry-After says when the next slot
@@ -116,12 +131,13 @@ if adaptive then
       if sent < burst then
         burst = math.max(sent, math.floor(burst * 0.8))
         window = math.max(window * burst / learnedMax, effWindow)
+        measured = true
       else
         window = math.max(window, effWindow * 1.1)
       end
     end
     window = math.min(window, tonumber(ARGV[7]))
-    redis.call('HSET', KEYS[1], 'max', burst, 'window', window)
+    redis.call('HSET', KEYS[1], 'max', burst, 'window', window, 'burstMeasured', measured and 1 or 0)
   end
   redis.call('HSET', KEYS[1], 'lastThrottleAt', now)
 end

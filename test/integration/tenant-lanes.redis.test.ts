@@ -267,6 +267,25 @@ describe('a lane that learns its budget from Graph (no GRAPH_RATE_LIMIT)', () =>
     expect(state.windowMs).toBeCloseTo(((25 * (now + 1 - resumed + 20)) / 200) * 1.03, 5);
   });
 
+  it('answers of the measured burst that come in while the lane waits grow the burst it learned', async () => {
+    const lanes = new TenantLanes(redis, keys, undefined);
+    const other = new TenantLanes(redis, keys, undefined);
+    for (let i = 0; i < 32; i++) await lanes.admit('t', { owner: `r${i}` }, T0);
+    // This worker had seen 18 accepted when the 429 came; another worker saw 7 more.
+    acceptedAnswers(lanes, 18);
+    const until = await lanes.throttled('t', 1000, T0, T0 + 30);
+    expect((await lanes.state('t')).max).toBe(18);
+    for (let i = 0; i < 7; i++) other.accepted('t');
+    expect((await other.admit('t', { owner: 'waiting' }, T0 + 500)).granted).toBe(false);
+    expect((await lanes.state('t')).max).toBe(25);
+    // Once the lane has resumed, answers count for the next burst.
+    expect((await other.admit('t', { owner: 'waiting' }, until)).granted).toBe(true);
+    expect(await burstAt(lanes, 25, until, 'b')).toBe(24);
+    acceptedAnswers(lanes, 30);
+    await lanes.admit('t', { owner: 'next' }, until + 1);
+    expect((await lanes.state('t')).max).toBe(25);
+  });
+
   it('a burst Graph cut short shrinks the learned burst by at most a fifth', async () => {
     const lanes = new TenantLanes(redis, keys, undefined);
     for (let i = 0; i < 40; i++) await lanes.admit('t', { owner: `r${i}` }, T0);
