@@ -110,6 +110,13 @@ local function planned(base)
 end
 
 local base = math.max(now, paused)
+if paused > now + tolerance then
+  -- paused: come back when it ends, and plan then. The answers still coming in from the throttled
+  -- burst may change the budget until then, and a row promised a late slot now could not be woken
+  -- earlier.
+  if bound then redis.call('ZREM', KEYS[2], owner) end
+  return {0, paused}
+end
 local slot = nil
 if bound then
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - math.max(window, tonumber(ARGV[14])))

@@ -28,9 +28,9 @@ export interface LanePacing {
  * 10 ms after their grant (a new TLS handshake, a busy event loop) are re-dated in the lane's log
  * (LaneBoundGraph), so the margin only has to cover the trip from socket to Graph's counter.
  *
- * A learned budget holds 5 s after a throttle, then its window halves every 8 s: a lane that was
- * slowed to a fifth of what the tenant takes is back above 0.9 of it 25 s after the throttling
- * stopped, and one at the edge probes past it about every 6 s, which costs a few throttled requests
+ * A learned budget holds 2 s after a throttle, then its window halves every 4 s: a lane that was
+ * slowed to a fifth of what the tenant takes is back above 0.9 of it 11 s after the throttling
+ * stopped, and one at the edge probes past it about every 3 s, which costs a few throttled requests
  * and a pause no longer than Graph would have made it wait anyway.
  */
 export function lanePacing(limit: RateLimit | undefined): LanePacing {
@@ -38,8 +38,8 @@ export function lanePacing(limit: RateLimit | undefined): LanePacing {
     estimateMargin: 1.03,
     minSendsToLearn: 3,
     maxLearnedWindowMs: 600_000,
-    holdMs: 5_000,
-    halvingMs: 8_000,
+    holdMs: 2_000,
+    halvingMs: 4_000,
     keepMs: 60_000,
   };
   if (!limit) return { max: 0, windowMs: 0, toleranceMs: 2, ...learning };

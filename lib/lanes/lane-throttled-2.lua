@@ -124,13 +124,14 @@ if adaptive then
       window = burst * span / sent * tonumber(ARGV[5])
     else
       -- A throttle never speeds the lane up: a sliding window's Retry-After says when the next slot
-      -- frees, not the whole window, and can be short. Cut short, the burst was too big and shrinks;
-      -- throttled after the burst went through, the lane was pacing too fast and slows by a tenth
-      -- at least.
+      -- frees, not the whole window, and can be short. Cut short, the burst was too big and shrinks
+      -- (its pace per send stays); throttled after the burst went through, the lane was pacing too
+      -- fast and slows by a tenth at least.
       window = burst * span / sent * tonumber(ARGV[5])
       if sent < burst then
+        -- the burst was too big, not the pace: the window stays what the lane was using
         burst = math.max(sent, math.floor(burst * 0.8))
-        window = math.max(window * burst / learnedMax, effWindow)
+        window = effWindow * burst / learnedMax
         measured = true
       else
         window = math.max(window, effWindow * 1.1)

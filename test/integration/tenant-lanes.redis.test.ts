@@ -292,12 +292,13 @@ describe('a lane that learns its budget from Graph (no GRAPH_RATE_LIMIT)', () =>
     acceptedAnswers(lanes, 25);
     const until = await lanes.throttled('t', 1000, T0, T0 + 10);
     expect(await burstAt(lanes, 25, until, 'b')).toBe(25);
-    // Only 5 of the next burst got through (Graph's window had not emptied): 20, not 5.
+    // Only 5 of the next burst got through (Graph's window had not emptied): 20, not 5, at the
+    // same pace per send as before.
     acceptedAnswers(lanes, 5);
     await lanes.throttled('t', 500, until, until + 10);
     const state = await lanes.state('t');
     expect(state.max).toBe(20);
-    expect(state.windowMs).toBeCloseTo((20 * 510 * 1.03) / 5, 6);
+    expect(state.windowMs).toBeCloseTo((1010 * 1.03 * 20) / 25, 6);
   });
 
   it('without Retry-After, a burst of throttled answers backs off once, not once per answer', async () => {
