@@ -44,6 +44,7 @@ export interface RawEmulatorOptions {
   retryAfter: string;
   latencyMs: string;
   fault: string[];
+  faultRetryAfter?: string;
   readFault?: string[];
   tokenFault?: string[];
   slowCommitMs: string;
@@ -54,16 +55,7 @@ export interface RawEmulatorOptions {
   printEnv?: boolean;
 }
 
-/** The short fault names of `--fault`, as people write status codes and kinds. */
-const FAULT_NAMES: Record<string, FaultKind> = {
-  '503': 'serviceUnavailable',
-  '500': 'internalError',
-  reset: 'reset',
-  'commit-reset': 'commitThenReset',
-  'slow-commit': 'slowCommit',
-};
-
-/** The short fault names of `--read-fault` and `--token-fault`. */
+/** The short fault names of `--read-fault` and `--token-fault`, as people write status codes and kinds. */
 const REQUEST_FAULT_NAMES: Record<string, RequestFaultKind> = {
   '503': 'serviceUnavailable',
   '503-no-retry-after': 'serviceUnavailableNoRetryAfter',
@@ -71,6 +63,13 @@ const REQUEST_FAULT_NAMES: Record<string, RequestFaultKind> = {
   '502': 'badGateway',
   '504': 'gatewayTimeout',
   reset: 'reset',
+};
+
+/** The short fault names of `--fault`: the request faults' and the two that commit. */
+const FAULT_NAMES: Record<string, FaultKind> = {
+  ...REQUEST_FAULT_NAMES,
+  'commit-reset': 'commitThenReset',
+  'slow-commit': 'slowCommit',
 };
 
 const repeatable = (value: string, previous: string[] = []): string[] => [...previous, value];
@@ -106,7 +105,7 @@ export function emulatorCommand(): Command {
     .addOption(
       new Option(
         '--fault <kind=rate...>',
-        'fault rates on assignment POSTs, e.g. 503=0.05,500=0.02,reset=0.02,commit-reset=0.02,slow-commit=0.02 (repeatable)',
+        'fault rates on assignment POSTs, e.g. 503=0.05,503-no-retry-after=0.01,500=0.02,502=0.01,504=0.01,reset=0.02,commit-reset=0.02,slow-commit=0.02 (repeatable)',
       )
         .argParser((value: string, previous: string[]) => [...previous, value])
         .default([]),
@@ -122,6 +121,12 @@ export function emulatorCommand(): Command {
         '--token-fault <kind=rate...>',
         'fault rates on token requests, same kinds as --read-fault (repeatable)',
       ).argParser(repeatable),
+    )
+    .addOption(
+      new Option(
+        '--fault-retry-after <seconds>',
+        'the Retry-After of 503 faults on POSTs, GETs and token requests, e.g. 2 or 0.5 (default 1)',
+      ),
     )
     .addOption(
       new Option('--slow-commit-ms <n>', 'delay before a slow-commit fault creates its assignment').default('1500'),
@@ -183,6 +188,8 @@ export function parseEmulatorOptions(raw: RawEmulatorOptions): { options: Emulat
   if (raw.tenantThrottle !== undefined && raw.tenantThrottle.length > 0) {
     options.tenantThrottle = tenantThrottleOption(raw.tenantThrottle);
   }
+  if (raw.faultRetryAfter !== undefined)
+    options.faultRetryAfterMs = secondsOption('--fault-retry-after', raw.faultRetryAfter);
   if (raw.readFault !== undefined && raw.readFault.length > 0) {
     options.readFaults = requestFaultOption('--read-fault', raw.readFault);
   }
@@ -237,6 +244,15 @@ function integerOption(name: string, text: string, min: number, max = Number.MAX
     throw usage(`${name} must be an integer from ${min} to ${max}, got '${text}'`);
   }
   return value;
+}
+
+/** Seconds with at most millisecond precision, more than 0 and at most an hour, as milliseconds. */
+function secondsOption(name: string, text: string): number {
+  const ms = /^\d+(\.\d{1,3})?$/.test(text) ? Math.round(Number(text) * 1000) : NaN;
+  if (!(ms >= 1 && ms <= 3_600_000)) {
+    throw usage(`${name} must be seconds from 0.001 to 3600 (at most 3 decimals), got '${text}'`);
+  }
+  return ms;
 }
 
 function retryAfterOption(text: string): RetryAfterFormat {

@@ -166,6 +166,27 @@ describe('parseEmulatorOptions: throttle models and request faults', () => {
     });
     expect(options.tokenFaults).toEqual({ gatewayTimeout: 0.2 });
   });
+
+  it('reads every request fault kind in --fault too, and --fault-retry-after in seconds', () => {
+    const { options } = parseEmulatorOptions({
+      ...DEFAULTS,
+      fault: ['503-no-retry-after=0.1,502=0.1,504=0.1', 'slow-commit=0.1'],
+      faultRetryAfter: '2',
+    });
+    expect(options.faults).toEqual({
+      serviceUnavailableNoRetryAfter: 0.1,
+      badGateway: 0.1,
+      gatewayTimeout: 0.1,
+      slowCommit: 0.1,
+    });
+    expect(options.faultRetryAfterMs).toBe(2000);
+    expect(parseEmulatorOptions({ ...DEFAULTS, faultRetryAfter: '0.25' }).options.faultRetryAfterMs).toBe(250);
+    expect(parseEmulatorOptions(DEFAULTS).options.faultRetryAfterMs).toBeUndefined();
+  });
+
+  it.each(['0', '-1', '1.2345', 'soon', '3601'])('refuses --fault-retry-after %s', (value) => {
+    expect(usageError({ faultRetryAfter: value }).message).toContain('--fault-retry-after');
+  });
 });
 
 describe('formatEnv', () => {

@@ -681,9 +681,157 @@ describe('faults on assignment POSTs', () => {
     expect(await countOf(TENANT, configurationId, groupId)).toBe(1);
   });
 
+  it('503 without Retry-After, nothing created, no slot taken', async () => {
+    await control.setFaults({ serviceUnavailableNoRetryAfter: 1 });
+    const answer = await postAssignment(randomUUID(), randomUUID());
+    expect(answer.status).toBe(503);
+    expect((answer.json as unknown as GraphErrorBody).error.code).toBe('ServiceUnavailable');
+    expect(answer.headers['retry-after']).toBeUndefined();
+    expect((await control.truth()).assignments).toBe(0);
+    expect((await control.stats()).tenants[TENANT]).toMatchObject({
+      writesAccepted: 0,
+      faults: { serviceUnavailableNoRetryAfter: 1 },
+    });
+  });
+
+  it('502 BadGateway, nothing created', async () => {
+    await control.setFaults({ badGateway: 1 });
+    const answer = await postAssignment(randomUUID(), randomUUID());
+    expect(answer.status).toBe(502);
+    const body = answer.json as unknown as GraphErrorBody;
+    expect(body.error.code).toBe('BadGateway');
+    expect(body.error.innerError['request-id']).toBe(answer.headers['request-id']);
+    expect((await control.truth()).assignments).toBe(0);
+    expect((await control.stats()).tenants[TENANT]).toMatchObject({ writesAccepted: 0, faults: { badGateway: 1 } });
+  });
+
+  it('504 GatewayTimeout that commits nothing, unlike a slow commit', async () => {
+    await control.setFaults({ gatewayTimeout: 1 });
+    const configurationId = randomUUID();
+    const groupId = randomUUID();
+    const answer = await postAssignment(configurationId, groupId);
+    expect(answer.status).toBe(504);
+    expect((answer.json as unknown as GraphErrorBody).error.code).toBe('GatewayTimeout');
+    // Past slowCommitMs (300 ms here): a slow commit would have landed by now.
+    await sleep(450);
+    expect(await countOf(TENANT, configurationId, groupId)).toBe(0);
+    expect((await control.stats()).tenants[TENANT]).toMatchObject({
+      writesAccepted: 0,
+      faults: { gatewayTimeout: 1, slowCommit: 0 },
+    });
+  });
+
+  it('draws every kind from one seeded die, the same sequence after a reset', async () => {
+    const rates = {
+      serviceUnavailable: 0.125,
+      serviceUnavailableNoRetryAfter: 0.125,
+      internalError: 0.125,
+      badGateway: 0.125,
+      gatewayTimeout: 0.125,
+      reset: 0.125,
+      commitThenReset: 0.125,
+      slowCommit: 0.125,
+    };
+    const seeded = await startEmulator({ port: 0, certDir, seed: 11, slowCommitMs: 50, faults: rates });
+    const seededControl = new EmulatorControl(seeded.origin, seeded.caCertPath);
+    const token = (
+      await call(`${seeded.origin}/${TENANT}/oauth2/v2.0/token`, {
+        method: 'POST',
+        body: new URLSearchParams({
+          grant_type: 'client_credentials',
+          client_id: CLIENT,
+          client_secret: 'any',
+          scope: 'https://graph.microsoft.com/.default',
+        }).toString(),
+      })
+    ).json.access_token as string;
+    const outcomes = async (): Promise<string[]> => {
+      const seen: string[] = [];
+      for (let i = 0; i < 40; i++) {
+        const answer = await call(
+          `${seeded.graphBaseUrl}/officeConfiguration/clientConfigurations/${randomUUID()}/assignments`,
+          {
+            method: 'POST',
+            headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+            body: JSON.stringify(assignmentBody(randomUUID())),
+          },
+        ).then(
+          (ok) => String(ok.status),
+          () => 'dropped',
+        );
+        seen.push(answer);
+      }
+      return seen;
+    };
+    try {
+      const first = await outcomes();
+      const stats = (await seededControl.stats()).tenants[TENANT];
+      for (const kind of Object.keys(rates)) expect(stats?.faults[kind as keyof typeof rates]).toBeGreaterThan(0);
+      await seededControl.reset();
+      expect(await outcomes()).toEqual(first);
+    } finally {
+      await seeded.close();
+    }
+  });
+
   it('applies faults to assignment POSTs only', async () => {
     await control.setFaults({ internalError: 1 });
     expect((await graph('GET', assignmentsUrl(randomUUID()))).status).toBe(200);
+  });
+});
+
+describe('fault Retry-After', () => {
+  it('is what faultRetryAfterMs says on POST, GET and token 503 faults, and absent on their no-Retry-After kind', async () => {
+    const slow = await startEmulator({ port: 0, certDir, faultRetryAfterMs: 2000, retryAfterFormat: 'seconds' });
+    const slowControl = new EmulatorControl(slow.origin, slow.caCertPath);
+    const tokenRequest = (): Promise<HttpsAnswer> =>
+      call(`${slow.origin}/${TENANT}/oauth2/v2.0/token`, {
+        method: 'POST',
+        body: new URLSearchParams({
+          grant_type: 'client_credentials',
+          client_id: CLIENT,
+          client_secret: 'any',
+          scope: 'https://graph.microsoft.com/.default',
+        }).toString(),
+      });
+    try {
+      const headers = {
+        authorization: `Bearer ${(await tokenRequest()).json.access_token as string}`,
+        'content-type': 'application/json',
+      };
+      const url = `${slow.graphBaseUrl}/officeConfiguration/clientConfigurations/${randomUUID()}/assignments`;
+      const body = JSON.stringify(assignmentBody(randomUUID()));
+      expect((await slowControl.setFaults({ serviceUnavailable: 1 })).serviceUnavailable).toBe(1);
+      expect((await slowControl.settings()).faultRetryAfterMs).toBe(2000);
+
+      const post = await call(url, { method: 'POST', headers, body });
+      expect(post.status).toBe(503);
+      expect(post.headers['retry-after']).toBe('2');
+
+      await slowControl.setReadFaults({ serviceUnavailable: 1 });
+      const read = await call(url, { headers });
+      expect(read.status).toBe(503);
+      expect(read.headers['retry-after']).toBe('2');
+
+      await slowControl.setTokenFaults({ serviceUnavailable: 1 });
+      const token = await tokenRequest();
+      expect(token.status).toBe(503);
+      expect(token.json.error).toBe('temporarily_unavailable');
+      expect(token.headers['retry-after']).toBe('2');
+
+      await slowControl.setFaults({ serviceUnavailableNoRetryAfter: 1 });
+      const bare = await call(url, { method: 'POST', headers, body });
+      expect(bare.status).toBe(503);
+      expect(bare.headers['retry-after']).toBeUndefined();
+    } finally {
+      await slow.close();
+    }
+  });
+
+  it('defaults to one second in the --retry-after format', async () => {
+    await control.setFaults({ serviceUnavailable: 1 });
+    expect((await control.settings()).faultRetryAfterMs).toBe(1000);
+    expect((await postAssignment(randomUUID(), randomUUID())).headers['retry-after']).toBe('1.000');
   });
 });
 
@@ -691,6 +839,23 @@ describe('control API', () => {
   it('refuses fault rates that cannot be one die', async () => {
     await expect(control.setFaults({ reset: 0.7, internalError: 0.7 })).rejects.toThrow(/400.*sum to at most 1/);
     await expect(control.setFaults({ reset: 2 })).rejects.toThrow(/400/);
+    await expect(control.setFaults({ badGateway: 0.5, gatewayTimeout: 0.6 })).rejects.toThrow(/400.*sum to at most 1/);
+    await expect(control.setFaults({ notAKind: 0.1 } as never)).rejects.toThrow(/400/);
+  });
+
+  it('takes every POST fault kind in PUT faults and answers them all', async () => {
+    expect(
+      await control.setFaults({ serviceUnavailableNoRetryAfter: 0.1, badGateway: 0.2, gatewayTimeout: 0.3 }),
+    ).toEqual({
+      serviceUnavailable: 0,
+      serviceUnavailableNoRetryAfter: 0.1,
+      internalError: 0,
+      badGateway: 0.2,
+      gatewayTimeout: 0.3,
+      reset: 0,
+      commitThenReset: 0,
+      slowCommit: 0,
+    });
   });
 
   it('seeds assignments without limits or faults, and reset empties state and restores settings', async () => {
