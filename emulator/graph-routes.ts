@@ -36,9 +36,11 @@ const REFUSAL_MESSAGES: Record<TokenRefusal, string> = {
 
 /** Handles a request under `/beta`. */
 export async function handleGraphRequest(context: EmulatorContext, exchange: HttpExchange): Promise<void> {
+  const token = context.tokens.check(exchange.req.headers.authorization);
+  // When the request arrived, not when the added latency lets it through, is what a Retry-After binds.
+  if (token.ok) context.stats.requestArrived(token.tenantId, exchange.method === 'GET' ? 'read' : 'write');
   if (context.settings.latencyMs > 0) await delay(context.settings.latencyMs);
 
-  const token = context.tokens.check(exchange.req.headers.authorization);
   if (!token.ok) {
     context.stats.unauthorizedRequest();
     sendGraphError(exchange, 401, 'InvalidAuthenticationToken', REFUSAL_MESSAGES[token.refusal], {
@@ -438,6 +440,9 @@ function throttle(context: EmulatorContext, exchange: HttpExchange, tenantId: st
       ? 'The service is temporarily unavailable. Please retry after the time given in the Retry-After header.'
       : 'Too many requests. Please retry after the time given in the Retry-After header.';
   sendGraphError(exchange, answer.status, answer.code, message, answer.headers);
+  if (answer.retryAfterMs !== undefined) {
+    context.stats.retryAfterGiven(tenantId, answer.retryAfterMs, verdict.countedKinds);
+  }
   return true;
 }
 
