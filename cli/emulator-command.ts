@@ -50,6 +50,7 @@ export interface RawEmulatorOptions {
   slowCommitMs: string;
   pageSize: string;
   strictConfigurations?: boolean;
+  lenientConfigurations?: boolean;
   clientSecret?: string;
   seed?: string;
   printEnv?: boolean;
@@ -133,8 +134,13 @@ export function emulatorCommand(): Command {
     )
     .addOption(new Option('--page-size <n>', 'assignments per list page').default('100'))
     .addOption(
-      new Option('--strict-configurations', 'only configurations created through the control API exist (others 404)'),
+      new Option(
+        '--lenient-configurations',
+        'any configuration id exists, created on first use (default: only those created through the control API or Graph; others 404)',
+      ),
     )
+    // The default since configurations became strict; still accepted so existing scripts keep working.
+    .addOption(new Option('--strict-configurations').hideHelp())
     .addOption(new Option('--client-secret <secret>', 'the only client secret the token endpoint accepts'))
     .addOption(new Option('--seed <n>', 'seed for the fault dice (reproducible runs)'))
     .addOption(new Option('--print-env', 'print `export NAME=value` lines for a client shell on stdout'))
@@ -164,8 +170,11 @@ export function parseEmulatorOptions(raw: RawEmulatorOptions): { options: Emulat
     faults: faultOption(raw.fault),
     slowCommitMs: integerOption('--slow-commit-ms', raw.slowCommitMs, 0),
     pageSize: integerOption('--page-size', raw.pageSize, 1, 999),
-    strictConfigurations: raw.strictConfigurations === true,
+    strictConfigurations: raw.lenientConfigurations !== true,
   };
+  if (raw.lenientConfigurations === true && raw.strictConfigurations === true) {
+    throw usage('--lenient-configurations and --strict-configurations contradict each other: give one');
+  }
   if (raw.rateLimit !== undefined) {
     let limit;
     try {

@@ -86,6 +86,21 @@ export class EmulatorControl {
     return this.call('POST', `/_emulator/tenants/${encodeURIComponent(tenantId)}/configurations`, fields);
   }
 
+  /**
+   * Creates every configuration the rows name, once per (tenant, configuration), so a rollout of
+   * them finds its configurations under strict configurations (the default). Existing ones stay.
+   */
+  async createConfigurations(rows: Iterable<{ tenantId: string; configurationId: string }>): Promise<number> {
+    const pairs = new Map<string, { tenantId: string; configurationId: string }>();
+    for (const { tenantId, configurationId } of rows) {
+      pairs.set(`${tenantId.toLowerCase()}/${configurationId.toLowerCase()}`, { tenantId, configurationId });
+    }
+    for (const { tenantId, configurationId } of pairs.values()) {
+      await this.createConfiguration(tenantId, { id: configurationId });
+    }
+    return pairs.size;
+  }
+
   /** Creates an assignment as if it had existed before the client under test started. */
   createAssignment(
     tenantId: string,

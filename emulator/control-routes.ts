@@ -216,6 +216,8 @@ export type EmulatorSettings = Omit<EmulatorContext['settings'], 'clientSecret'>
   readFaults: Required<RequestFaultRates>;
   tokenFaults: Required<RequestFaultRates>;
   tokenFailure: TokenFailureMode | null;
+  /** false in the lenient mode, where any configuration id exists. */
+  strictConfigurations: boolean;
 };
 
 function currentSettings(context: EmulatorContext): EmulatorSettings {
@@ -230,6 +232,7 @@ function currentSettings(context: EmulatorContext): EmulatorSettings {
     readFaults: context.readFaultPlan.currentRates(),
     tokenFaults: context.tokenFaultPlan.currentRates(),
     tokenFailure: context.tokens.failure,
+    strictConfigurations: context.state.strictConfigurations,
   };
 }
 

@@ -49,8 +49,9 @@ export interface EmulatorOptions {
   /** Assignments per page when listing. Default 100. */
   pageSize?: number;
   /**
-   * false (default): any GUID is an existing configuration, created on first use. true: only
-   * configurations created through the control API (or Graph POST) exist; others answer 404.
+   * true (default): only configurations created through the control API (or a Graph POST) exist;
+   * any other id answers 404 ResourceNotFound, as Graph does. false, the lenient mode: any GUID is an
+   * existing configuration, created on first use, for dry runs of a real rollout file.
    */
   strictConfigurations?: boolean;
   /** If set, the token endpoint refuses any other client secret (401 invalid_client). */
@@ -161,7 +162,7 @@ export function resolveEmulatorOptions(options: EmulatorOptions = {}): ResolvedE
     faultRetryAfterMs: options.faultRetryAfterMs ?? 1000,
     slowCommitMs: options.slowCommitMs ?? 1500,
     pageSize: options.pageSize ?? 100,
-    strictConfigurations: options.strictConfigurations ?? false,
+    strictConfigurations: options.strictConfigurations ?? true,
     clientSecret: options.clientSecret,
     tokenLifetimeSeconds: options.tokenLifetimeSeconds ?? 3599,
     seed: options.seed,

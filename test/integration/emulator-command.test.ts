@@ -53,7 +53,7 @@ describe('parseEmulatorOptions', () => {
         faults: {},
         slowCommitMs: 1500,
         pageSize: 100,
-        strictConfigurations: false,
+        strictConfigurations: true,
       },
     });
   });
@@ -65,7 +65,7 @@ describe('parseEmulatorOptions', () => {
       fault: ['503=0.05,500=0.02,reset=0.02', 'commit-reset=0.02,slow-commit=.02'],
       clientSecret: 's3cret',
       seed: '-7',
-      strictConfigurations: true,
+      lenientConfigurations: true,
       printEnv: true,
     });
     expect(printEnv).toBe(true);
@@ -74,8 +74,14 @@ describe('parseEmulatorOptions', () => {
       faults: { serviceUnavailable: 0.05, internalError: 0.02, reset: 0.02, commitThenReset: 0.02, slowCommit: 0.02 },
       clientSecret: 's3cret',
       seed: -7,
-      strictConfigurations: true,
+      strictConfigurations: false,
     });
+  });
+
+  it('keeps configurations strict by default and still accepts --strict-configurations', () => {
+    expect(parseEmulatorOptions(DEFAULTS).options.strictConfigurations).toBe(true);
+    expect(parseEmulatorOptions({ ...DEFAULTS, strictConfigurations: true }).options.strictConfigurations).toBe(true);
+    expect(parseEmulatorOptions({ ...DEFAULTS, lenientConfigurations: true }).options.strictConfigurations).toBe(false);
   });
 
   it.each([
@@ -106,6 +112,7 @@ describe('parseEmulatorOptions', () => {
     [{ readFault: ['commit-reset=0.1'] }, '--read-fault'],
     [{ readFault: ['502=0.6,504=0.6'] }, '--read-fault'],
     [{ tokenFault: ['slow-commit=0.1'] }, '--token-fault'],
+    [{ lenientConfigurations: true, strictConfigurations: true }, '--lenient-configurations'],
   ])('refuses %j with a UserError naming %s', (raw, option) => {
     expect(usageError(raw).message).toContain(option);
   });
