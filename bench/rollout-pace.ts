@@ -79,6 +79,8 @@ export async function rolloutPace(options: {
       ? { throttle: options.throttle }
       : { rateLimit: { max: options.max, windowMs: options.windowMs } }),
     retryAfterFormat: options.retryAfterFormat,
+    // Lenient: the synthetic rows' configurations exist on first use, as when the committed results were measured.
+    strictConfigurations: false,
   });
   const control = new EmulatorControl(emulator.origin, emulator.caCertPath);
   const tenantId = randomUUID();
