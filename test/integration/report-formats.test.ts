@@ -140,7 +140,6 @@ describe('report of a large rollout', () => {
   it('streams 20,000 pending rows in input order as JSON and as CSV', async () => {
     // No worker runs: every row stays pending.
     const rows = makeRows([stack.tenantId, randomUUID()], 4, 2500);
-    await stack.control.createConfigurations(rows);
     const rolloutId = rolloutIdOf(await stack.cli(['enqueue', stack.writeCsv(rows), '--json']));
 
     const json = await stack.cli(['report', rolloutId, '--format', 'json']);
