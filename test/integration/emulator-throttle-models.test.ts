@@ -31,7 +31,7 @@ beforeAll(async () => {
   emulator = await startEmulator({
     port: 0,
     certDir,
-    // Lenient: the tenants change per test and come and go with resets; which configurations exist is beside the point here.
+    // Lenient: tenants change per test and resets forget configurations; which exist is beside the point here.
     strictConfigurations: false,
     seed: 5,
     rateLimit: { max: 2, windowMs: 60_000 },
