@@ -49,6 +49,7 @@ export interface RawEmulatorOptions {
   tokenFault?: string[];
   slowCommitMs: string;
   pageSize: string;
+  /** The default since configurations became strict; still accepted so existing scripts keep working. */
   strictConfigurations?: boolean;
   lenientConfigurations?: boolean;
   clientSecret?: string;
@@ -76,90 +77,85 @@ const FAULT_NAMES: Record<string, FaultKind> = {
 const repeatable = (value: string, previous: string[] = []): string[] => [...previous, value];
 
 export function emulatorCommand(): Command {
-  return (
-    new Command('emulator')
-      .description('Run the Microsoft Graph + Entra ID emulator (HTTPS, self-signed certificate) until Ctrl-C.')
-      .addOption(new Option('--host <host>', 'interface to listen on').default('127.0.0.1'))
-      .addOption(new Option('--port <port>', 'TCP port; 0 picks a free one').default('8443'))
-      .addOption(
-        new Option('--cert-dir <dir>', 'directory for the generated certificate and key').default('./.emulator'),
+  return new Command('emulator')
+    .description('Run the Microsoft Graph + Entra ID emulator (HTTPS, self-signed certificate) until Ctrl-C.')
+    .addOption(new Option('--host <host>', 'interface to listen on').default('127.0.0.1'))
+    .addOption(new Option('--port <port>', 'TCP port; 0 picks a free one').default('8443'))
+    .addOption(new Option('--cert-dir <dir>', 'directory for the generated certificate and key').default('./.emulator'))
+    .addOption(new Option('--rate-limit <spec>', 'per-tenant write limit, e.g. 100/20s or 25/1s (unit ms, s or m)'))
+    .addOption(
+      new Option(
+        '--throttle-model <model>',
+        `how --rate-limit counts: ${THROTTLE_MODELS.join(', ')} (default sliding-writes)`,
+      ),
+    )
+    .addOption(
+      new Option('--throttle-signal <signal>', `how a throttled request is answered: ${THROTTLE_SIGNALS.join(', ')}`),
+    )
+    .addOption(
+      new Option(
+        '--tenant-throttle <tenant=model:max/window[:signal]>',
+        'a throttle for one tenant instead of the global one, e.g. <tenant-guid>=fixed-window:100/20s:429 (repeatable)',
+      ).argParser(repeatable),
+    )
+    .addOption(
+      new Option('--retry-after <format>', `Retry-After format: ${RETRY_AFTER_FORMATS.join(', ')}`).default(
+        'fractional',
+      ),
+    )
+    .addOption(new Option('--latency-ms <n>', 'milliseconds added to every Graph response').default('0'))
+    .addOption(
+      new Option(
+        '--fault <kind=rate...>',
+        'fault rates on assignment POSTs, e.g. 503=0.05,503-no-retry-after=0.01,500=0.02,502=0.01,504=0.01,reset=0.02,commit-reset=0.02,slow-commit=0.02 (repeatable)',
       )
-      .addOption(new Option('--rate-limit <spec>', 'per-tenant write limit, e.g. 100/20s or 25/1s (unit ms, s or m)'))
-      .addOption(
-        new Option(
-          '--throttle-model <model>',
-          `how --rate-limit counts: ${THROTTLE_MODELS.join(', ')} (default sliding-writes)`,
-        ),
-      )
-      .addOption(
-        new Option('--throttle-signal <signal>', `how a throttled request is answered: ${THROTTLE_SIGNALS.join(', ')}`),
-      )
-      .addOption(
-        new Option(
-          '--tenant-throttle <tenant=model:max/window[:signal]>',
-          'a throttle for one tenant instead of the global one, e.g. <tenant-guid>=fixed-window:100/20s:429 (repeatable)',
-        ).argParser(repeatable),
-      )
-      .addOption(
-        new Option('--retry-after <format>', `Retry-After format: ${RETRY_AFTER_FORMATS.join(', ')}`).default(
-          'fractional',
-        ),
-      )
-      .addOption(new Option('--latency-ms <n>', 'milliseconds added to every Graph response').default('0'))
-      .addOption(
-        new Option(
-          '--fault <kind=rate...>',
-          'fault rates on assignment POSTs, e.g. 503=0.05,503-no-retry-after=0.01,500=0.02,502=0.01,504=0.01,reset=0.02,commit-reset=0.02,slow-commit=0.02 (repeatable)',
-        )
-          .argParser((value: string, previous: string[]) => [...previous, value])
-          .default([]),
-      )
-      .addOption(
-        new Option(
-          '--read-fault <kind=rate...>',
-          'fault rates on Graph GETs, e.g. 503=0.05,503-no-retry-after=0.01,500=0.01,502=0.01,504=0.01,reset=0.01 (repeatable)',
-        ).argParser(repeatable),
-      )
-      .addOption(
-        new Option(
-          '--token-fault <kind=rate...>',
-          'fault rates on token requests, same kinds as --read-fault (repeatable)',
-        ).argParser(repeatable),
-      )
-      .addOption(
-        new Option(
-          '--fault-retry-after <seconds>',
-          'the Retry-After of 503 faults on POSTs, GETs and token requests, e.g. 2 or 0.5 (default 1)',
-        ),
-      )
-      .addOption(
-        new Option('--slow-commit-ms <n>', 'delay before a slow-commit fault creates its assignment').default('1500'),
-      )
-      .addOption(new Option('--page-size <n>', 'assignments per list page').default('100'))
-      .addOption(
-        new Option(
-          '--lenient-configurations',
-          'any configuration id exists, created on first use (default: only those created through the control API or Graph; others 404)',
-        ),
-      )
-      // The default since configurations became strict; still accepted so existing scripts keep working.
-      .addOption(new Option('--strict-configurations').hideHelp())
-      .addOption(new Option('--client-secret <secret>', 'the only client secret the token endpoint accepts'))
-      .addOption(new Option('--seed <n>', 'seed for the fault dice (reproducible runs)'))
-      .addOption(new Option('--print-env', 'print `export NAME=value` lines for a client shell on stdout'))
-      .action(async (raw: RawEmulatorOptions) => {
-        const { options, printEnv } = parseEmulatorOptions(raw);
-        const emulator = await start(options);
-        process.stderr.write(
-          `emulator listening on ${emulator.origin} (Graph ${emulator.graphBaseUrl}, control ${emulator.origin}/_emulator); ` +
-            `trust its certificate with NODE_EXTRA_CA_CERTS=${emulator.caCertPath}\n`,
-        );
-        if (printEnv) process.stdout.write(formatEnv(emulator.env()));
-        await nextStopSignal();
-        await emulator.close();
-        process.exitCode = 0;
-      })
-  );
+        .argParser((value: string, previous: string[]) => [...previous, value])
+        .default([]),
+    )
+    .addOption(
+      new Option(
+        '--read-fault <kind=rate...>',
+        'fault rates on Graph GETs, e.g. 503=0.05,503-no-retry-after=0.01,500=0.01,502=0.01,504=0.01,reset=0.01 (repeatable)',
+      ).argParser(repeatable),
+    )
+    .addOption(
+      new Option(
+        '--token-fault <kind=rate...>',
+        'fault rates on token requests, same kinds as --read-fault (repeatable)',
+      ).argParser(repeatable),
+    )
+    .addOption(
+      new Option(
+        '--fault-retry-after <seconds>',
+        'the Retry-After of 503 faults on POSTs, GETs and token requests, e.g. 2 or 0.5 (default 1)',
+      ),
+    )
+    .addOption(
+      new Option('--slow-commit-ms <n>', 'delay before a slow-commit fault creates its assignment').default('1500'),
+    )
+    .addOption(new Option('--page-size <n>', 'assignments per list page').default('100'))
+    .addOption(
+      new Option(
+        '--lenient-configurations',
+        'any configuration id exists, created on first use (default: only those created through the control API or Graph; others 404)',
+      ),
+    )
+    .addOption(new Option('--strict-configurations').hideHelp())
+    .addOption(new Option('--client-secret <secret>', 'the only client secret the token endpoint accepts'))
+    .addOption(new Option('--seed <n>', 'seed for the fault dice (reproducible runs)'))
+    .addOption(new Option('--print-env', 'print `export NAME=value` lines for a client shell on stdout'))
+    .action(async (raw: RawEmulatorOptions) => {
+      const { options, printEnv } = parseEmulatorOptions(raw);
+      const emulator = await start(options);
+      process.stderr.write(
+        `emulator listening on ${emulator.origin} (Graph ${emulator.graphBaseUrl}, control ${emulator.origin}/_emulator); ` +
+          `trust its certificate with NODE_EXTRA_CA_CERTS=${emulator.caCertPath}\n`,
+      );
+      if (printEnv) process.stdout.write(formatEnv(emulator.env()));
+      await nextStopSignal();
+      await emulator.close();
+      process.exitCode = 0;
+    });
 }
 
 /** Turns option text into EmulatorOptions; throws a UserError naming the first bad option. */

@@ -50,7 +50,7 @@ export interface EmulatorOptions {
   pageSize?: number;
   /**
    * true (default): only configurations created through the control API (or a Graph POST) exist;
-   * any other id answers 404 ResourceNotFound, as Graph does. false, the lenient mode: any GUID is an
+   * any other id answers 404 ResourceNotFound. false, the lenient mode: any GUID is an
    * existing configuration, created on first use, for dry runs of a real rollout file.
    */
   strictConfigurations?: boolean;

@@ -204,7 +204,7 @@ async function handleToken(context: EmulatorContext, exchange: HttpExchange, ten
 }
 
 /**
- * Entra ID's 503, with Retry-After after `retryAfterMs` when given. Retry-After is whole seconds,
+ * Entra ID's 503, with a Retry-After of `retryAfterMs` when given. Retry-After is whole seconds,
  * rounded up, on purpose: MSAL parses it with parseInt and treats 0 (what "0.5" becomes) as "no
  * value", which locks its client out for 60 s.
  */
