@@ -1,46 +1,11 @@
 import { join } from 'node:path';
 import type { AssignmentRow } from '../lib/assignment-row.js';
 import { EmulatorControl } from '../emulator/control-client.js';
-import {
-  startEmulator,
-  type EmulatorOptions,
-  type FaultRates,
-  type RunningEmulator,
-} from '../emulator/emulator-server.js';
+import { startEmulator, type EmulatorOptions, type RunningEmulator } from '../emulator/emulator-server.js';
 import type { TenantStats } from '../emulator/emulator-stats.js';
 
-/**
- * POST fault rates, with the kinds the emulator is gaining (503 without Retry-After, 502, 504). Today's
- * emulator ignores the kinds it does not know, so send them only when `emulatorNext()` says so.
- */
-export type BenchFaultRates = FaultRates & {
-  serviceUnavailableNoRetryAfter?: number;
-  badGateway?: number;
-  gatewayTimeout?: number;
-};
-
-/**
- * The emulator's options as the benchmarks pass them: today's, and the names being added
- * (`faultRetryAfterMs`, the Retry-After of fault 503s; `lenientConfigurations`, the way back to
- * "any GUID is a configuration" once strict is the default). The intersection keeps this file
- * compiling whether or not the emulator on the branch knows them yet.
- */
-export type BenchEmulatorOptions = Omit<EmulatorOptions, 'faults'> & {
-  faults?: BenchFaultRates;
-  faultRetryAfterMs?: number;
-  lenientConfigurations?: boolean;
-  strictConfigurations?: boolean;
-};
-
-/**
- * `BENCH_EMULATOR_NEXT=1`: the emulator on this branch has the POST fault kinds
- * `serviceUnavailableNoRetryAfter`, `badGateway`, `gatewayTimeout`, the option `faultRetryAfterMs`
- * and the per-tenant stat `sentDuringRetryAfter`. Off (default): the benchmarks use only what today's
- * emulator has, and say what they folded.
- */
-export function emulatorNext(): boolean {
-  return process.env.BENCH_EMULATOR_NEXT === '1';
-}
+/** The emulator's options as the benchmarks pass them. */
+export type BenchEmulatorOptions = EmulatorOptions;
 
 export interface BenchEmulator {
   emulator: RunningEmulator;
@@ -54,9 +19,7 @@ export interface BenchEmulator {
  * `<dir>/emulator`.
  */
 export async function startBenchEmulator(dir: string, options: BenchEmulatorOptions = {}): Promise<BenchEmulator> {
-  const all: BenchEmulatorOptions = { port: 0, certDir: join(dir, 'emulator'), strictConfigurations: true, ...options };
-  // The extra names pass through to an emulator that knows them; today's ignores them.
-  const emulator = await startEmulator(all as EmulatorOptions);
+  const emulator = await startEmulator({ port: 0, certDir: join(dir, 'emulator'), ...options });
   return { emulator, control: new EmulatorControl(emulator.origin, emulator.caCertPath) };
 }
 

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { FaultRates, RequestFaultRates } from '../emulator/emulator-server.js';
 import type { TenantStats } from '../emulator/emulator-stats.js';
 import type { ThrottleSpec } from '../emulator/throttle-model.js';
-import { emulatorNext, statCell, type BenchFaultRates } from './bench-emulator.js';
+import { statCell } from './bench-emulator.js';
 import { describeMachine, machineFacts, printTable, targetCells, writeResult, type Target } from './results.js';
 import {
   envNumber,
@@ -96,24 +96,25 @@ async function header(text: string): Promise<void> {
 
 /** A slow commit's assignment appears this long after its 504. */
 const SLOW_COMMIT_MS = 5000;
-/** The Retry-After of the POST 503s that carry one (an option of the emulator being extended). */
+/** The Retry-After of the fault 503s that carry one. */
 const FAULT_RETRY_AFTER_MS = 2000;
 
 /**
  * The issue's POST fault mix: 6% 503 (half with Retry-After 2 s, half without), 3% 500, 3% reset
- * before commit, 4% commit-then-reset, 2% slow commit. Today's emulator has no POST 503 without
- * Retry-After and a fixed Retry-After of 1 s; without BENCH_EMULATOR_NEXT the whole 6% are its 503.
+ * before commit, 4% commit-then-reset, 2% slow commit.
  */
-export function postFaultMix(next = emulatorNext()): BenchFaultRates {
-  const unavailable = next
-    ? { serviceUnavailable: 0.03, serviceUnavailableNoRetryAfter: 0.03 }
-    : { serviceUnavailable: 0.06 };
-  return { ...unavailable, internalError: 0.03, reset: 0.03, commitThenReset: 0.04, slowCommit: 0.02 };
-}
+export const POST_FAULT_MIX: FaultRates = {
+  serviceUnavailable: 0.03,
+  serviceUnavailableNoRetryAfter: 0.03,
+  internalError: 0.03,
+  reset: 0.03,
+  commitThenReset: 0.04,
+  slowCommit: 0.02,
+};
 
 /**
  * The same mix on Graph GETs and token requests, as far as their kinds go: 503 with and without
- * Retry-After (1 s, the emulator's), 500 and reset; commit-then-reset and slow commits exist only
+ * Retry-After (2 s), 500 and reset; commit-then-reset and slow commits exist only
  * for POSTs (a read commits nothing).
  */
 export const REQUEST_FAULT_MIX: RequestFaultRates = {
@@ -133,7 +134,6 @@ const FAULTS_PACE_TARGET: Target = { op: '≥', value: 0.8 };
  */
 export async function faultsBenchmark(): Promise<ScenarioResult[]> {
   const rows = envNumber('BENCH_FAULTS_ROWS', 300);
-  const next = emulatorNext();
   const applied: {
     post?: Required<FaultRates>;
     read?: Required<RequestFaultRates>;
@@ -148,16 +148,12 @@ export async function faultsBenchmark(): Promise<ScenarioResult[]> {
       rateLimit: throttled ? '25/1s' : undefined,
       emulator: {
         slowCommitMs: SLOW_COMMIT_MS,
-        ...(next ? { faultRetryAfterMs: FAULT_RETRY_AFTER_MS } : {}),
+        faultRetryAfterMs: FAULT_RETRY_AFTER_MS,
         ...(throttled ? { rateLimit: { max: 25, windowMs: 1000 } } : {}),
       },
       // Through the control API, so the rates in force are what it answers (it refuses kinds it lacks).
       prepare: async ({ control }) => {
-        applied.post = await control.setFaults(postFaultMix(next)).catch((error: Error) => {
-          throw new Error(
-            `${error.message}${next ? ' (BENCH_EMULATOR_NEXT=1 sends POST fault kinds this emulator may not have yet)' : ''}`,
-          );
-        });
+        applied.post = await control.setFaults(POST_FAULT_MIX);
         applied.read = await control.setReadFaults(REQUEST_FAULT_MIX);
         applied.token = await control.setTokenFaults(REQUEST_FAULT_MIX);
         return {};
@@ -175,7 +171,7 @@ export async function faultsBenchmark(): Promise<ScenarioResult[]> {
       .map(([k, v]) => `${k} ${(v * 100).toFixed(0)}%`)
       .join(', ');
   console.log(
-    `POST faults: ${rates(applied.post)} (slow commit after ${SLOW_COMMIT_MS / 1000} s; 503 Retry-After ${next ? `${FAULT_RETRY_AFTER_MS / 1000} s` : '1 s, the emulator’s (BENCH_EMULATOR_NEXT unset: no POST 503 without Retry-After)'}); GETs: ${rates(applied.read)}; token requests: ${rates(applied.token)}`,
+    `POST faults: ${rates(applied.post)} (slow commit after ${SLOW_COMMIT_MS / 1000} s; 503 Retry-After ${FAULT_RETRY_AFTER_MS / 1000} s); GETs: ${rates(applied.read)}; token requests: ${rates(applied.token)}`,
   );
   printTable(
     [
@@ -218,7 +214,7 @@ export async function faultsBenchmark(): Promise<ScenarioResult[]> {
       ];
     }),
   );
-  console.log(`wrote ${writeResult('faults', { rows, emulatorNext: next, faults: applied, runs })}`);
+  console.log(`wrote ${writeResult('faults', { rows, faults: applied, runs })}`);
   return runs;
 }
 

@@ -81,12 +81,14 @@ async function runDemo(
   );
 
   // Three tenants, two configurations each; a few groups are assigned already, a few rows repeat.
+  // The configurations exist before the rollout, as in a real tenant: the emulator knows no others.
   const tenants = [randomUUID(), randomUUID(), randomUUID()];
   const rows: AssignmentRow[] = [];
   let preexisting = 0;
   for (const tenantId of tenants) {
     for (let c = 0; c < 2; c++) {
       const configurationId = randomUUID();
+      await control.createConfiguration(tenantId, { id: configurationId, displayName: `Demo baseline ${c + 1}` });
       for (let g = 0; g < perConfiguration; g++) {
         const groupId = randomUUID();
         rows.push({ tenantId, configurationId, groupId });

@@ -44,26 +44,20 @@ export interface RawEmulatorOptions {
   retryAfter: string;
   latencyMs: string;
   fault: string[];
+  faultRetryAfter?: string;
   readFault?: string[];
   tokenFault?: string[];
   slowCommitMs: string;
   pageSize: string;
+  /** The default since configurations became strict; still accepted so existing scripts keep working. */
   strictConfigurations?: boolean;
+  lenientConfigurations?: boolean;
   clientSecret?: string;
   seed?: string;
   printEnv?: boolean;
 }
 
-/** The short fault names of `--fault`, as people write status codes and kinds. */
-const FAULT_NAMES: Record<string, FaultKind> = {
-  '503': 'serviceUnavailable',
-  '500': 'internalError',
-  reset: 'reset',
-  'commit-reset': 'commitThenReset',
-  'slow-commit': 'slowCommit',
-};
-
-/** The short fault names of `--read-fault` and `--token-fault`. */
+/** The short fault names of `--read-fault` and `--token-fault`, as people write status codes and kinds. */
 const REQUEST_FAULT_NAMES: Record<string, RequestFaultKind> = {
   '503': 'serviceUnavailable',
   '503-no-retry-after': 'serviceUnavailableNoRetryAfter',
@@ -71,6 +65,13 @@ const REQUEST_FAULT_NAMES: Record<string, RequestFaultKind> = {
   '502': 'badGateway',
   '504': 'gatewayTimeout',
   reset: 'reset',
+};
+
+/** The short fault names of `--fault`: the request faults' and the two that commit. */
+const FAULT_NAMES: Record<string, FaultKind> = {
+  ...REQUEST_FAULT_NAMES,
+  'commit-reset': 'commitThenReset',
+  'slow-commit': 'slowCommit',
 };
 
 const repeatable = (value: string, previous: string[] = []): string[] => [...previous, value];
@@ -106,7 +107,7 @@ export function emulatorCommand(): Command {
     .addOption(
       new Option(
         '--fault <kind=rate...>',
-        'fault rates on assignment POSTs, e.g. 503=0.05,500=0.02,reset=0.02,commit-reset=0.02,slow-commit=0.02 (repeatable)',
+        'fault rates on assignment POSTs, e.g. 503=0.05,503-no-retry-after=0.01,500=0.02,502=0.01,504=0.01,reset=0.02,commit-reset=0.02,slow-commit=0.02 (repeatable)',
       )
         .argParser((value: string, previous: string[]) => [...previous, value])
         .default([]),
@@ -124,12 +125,22 @@ export function emulatorCommand(): Command {
       ).argParser(repeatable),
     )
     .addOption(
+      new Option(
+        '--fault-retry-after <seconds>',
+        'the Retry-After of 503 faults on POSTs, GETs and token requests, e.g. 2 or 0.5 (default 1)',
+      ),
+    )
+    .addOption(
       new Option('--slow-commit-ms <n>', 'delay before a slow-commit fault creates its assignment').default('1500'),
     )
     .addOption(new Option('--page-size <n>', 'assignments per list page').default('100'))
     .addOption(
-      new Option('--strict-configurations', 'only configurations created through the control API exist (others 404)'),
+      new Option(
+        '--lenient-configurations',
+        'any configuration id exists, created on first use (default: only those created through the control API or Graph; others 404)',
+      ),
     )
+    .addOption(new Option('--strict-configurations').hideHelp())
     .addOption(new Option('--client-secret <secret>', 'the only client secret the token endpoint accepts'))
     .addOption(new Option('--seed <n>', 'seed for the fault dice (reproducible runs)'))
     .addOption(new Option('--print-env', 'print `export NAME=value` lines for a client shell on stdout'))
@@ -159,8 +170,11 @@ export function parseEmulatorOptions(raw: RawEmulatorOptions): { options: Emulat
     faults: faultOption(raw.fault),
     slowCommitMs: integerOption('--slow-commit-ms', raw.slowCommitMs, 0),
     pageSize: integerOption('--page-size', raw.pageSize, 1, 999),
-    strictConfigurations: raw.strictConfigurations === true,
+    strictConfigurations: raw.lenientConfigurations !== true,
   };
+  if (raw.lenientConfigurations === true && raw.strictConfigurations === true) {
+    throw usage('--lenient-configurations and --strict-configurations contradict each other: give one');
+  }
   if (raw.rateLimit !== undefined) {
     let limit;
     try {
@@ -183,6 +197,8 @@ export function parseEmulatorOptions(raw: RawEmulatorOptions): { options: Emulat
   if (raw.tenantThrottle !== undefined && raw.tenantThrottle.length > 0) {
     options.tenantThrottle = tenantThrottleOption(raw.tenantThrottle);
   }
+  if (raw.faultRetryAfter !== undefined)
+    options.faultRetryAfterMs = secondsOption('--fault-retry-after', raw.faultRetryAfter);
   if (raw.readFault !== undefined && raw.readFault.length > 0) {
     options.readFaults = requestFaultOption('--read-fault', raw.readFault);
   }
@@ -237,6 +253,15 @@ function integerOption(name: string, text: string, min: number, max = Number.MAX
     throw usage(`${name} must be an integer from ${min} to ${max}, got '${text}'`);
   }
   return value;
+}
+
+/** Seconds with at most millisecond precision, more than 0 and at most an hour, as milliseconds. */
+function secondsOption(name: string, text: string): number {
+  const ms = /^\d+(\.\d{1,3})?$/.test(text) ? Math.round(Number(text) * 1000) : NaN;
+  if (!(ms >= 1 && ms <= 3_600_000)) {
+    throw usage(`${name} must be seconds from 0.001 to 3600 (at most 3 decimals), got '${text}'`);
+  }
+  return ms;
 }
 
 function retryAfterOption(text: string): RetryAfterFormat {

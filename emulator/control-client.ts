@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
+import type { EmulatorSettings } from './control-routes.js';
 import type { FaultRates, RequestFaultRates } from './emulator-options.js';
 import type { Group, Truth } from './emulator-state.js';
 import type { StatsSnapshot } from './emulator-stats.js';
@@ -31,7 +32,12 @@ export class EmulatorControl {
     return this.call('GET', windowMs === undefined ? '/_emulator/stats' : `/_emulator/stats?windowMs=${windowMs}`);
   }
 
-  /** Replaces every fault rate (kinds left out become 0). */
+  /** The behaviour in force: faults, throttles, Retry-After format, latency and the rest. */
+  settings(): Promise<EmulatorSettings> {
+    return this.call('GET', '/_emulator/settings');
+  }
+
+  /** Replaces every fault rate on assignment POSTs (kinds left out become 0). */
   setFaults(rates: FaultRates): Promise<Required<FaultRates>> {
     return this.call('PUT', '/_emulator/faults', rates);
   }
@@ -78,6 +84,21 @@ export class EmulatorControl {
     fields: { id?: string; displayName?: string } = {},
   ): Promise<{ id: string; displayName: string; createdDateTime: string }> {
     return this.call('POST', `/_emulator/tenants/${encodeURIComponent(tenantId)}/configurations`, fields);
+  }
+
+  /**
+   * Creates every configuration the rows name, once per (tenant, configuration), so a rollout of
+   * them finds its configurations under strict configurations (the default). Existing ones stay.
+   */
+  async createConfigurations(rows: Iterable<{ tenantId: string; configurationId: string }>): Promise<number> {
+    const pairs = new Map<string, { tenantId: string; configurationId: string }>();
+    for (const { tenantId, configurationId } of rows) {
+      pairs.set(`${tenantId.toLowerCase()}/${configurationId.toLowerCase()}`, { tenantId, configurationId });
+    }
+    for (const { tenantId, configurationId } of pairs.values()) {
+      await this.createConfiguration(tenantId, { id: configurationId });
+    }
+    return pairs.size;
   }
 
   /** Creates an assignment as if it had existed before the client under test started. */

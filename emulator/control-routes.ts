@@ -5,8 +5,9 @@ import { checkFaultRates } from './fault-plan.js';
 import { readGraphBody, sendGraphError } from './graph-error.js';
 import type { HttpExchange } from './http-exchange.js';
 import { checkRequestFaultRates } from './request-fault-plan.js';
-import { checkThrottleSpec, THROTTLE_MODELS, THROTTLE_SIGNALS } from './throttle-model.js';
-import { TOKEN_FAILURE_MODES } from './token-service.js';
+import type { FaultRates, RequestFaultRates } from './emulator-options.js';
+import { checkThrottleSpec, THROTTLE_MODELS, THROTTLE_SIGNALS, type ThrottleSpec } from './throttle-model.js';
+import { TOKEN_FAILURE_MODES, type TokenFailureMode } from './token-service.js';
 
 /**
  * The control API under `/_emulator`: how a test in another process reads the truth and the
@@ -16,13 +17,6 @@ import { TOKEN_FAILURE_MODES } from './token-service.js';
  */
 
 const rate = z.number().min(0).max(1);
-const faultRatesBody = z.strictObject({
-  serviceUnavailable: rate.optional(),
-  internalError: rate.optional(),
-  reset: rate.optional(),
-  commitThenReset: rate.optional(),
-  slowCommit: rate.optional(),
-});
 const requestFaultRatesBody = z.strictObject({
   serviceUnavailable: rate.optional(),
   serviceUnavailableNoRetryAfter: rate.optional(),
@@ -30,6 +24,10 @@ const requestFaultRatesBody = z.strictObject({
   badGateway: rate.optional(),
   gatewayTimeout: rate.optional(),
   reset: rate.optional(),
+});
+const faultRatesBody = requestFaultRatesBody.extend({
+  commitThenReset: rate.optional(),
+  slowCommit: rate.optional(),
 });
 const throttleBody = z.union([
   z.null(),
@@ -208,7 +206,21 @@ function sendStats(context: EmulatorContext, exchange: HttpExchange): void {
   exchange.sendJson(200, context.stats.snapshot(windowMs));
 }
 
-function currentSettings(context: EmulatorContext): Record<string, unknown> {
+/** `GET /_emulator/settings`: the behaviour in force (the client secret itself is never shown). */
+export type EmulatorSettings = Omit<EmulatorContext['settings'], 'clientSecret'> & {
+  clientSecretRequired: boolean;
+  faults: Required<FaultRates>;
+  rateLimit: { max: number; windowMs: number } | null;
+  throttle: Required<ThrottleSpec> | null;
+  tenantThrottle: Record<string, Required<ThrottleSpec>>;
+  readFaults: Required<RequestFaultRates>;
+  tokenFaults: Required<RequestFaultRates>;
+  tokenFailure: TokenFailureMode | null;
+  /** false in the lenient mode, where any configuration id exists. */
+  strictConfigurations: boolean;
+};
+
+function currentSettings(context: EmulatorContext): EmulatorSettings {
   const { clientSecret, ...visible } = context.settings;
   return {
     ...visible,
@@ -220,6 +232,7 @@ function currentSettings(context: EmulatorContext): Record<string, unknown> {
     readFaults: context.readFaultPlan.currentRates(),
     tokenFaults: context.tokenFaultPlan.currentRates(),
     tokenFailure: context.tokens.failure,
+    strictConfigurations: context.state.strictConfigurations,
   };
 }
 

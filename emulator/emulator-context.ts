@@ -27,6 +27,8 @@ export interface EmulatorContext {
   settings: {
     retryAfterFormat: RetryAfterFormat;
     latencyMs: number;
+    /** What a `serviceUnavailable` fault's Retry-After asks for. */
+    faultRetryAfterMs: number;
     slowCommitMs: number;
     pageSize: number;
     clientSecret: string | undefined;

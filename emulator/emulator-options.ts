@@ -35,6 +35,11 @@ export interface EmulatorOptions {
   latencyMs?: number;
   /** Probabilities (0..1, summing to at most 1) of each fault on assignment POSTs. Default none. */
   faults?: FaultRates;
+  /**
+   * Milliseconds the Retry-After of a `serviceUnavailable` fault asks for, on POSTs, GETs and token
+   * requests alike (a token request's in whole seconds, rounded up). Default 1000.
+   */
+  faultRetryAfterMs?: number;
   /** Probabilities of each fault on Graph GETs (lists, a configuration, an assignment, a group). Default none. */
   readFaults?: RequestFaultRates;
   /** Probabilities of each fault on token requests (tenants given by GUID). Default none. */
@@ -44,8 +49,9 @@ export interface EmulatorOptions {
   /** Assignments per page when listing. Default 100. */
   pageSize?: number;
   /**
-   * false (default): any GUID is an existing configuration, created on first use. true: only
-   * configurations created through the control API (or Graph POST) exist; others answer 404.
+   * true (default): only configurations created through the control API (or a Graph POST) exist;
+   * any other id answers 404 ResourceNotFound. false, the lenient mode: any GUID is an
+   * existing configuration, created on first use, for dry runs of a real rollout file.
    */
   strictConfigurations?: boolean;
   /** If set, the token endpoint refuses any other client secret (401 invalid_client). */
@@ -57,16 +63,32 @@ export interface EmulatorOptions {
 }
 
 /**
- * Probability (0..1) of each fault on an assignment POST. One die is rolled per request, so the rates
- * are exclusive and must sum to at most 1.
+ * Probability (0..1) of each fault on a request that commits nothing: a Graph GET or a token request.
+ * One die per request, so the rates must sum to at most 1.
  */
-export interface FaultRates {
-  /** 503 ServiceUnavailable with Retry-After 1 s; nothing is created. */
+export interface RequestFaultRates {
+  /** 503 ServiceUnavailable with Retry-After (`faultRetryAfterMs`, 1 s by default); nothing is done. */
   serviceUnavailable?: number;
-  /** 500 InternalServerError; nothing is created. */
+  /** 503 ServiceUnavailable without Retry-After; nothing is done. */
+  serviceUnavailableNoRetryAfter?: number;
+  /** 500 InternalServerError; nothing is done. */
   internalError?: number;
-  /** The connection is destroyed before the commit; nothing is created. */
+  /** 502 BadGateway; nothing is done. */
+  badGateway?: number;
+  /** 504 GatewayTimeout; nothing is done. */
+  gatewayTimeout?: number;
+  /** The connection is destroyed without an answer; nothing is done. */
   reset?: number;
+}
+
+export type RequestFaultKind = keyof RequestFaultRates;
+
+/**
+ * Probability (0..1) of each fault on an assignment POST: every request fault (same names, and
+ * nothing is created), plus the two that only a write can have, because they commit. One die is
+ * rolled per request, so the rates are exclusive and must sum to at most 1.
+ */
+export interface FaultRates extends RequestFaultRates {
   /** The assignment is created, then the connection is destroyed without an answer. */
   commitThenReset?: number;
   /** 504 GatewayTimeout at once; the assignment is created `slowCommitMs` later. */
@@ -74,27 +96,6 @@ export interface FaultRates {
 }
 
 export type FaultKind = keyof FaultRates;
-
-/**
- * Probability (0..1) of each fault on a request that commits nothing: a Graph GET or a token request.
- * One die per request, so the rates must sum to at most 1.
- */
-export interface RequestFaultRates {
-  /** 503 ServiceUnavailable with Retry-After 1 s. */
-  serviceUnavailable?: number;
-  /** 503 ServiceUnavailable without Retry-After. */
-  serviceUnavailableNoRetryAfter?: number;
-  /** 500 InternalServerError. */
-  internalError?: number;
-  /** 502 BadGateway. */
-  badGateway?: number;
-  /** 504 GatewayTimeout. */
-  gatewayTimeout?: number;
-  /** The connection is destroyed without an answer. */
-  reset?: number;
-}
-
-export type RequestFaultKind = keyof RequestFaultRates;
 
 /** Every request fault kind, in the order the die is read. */
 export const REQUEST_FAULT_KINDS: readonly RequestFaultKind[] = [
@@ -106,14 +107,11 @@ export const REQUEST_FAULT_KINDS: readonly RequestFaultKind[] = [
   'reset',
 ];
 
-/** Every fault kind, in the order the die is read. */
-export const FAULT_KINDS: readonly FaultKind[] = [
-  'serviceUnavailable',
-  'internalError',
-  'reset',
-  'commitThenReset',
-  'slowCommit',
-];
+/**
+ * Every POST fault kind, in the order the die is read. The old kinds kept their relative order and a
+ * kind at rate 0 takes no room on the die, so the kinds added later did not shift any seeded run.
+ */
+export const FAULT_KINDS: readonly FaultKind[] = [...REQUEST_FAULT_KINDS, 'commitThenReset', 'slowCommit'];
 
 export type RetryAfterFormat = 'fractional' | 'seconds' | 'date' | 'none';
 
@@ -134,6 +132,7 @@ export interface ResolvedEmulatorOptions {
   retryAfterFormat: RetryAfterFormat;
   latencyMs: number;
   faults: FaultRates;
+  faultRetryAfterMs: number;
   slowCommitMs: number;
   pageSize: number;
   strictConfigurations: boolean;
@@ -160,9 +159,10 @@ export function resolveEmulatorOptions(options: EmulatorOptions = {}): ResolvedE
     retryAfterFormat: options.retryAfterFormat ?? 'fractional',
     latencyMs: options.latencyMs ?? 0,
     faults: options.faults ?? {},
+    faultRetryAfterMs: options.faultRetryAfterMs ?? 1000,
     slowCommitMs: options.slowCommitMs ?? 1500,
     pageSize: options.pageSize ?? 100,
-    strictConfigurations: options.strictConfigurations ?? false,
+    strictConfigurations: options.strictConfigurations ?? true,
     clientSecret: options.clientSecret,
     tokenLifetimeSeconds: options.tokenLifetimeSeconds ?? 3599,
     seed: options.seed,
@@ -170,6 +170,7 @@ export function resolveEmulatorOptions(options: EmulatorOptions = {}): ResolvedE
   requireInteger('port', resolved.port, 0, 65_535);
   requireInteger('latencyMs', resolved.latencyMs, 0);
   requireInteger('slowCommitMs', resolved.slowCommitMs, 0);
+  requireInteger('faultRetryAfterMs', resolved.faultRetryAfterMs, 1);
   requireInteger('pageSize', resolved.pageSize, 1, 999);
   requireInteger('tokenLifetimeSeconds', resolved.tokenLifetimeSeconds, 1);
   if (resolved.rateLimit) {

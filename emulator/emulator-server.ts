@@ -84,6 +84,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     settings: {
       retryAfterFormat: resolved.retryAfterFormat,
       latencyMs: resolved.latencyMs,
+      faultRetryAfterMs: resolved.faultRetryAfterMs,
       slowCommitMs: resolved.slowCommitMs,
       pageSize: resolved.pageSize,
       clientSecret: resolved.clientSecret,

@@ -52,12 +52,12 @@ export class EmulatorState {
   private groups = new Map<string, Map<string, Group>>();
 
   /**
-   * @param strictConfigurations when false, any configuration id exists: the first lookup creates it,
-   *   which is how a demo works against ids nobody set up.
+   * @param strictConfigurations when false (lenient), any configuration id exists: the first lookup
+   *   creates it, which is how a dry run works against the ids of a real tenant's rollout file.
    */
-  constructor(private readonly strictConfigurations: boolean) {}
+  constructor(readonly strictConfigurations: boolean) {}
 
-  /** The configuration if it exists (or, when not strict, after creating it). */
+  /** The configuration if it exists (or, when lenient, after creating it). */
   findConfiguration(tenantId: string, configurationId: string): Configuration | undefined {
     return this.entry(tenantId, configurationId, !this.strictConfigurations)?.configuration;
   }

@@ -1,6 +1,12 @@
 import { FAULT_KINDS, REQUEST_FAULT_KINDS, type FaultKind, type RequestFaultKind } from './emulator-options.js';
 import { monotonicClock, type Clock } from './monotonic-clock.js';
-import { THROTTLE_MODELS, type ThrottleModelName } from './throttle-model.js';
+import { THROTTLE_MODELS, type RequestKind, type ThrottleModelName } from './throttle-model.js';
+
+/**
+ * A request that reaches the emulator this soon after a throttle answer left was already on the wire
+ * when the client was told to wait: it does not count as sent during the Retry-After.
+ */
+export const RETRY_AFTER_GRACE_MS = 50;
 
 /** What one tenant did to the emulator since start (or the last reset). */
 export interface TenantStats {
@@ -12,6 +18,12 @@ export interface TenantStats {
   throttled: number;
   /** `throttled`, split by the throttle model that refused. */
   throttledByModel: Record<ThrottleModelName, number>;
+  /**
+   * Graph requests, of a kind the refusing throttle counts, that arrived while a Retry-After that
+   * throttle gave this tenant still held, more than RETRY_AFTER_GRACE_MS after that answer was sent.
+   * A well-behaved client keeps it at 0.
+   */
+  sentDuringRetryAfter: number;
   /** Assignment POSTs that drew each fault. */
   faults: Record<FaultKind, number>;
   /** Graph GETs that drew each fault (they are not counted in `reads`). */
@@ -45,6 +57,8 @@ export interface StatsSnapshot {
  */
 export class EmulatorStats {
   private tenants = new Map<string, TenantStats>();
+  /** Per tenant, the Retry-After holds that may still hold, `until` ascending. */
+  private holds = new Map<string, RetryAfterHold[]>();
   private writeTimes = new Map<string, number[]>();
   /** Reads and accepted writes: a client whose reads share its write budget stays under the limit in this log too. */
   private requestTimes = new Map<string, number[]>();
@@ -76,6 +90,39 @@ export class EmulatorStats {
     const stats = this.of(tenantId);
     stats.throttled += 1;
     stats.throttledByModel[model] += 1;
+  }
+
+  /**
+   * A throttle answer telling the tenant to wait `retryAfterMs` has just been sent; until then,
+   * requests of `countedKinds` count in `sentDuringRetryAfter`.
+   */
+  retryAfterGiven(tenantId: string, retryAfterMs: number, countedKinds: readonly RequestKind[]): void {
+    const sentAt = this.now();
+    const hold: RetryAfterHold = { sentAt, until: sentAt + retryAfterMs, countedKinds };
+    const holds = this.holds.get(tenantId) ?? [];
+    // An earlier hold over the same kinds lasting at least as long covers every moment this one would.
+    const covered = holds.some(
+      (earlier) => earlier.until >= hold.until && sameKinds(earlier.countedKinds, hold.countedKinds),
+    );
+    if (covered) return;
+    holds.push(hold);
+    holds.sort((a, b) => a.until - b.until);
+    this.holds.set(tenantId, holds);
+  }
+
+  /** A Graph request of `kind` from the tenant has just arrived (before any added latency). */
+  requestArrived(tenantId: string, kind: RequestKind): void {
+    const holds = this.holds.get(tenantId);
+    if (!holds) return;
+    const at = this.now();
+    // Requests are checked as they arrive, so a hold over by now is over for every later request too.
+    while (holds.length > 0 && (holds[0]?.until ?? 0) <= at) holds.shift();
+    if (holds.length === 0) {
+      this.holds.delete(tenantId);
+      return;
+    }
+    const ignored = holds.some((hold) => at - hold.sentAt > RETRY_AFTER_GRACE_MS && hold.countedKinds.includes(kind));
+    if (ignored) this.of(tenantId).sentDuringRetryAfter += 1;
   }
 
   readFault(tenantId: string, kind: RequestFaultKind): void {
@@ -130,6 +177,7 @@ export class EmulatorStats {
 
   clear(): void {
     this.tenants = new Map();
+    this.holds = new Map();
     this.writeTimes = new Map();
     this.requestTimes = new Map();
     this.unauthorized = 0;
@@ -145,6 +193,7 @@ export class EmulatorStats {
         reads: 0,
         throttled: 0,
         throttledByModel: zeroes(THROTTLE_MODELS),
+        sentDuringRetryAfter: 0,
         faults,
         readFaults: zeroes(REQUEST_FAULT_KINDS),
         tokenFaults: zeroes(REQUEST_FAULT_KINDS),
@@ -155,6 +204,17 @@ export class EmulatorStats {
     }
     return stats;
   }
+}
+
+/** A Retry-After a throttle answer gave: sent at `sentAt`, holding until `until`, over `countedKinds`. */
+interface RetryAfterHold {
+  sentAt: number;
+  until: number;
+  countedKinds: readonly RequestKind[];
+}
+
+function sameKinds(a: readonly RequestKind[], b: readonly RequestKind[]): boolean {
+  return a.length === b.length && a.every((kind) => b.includes(kind));
 }
 
 function zeroes<K extends string>(keys: readonly K[]): Record<K, number> {

@@ -17,6 +17,12 @@ const TENANT_ALIASES = new Set(['common', 'organizations', 'consumers']);
 
 const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 
+/**
+ * A token outage and the `503` token failure promise `Retry-After: 1` (docs/emulator.md), whatever
+ * `faultRetryAfterMs` says: that option sets the fault dice's 503s only.
+ */
+const TOKEN_OUTAGE_RETRY_AFTER_MS = 1000;
+
 /** Handles the request if it is an Entra ID route; returns false otherwise. */
 export async function handleEntraRequest(context: EmulatorContext, exchange: HttpExchange): Promise<boolean> {
   const [tenant = '', ...rest] = exchange.segments;
@@ -89,11 +95,11 @@ async function handleToken(context: EmulatorContext, exchange: HttpExchange, ten
   const fault = tenantId === undefined ? undefined : context.tokenFaultPlan.decide();
   if (fault && tenantId) {
     context.stats.tokenFault(tenantId, fault);
-    sendTokenFault(exchange, fault);
+    sendTokenFault(exchange, fault, context.settings.faultRetryAfterMs);
     return;
   }
   if (context.settings.tokenOutage) {
-    sendTokenUnavailable(exchange, true);
+    sendTokenUnavailable(exchange, TOKEN_OUTAGE_RETRY_AFTER_MS);
     return;
   }
   if (context.tokens.failure && tenantId) {
@@ -197,29 +203,30 @@ async function handleToken(context: EmulatorContext, exchange: HttpExchange, ten
   );
 }
 
-/** A token request's fault, in Entra's error shape; Retry-After in whole seconds (MSAL reads it with parseInt). */
 /**
- * Entra ID's 503. Retry-After, when given, is whole seconds on purpose: MSAL parses it with parseInt
- * and treats 0 (what "0.5" becomes) as "no value", which locks its client out for 60 s.
+ * Entra ID's 503, with a Retry-After of `retryAfterMs` when given. Retry-After is whole seconds,
+ * rounded up, on purpose: MSAL parses it with parseInt and treats 0 (what "0.5" becomes) as "no
+ * value", which locks its client out for 60 s.
  */
-function sendTokenUnavailable(exchange: HttpExchange, withRetryAfter: boolean): void {
+function sendTokenUnavailable(exchange: HttpExchange, retryAfterMs: number | undefined): void {
   sendEntraError(
     exchange,
     503,
     'temporarily_unavailable',
     90033,
     'A transient error has occurred. Please try again.',
-    withRetryAfter ? { 'retry-after': '1' } : undefined,
+    retryAfterMs === undefined ? undefined : { 'retry-after': String(Math.max(1, Math.ceil(retryAfterMs / 1000))) },
   );
 }
 
-function sendTokenFault(exchange: HttpExchange, fault: RequestFaultKind): void {
+/** A token request's fault, in Entra's error shape. */
+function sendTokenFault(exchange: HttpExchange, fault: RequestFaultKind, retryAfterMs: number): void {
   switch (fault) {
     case 'serviceUnavailable':
-      sendTokenUnavailable(exchange, true);
+      sendTokenUnavailable(exchange, retryAfterMs);
       return;
     case 'serviceUnavailableNoRetryAfter':
-      sendTokenUnavailable(exchange, false);
+      sendTokenUnavailable(exchange, undefined);
       return;
     case 'internalError':
       sendEntraError(exchange, 500, 'server_error', 50000, 'There was an error issuing a token.');
@@ -249,7 +256,7 @@ function sendTokenFailure(exchange: HttpExchange, mode: TokenFailureMode): void 
       );
       return;
     case '503':
-      sendTokenUnavailable(exchange, true);
+      sendTokenUnavailable(exchange, TOKEN_OUTAGE_RETRY_AFTER_MS);
       return;
     case 'invalid_client':
       // What a secret revoked or expired mid-rollout gets, whatever secret the client sends.

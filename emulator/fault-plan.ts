@@ -40,13 +40,7 @@ export class FaultPlan {
 
 /** Fills missing kinds with 0 and refuses impossible rates with a message naming the culprit. */
 export function checkFaultRates(rates: FaultRates): Required<FaultRates> {
-  const full: Required<FaultRates> = {
-    serviceUnavailable: 0,
-    internalError: 0,
-    reset: 0,
-    commitThenReset: 0,
-    slowCommit: 0,
-  };
+  const full = Object.fromEntries(FAULT_KINDS.map((kind) => [kind, 0])) as Required<FaultRates>;
   let sum = 0;
   for (const kind of FAULT_KINDS) {
     const rate = rates[kind] ?? 0;

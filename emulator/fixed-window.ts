@@ -18,6 +18,10 @@ export class FixedWindow implements ThrottleModel {
     private readonly originMs: number = now(),
   ) {}
 
+  counts(kind: RequestKind): boolean {
+    return kind === 'write';
+  }
+
   waitMs(tenantId: string, kind: RequestKind): number {
     if (kind !== 'write') return 0;
     const index = this.indexNow();

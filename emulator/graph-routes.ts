@@ -22,8 +22,6 @@ import type { TokenRefusal } from './token-service.js';
 const ASSIGNMENT_TYPE = '#microsoft.graph.officeClientConfigurationAssignment';
 const GROUP_TARGET_TYPE = '#microsoft.graph.officeConfigurationGroupAssignmentTarget';
 const CONFIGURATION_TYPE = '#microsoft.graph.windowsOfficeClientConfiguration';
-/** The wait a 503 fault asks for; Graph's own 503s usually say a second or so. */
-const SERVICE_UNAVAILABLE_RETRY_MS = 1000;
 /** Graph's usual cap on a page, whatever $top asks. */
 const MAX_TOP = 999;
 /** Query options Graph would apply but the emulator does not; refused rather than silently ignored. */
@@ -38,9 +36,11 @@ const REFUSAL_MESSAGES: Record<TokenRefusal, string> = {
 
 /** Handles a request under `/beta`. */
 export async function handleGraphRequest(context: EmulatorContext, exchange: HttpExchange): Promise<void> {
+  const token = context.tokens.check(exchange.req.headers.authorization);
+  // When the request arrived, not when the added latency lets it through, is what a Retry-After binds.
+  if (token.ok) context.stats.requestArrived(token.tenantId, exchange.method === 'GET' ? 'read' : 'write');
   if (context.settings.latencyMs > 0) await delay(context.settings.latencyMs);
 
-  const token = context.tokens.check(exchange.req.headers.authorization);
   if (!token.ok) {
     context.stats.unauthorizedRequest();
     sendGraphError(exchange, 401, 'InvalidAuthenticationToken', REFUSAL_MESSAGES[token.refusal], {
@@ -304,21 +304,6 @@ async function createAssignment(
   const fault = context.faultPlan.decide();
   if (fault) context.stats.fault(tenantId, fault);
   switch (fault) {
-    case 'serviceUnavailable':
-      sendGraphError(
-        exchange,
-        503,
-        'ServiceUnavailable',
-        'The service is temporarily unavailable. Please retry later.',
-        retryAfterHeader(context, SERVICE_UNAVAILABLE_RETRY_MS),
-      );
-      return;
-    case 'internalError':
-      sendGraphError(exchange, 500, 'InternalServerError', 'An internal server error occurred.');
-      return;
-    case 'reset':
-      exchange.destroyConnection();
-      return;
     case 'commitThenReset':
       commit();
       acceptWrite(context, tenantId);
@@ -329,6 +314,15 @@ async function createAssignment(
       acceptWrite(context, tenantId);
       scheduleCommit(context, context.settings.slowCommitMs, commit);
       sendGraphError(exchange, 504, 'GatewayTimeout', 'The operation timed out. It may complete later.');
+      return;
+    case 'serviceUnavailable':
+    case 'serviceUnavailableNoRetryAfter':
+    case 'internalError':
+    case 'badGateway':
+    case 'gatewayTimeout':
+    case 'reset':
+      // Refused before the commit, exactly as on a read: nothing is created and no slot is taken.
+      sendRequestFault(context, exchange, fault);
       return;
     case undefined: {
       const assignment = commit();
@@ -446,10 +440,13 @@ function throttle(context: EmulatorContext, exchange: HttpExchange, tenantId: st
       ? 'The service is temporarily unavailable. Please retry after the time given in the Retry-After header.'
       : 'Too many requests. Please retry after the time given in the Retry-After header.';
   sendGraphError(exchange, answer.status, answer.code, message, answer.headers);
+  if (answer.retryAfterMs !== undefined) {
+    context.stats.retryAfterGiven(tenantId, answer.retryAfterMs, verdict.countedKinds);
+  }
   return true;
 }
 
-/** Answers a GET's fault; nothing was read. */
+/** Answers a fault that did nothing: any fault of a GET, and the non-committing faults of a POST. */
 function sendRequestFault(context: EmulatorContext, exchange: HttpExchange, fault: RequestFaultKind): void {
   switch (fault) {
     case 'serviceUnavailable':
@@ -459,7 +456,7 @@ function sendRequestFault(context: EmulatorContext, exchange: HttpExchange, faul
         503,
         'ServiceUnavailable',
         'The service is temporarily unavailable. Please retry later.',
-        fault === 'serviceUnavailable' ? retryAfterHeader(context, SERVICE_UNAVAILABLE_RETRY_MS) : {},
+        fault === 'serviceUnavailable' ? retryAfterHeader(context, context.settings.faultRetryAfterMs) : {},
       );
       return;
     case 'internalError':

@@ -23,3 +23,13 @@ export function formatRetryAfter(
       return undefined;
   }
 }
+
+/**
+ * How long a Retry-After value written by formatRetryAfter tells a client to wait, from
+ * `wallClockMs` (an HTTP date is relative to it). Read back from the text rather than recomputed,
+ * so the rounding each format applies is included.
+ */
+export function retryAfterValueMs(value: string, wallClockMs: number = Date.now()): number {
+  if (/^\d+(\.\d+)?$/.test(value)) return Math.round(Number(value) * 1000);
+  return Math.max(0, Date.parse(value) - wallClockMs);
+}

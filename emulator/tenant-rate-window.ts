@@ -31,6 +31,10 @@ export class TenantRateWindow implements ThrottleModel {
     return this.limit;
   }
 
+  counts(kind: RequestKind): boolean {
+    return kind === 'write';
+  }
+
   /** 0 when the tenant may write now, otherwise the milliseconds until a slot frees. */
   waitMs(tenantId: string, kind: RequestKind = 'write'): number {
     if (!this.limit || kind !== 'write') return 0;

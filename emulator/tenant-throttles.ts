@@ -1,7 +1,7 @@
 import { FixedWindow } from './fixed-window.js';
 import { monotonicClock, type Clock } from './monotonic-clock.js';
 import { TenantRateWindow } from './tenant-rate-window.js';
-import type { RequestKind, ThrottleModel, ThrottleSpec } from './throttle-model.js';
+import { REQUEST_KINDS, type RequestKind, type ThrottleModel, type ThrottleSpec } from './throttle-model.js';
 import { TokenBucket } from './token-bucket.js';
 
 /** A throttle that applies: its spec (signal filled in) and the model instance keeping its budget. */
@@ -14,6 +14,8 @@ interface ActiveThrottle {
 export interface ThrottleVerdict {
   waitMs: number;
   spec: Required<ThrottleSpec>;
+  /** The request kinds the refusing throttle counts: the ones a client should hold back while told to wait. */
+  countedKinds: RequestKind[];
 }
 
 /**
@@ -70,7 +72,8 @@ export class TenantThrottles {
     const active = this.of(tenantId);
     if (!active) return undefined;
     const waitMs = active.model.waitMs(tenantId, kind);
-    return waitMs === 0 ? undefined : { waitMs, spec: active.spec };
+    if (waitMs === 0) return undefined;
+    return { waitMs, spec: active.spec, countedKinds: REQUEST_KINDS.filter((counted) => active.model.counts(counted)) };
   }
 
   /** Takes budget for an accepted request from the throttle the tenant is under. */

@@ -1,5 +1,5 @@
 import type { RetryAfterFormat } from './emulator-options.js';
-import { formatRetryAfter } from './retry-after.js';
+import { formatRetryAfter, retryAfterValueMs } from './retry-after.js';
 import type { ThrottleVerdict } from './tenant-throttles.js';
 
 /** What a throttled Graph request is answered: status, Graph error code, and headers. */
@@ -7,6 +7,8 @@ export interface ThrottleAnswer {
   status: 429 | 503;
   code: 'TooManyRequests' | 'ServiceUnavailable';
   headers: Record<string, string>;
+  /** The wait the Retry-After header tells, as the client reads it (rounding included); undefined without one. */
+  retryAfterMs: number | undefined;
 }
 
 /**
@@ -15,7 +17,7 @@ export interface ThrottleAnswer {
  * `retryAfterFormat` (the `--retry-after` flag), as the default sliding window always has.
  */
 export function throttleAnswer(
-  verdict: ThrottleVerdict,
+  verdict: Pick<ThrottleVerdict, 'waitMs' | 'spec'>,
   retryAfterFormat: RetryAfterFormat,
   wallClockMs: number = Date.now(),
 ): ThrottleAnswer {
@@ -23,7 +25,8 @@ export function throttleAnswer(
   const value =
     verdict.spec.signal === '429-no-retry-after' ? undefined : formatRetryAfter(verdict.waitMs, format, wallClockMs);
   const headers: Record<string, string> = value === undefined ? {} : { 'retry-after': value };
+  const retryAfterMs = value === undefined ? undefined : retryAfterValueMs(value, wallClockMs);
   return verdict.spec.signal === '503'
-    ? { status: 503, code: 'ServiceUnavailable', headers }
-    : { status: 429, code: 'TooManyRequests', headers };
+    ? { status: 503, code: 'ServiceUnavailable', headers, retryAfterMs }
+    : { status: 429, code: 'TooManyRequests', headers, retryAfterMs };
 }

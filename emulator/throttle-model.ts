@@ -21,6 +21,8 @@ export const THROTTLE_SIGNALS: readonly ThrottleSignal[] = ['429', '429-no-retry
 /** Graph GETs are reads; POST and DELETE are writes. */
 export type RequestKind = 'read' | 'write';
 
+export const REQUEST_KINDS: readonly RequestKind[] = ['read', 'write'];
+
 /** One throttle: its shape, its budget (`max` per `windowMs`) and how it says no. */
 export interface ThrottleSpec {
   model: ThrottleModelName;
@@ -39,6 +41,8 @@ export interface ThrottleSpec {
  */
 export interface ThrottleModel {
   readonly name: ThrottleModelName;
+  /** Whether requests of this kind take budget (and so can be throttled) under this model. */
+  counts(kind: RequestKind): boolean;
   /** 0 when the tenant's request of this kind may go now, otherwise the milliseconds until it may. */
   waitMs(tenantId: string, kind: RequestKind): number;
   /** Takes budget for an accepted request (a no-op for kinds the model does not count). */

@@ -17,6 +17,10 @@ export class TokenBucket implements ThrottleModel {
     private readonly now: Clock = monotonicClock,
   ) {}
 
+  counts(_kind: RequestKind): boolean {
+    return true;
+  }
+
   waitMs(tenantId: string, _kind: RequestKind): number {
     const tokens = this.refill(tenantId).tokens;
     if (tokens >= 1) return 0;

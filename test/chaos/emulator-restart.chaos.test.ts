@@ -47,6 +47,7 @@ describe(`the emulator down for 10 s mid-rollout (seed ${dice.seed})`, () => {
     const workers = [await s.worker(), await s.worker()];
     const tenants = [s.tenantId, ...Array.from({ length: TENANTS - 1 }, () => randomUUID())];
     const rows = makeRows(tenants, CONFIGURATIONS, GROUPS);
+    await s.control.createConfigurations(rows);
     const started = Date.now();
     const rolloutId = await enqueueRows(s, rows);
     log(`enqueued ${rows.length} rows as ${rolloutId}`);

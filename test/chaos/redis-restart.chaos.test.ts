@@ -56,6 +56,7 @@ describe(`Redis restarted mid-rollout (seed ${dice.seed})`, () => {
       const tenants = [s.tenantId, ...Array.from({ length: TENANTS - 1 }, () => randomUUID())];
       const rows = makeRows(tenants, CONFIGURATIONS, GROUPS);
       const lateRows = makeRows(tenants, 1, 50);
+      await s.control.createConfigurations([...rows, ...lateRows]);
       const lateCsv = s.writeCsv(lateRows, 'during-outage.csv');
       const started = Date.now();
       const rolloutId = await enqueueRows(s, rows);

@@ -80,6 +80,7 @@ describe(`soak: 20,000 rows, 50 tenants, 5% faults (seed ${dice.seed})`, () => {
       CONFIGURATIONS,
       GROUPS,
     );
+    await stack.control.createConfigurations(rows);
     const samples: Sample[] = [];
     const baseline = { workerRssKb: workers.map(rssKb), redisUsedMemory: await usedMemory(stack) };
     const started = Date.now();

@@ -65,6 +65,7 @@ describe(`the token endpoint failing mid-rollout (seed ${dice.seed})`, () => {
         CONFIGURATIONS,
         GROUPS,
       );
+      await s.control.createConfigurations(rows);
       const started = Date.now();
       const rolloutId = await enqueueRows(s, rows);
       const at = await waitForFraction(s, rolloutId, dice.between(0.15, 0.35));
@@ -97,6 +98,7 @@ describe(`the token endpoint failing mid-rollout (seed ${dice.seed})`, () => {
       CONFIGURATIONS,
       GROUPS,
     );
+    await s.control.createConfigurations(rows);
     const rolloutId = await enqueueRows(s, rows);
     const at = await waitForFraction(s, rolloutId, dice.between(0.2, 0.4));
     await s.control.setTokenFailure('invalid_client');

@@ -46,6 +46,7 @@ describe(`two of three workers killed -9, three times over one rollout (seed ${d
     const killed: WorkerHandle[] = [];
     const tenants = [s.tenantId, ...Array.from({ length: TENANTS - 1 }, () => randomUUID())];
     const rows = makeRows(tenants, CONFIGURATIONS, GROUPS);
+    await s.control.createConfigurations(rows);
     const started = Date.now();
     const rolloutId = await enqueueRows(s, rows);
     log(`enqueued ${rows.length} rows as ${rolloutId}`);

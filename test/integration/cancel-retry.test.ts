@@ -24,6 +24,7 @@ describe('cancel', () => {
 
   it('cancels queued rows mid-rollout, lets in-flight rows finish, and leaves no cancelled row assigned', async () => {
     const rows = makeRows([stack.tenantId], 1, 60);
+    await stack.control.createConfigurations(rows);
     const rolloutId = rolloutIdOf(await stack.cli(['enqueue', stack.writeCsv(rows), '--json']));
     await waitUntil('a few rows done', async () => (await progressOf(stack, rolloutId)).done >= 5);
 
@@ -53,6 +54,7 @@ describe('cancel', () => {
 
   it('refuses to cancel a finished rollout or an unknown one, changing nothing', async () => {
     const rows = makeRows([stack.tenantId], 1, 3);
+    await stack.control.createConfigurations(rows);
     const rolloutId = rolloutIdOf(await stack.cli(['enqueue', stack.writeCsv(rows), '--json']));
     await stack.waitFinished(rolloutId, 30_000);
     const before = await statusOf(stack, rolloutId);

@@ -83,6 +83,7 @@ describe('a worker with a client certificate instead of a secret', () => {
   it('gets its tokens with a signed client assertion and assigns every row exactly once', async () => {
     const tenantId = randomUUID();
     const rows = makeRows([tenantId], 2, 5);
+    await stack.control.createConfigurations(rows);
     const [, rolloutId] = await Promise.all([
       stack.worker({
         AZURE_CLIENT_SECRET: '',

@@ -12,6 +12,7 @@ describe('rollouts of the same rows at once', () => {
 
   it('create each assignment once: one rollout creates it, the others find it already assigned', async () => {
     const rows = makeRows([stack.tenantId], 4, 60);
+    await stack.control.createConfigurations(rows);
     const ids = await Promise.all([0, 1, 2].map(() => enqueueRows(stack, rows)));
     for (const id of ids) await stack.waitFinished(id, 90_000);
 

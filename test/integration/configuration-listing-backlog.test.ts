@@ -28,6 +28,7 @@ describe('configuration listings under a backlog', () => {
     stack = await startStack({ env: { WORKER_CONCURRENCY: '32' } });
     await stack.worker();
     const rows = makeRows([stack.tenantId], 1, 2500);
+    await stack.control.createConfigurations(rows);
     const rolloutId = await enqueueRows(stack, rows);
     await stack.waitFinished(rolloutId, 120_000);
     expectAllSucceeded(await reportOf(stack, rolloutId), rows);
@@ -44,7 +45,9 @@ describe('configuration listings under a backlog', () => {
     for (let i = 0; i < 70; i++) await stack.control.createAssignment(stack.tenantId, large, randomUUID());
     await stack.worker();
     // 400 rows at 10/s: slots promised 40 s ahead, more than a read may wait in place (30 s).
-    const backlog = await enqueueRows(stack, makeRows([stack.tenantId], 1, 400));
+    const backlogRows = makeRows([stack.tenantId], 1, 400);
+    await stack.control.createConfigurations(backlogRows);
+    const backlog = await enqueueRows(stack, backlogRows);
     await waitUntil(
       'a backlog of promised slots',
       async () => (await stack.redis.zcard(`${stack.prefix}:lane:${stack.tenantId}:reservations`)) >= 300,

@@ -563,7 +563,7 @@ describe('delete rows through Graph faults', () => {
     targeted.forEach((r, i) => plan.set(r.assignmentId!, { faults: i % 4, from: i }));
     const creates: AssignmentRow[] = tenants.map((tenantId) => ({
       tenantId,
-      configurationId: seeded[0]!.configurationId,
+      configurationId: seeded.find((r) => r.tenantId === tenantId)!.configurationId,
       groupId: randomUUID(),
     }));
     const rows = [...targeted, ...creates];

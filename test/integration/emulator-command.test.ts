@@ -53,7 +53,7 @@ describe('parseEmulatorOptions', () => {
         faults: {},
         slowCommitMs: 1500,
         pageSize: 100,
-        strictConfigurations: false,
+        strictConfigurations: true,
       },
     });
   });
@@ -65,7 +65,7 @@ describe('parseEmulatorOptions', () => {
       fault: ['503=0.05,500=0.02,reset=0.02', 'commit-reset=0.02,slow-commit=.02'],
       clientSecret: 's3cret',
       seed: '-7',
-      strictConfigurations: true,
+      lenientConfigurations: true,
       printEnv: true,
     });
     expect(printEnv).toBe(true);
@@ -74,8 +74,14 @@ describe('parseEmulatorOptions', () => {
       faults: { serviceUnavailable: 0.05, internalError: 0.02, reset: 0.02, commitThenReset: 0.02, slowCommit: 0.02 },
       clientSecret: 's3cret',
       seed: -7,
-      strictConfigurations: true,
+      strictConfigurations: false,
     });
+  });
+
+  it('keeps configurations strict by default and still accepts --strict-configurations', () => {
+    expect(parseEmulatorOptions(DEFAULTS).options.strictConfigurations).toBe(true);
+    expect(parseEmulatorOptions({ ...DEFAULTS, strictConfigurations: true }).options.strictConfigurations).toBe(true);
+    expect(parseEmulatorOptions({ ...DEFAULTS, lenientConfigurations: true }).options.strictConfigurations).toBe(false);
   });
 
   it.each([
@@ -106,6 +112,7 @@ describe('parseEmulatorOptions', () => {
     [{ readFault: ['commit-reset=0.1'] }, '--read-fault'],
     [{ readFault: ['502=0.6,504=0.6'] }, '--read-fault'],
     [{ tokenFault: ['slow-commit=0.1'] }, '--token-fault'],
+    [{ lenientConfigurations: true, strictConfigurations: true }, '--lenient-configurations'],
   ])('refuses %j with a UserError naming %s', (raw, option) => {
     expect(usageError(raw).message).toContain(option);
   });
@@ -165,6 +172,27 @@ describe('parseEmulatorOptions: throttle models and request faults', () => {
       reset: 0.1,
     });
     expect(options.tokenFaults).toEqual({ gatewayTimeout: 0.2 });
+  });
+
+  it('reads every request fault kind in --fault too, and --fault-retry-after in seconds', () => {
+    const { options } = parseEmulatorOptions({
+      ...DEFAULTS,
+      fault: ['503-no-retry-after=0.1,502=0.1,504=0.1', 'slow-commit=0.1'],
+      faultRetryAfter: '2',
+    });
+    expect(options.faults).toEqual({
+      serviceUnavailableNoRetryAfter: 0.1,
+      badGateway: 0.1,
+      gatewayTimeout: 0.1,
+      slowCommit: 0.1,
+    });
+    expect(options.faultRetryAfterMs).toBe(2000);
+    expect(parseEmulatorOptions({ ...DEFAULTS, faultRetryAfter: '0.25' }).options.faultRetryAfterMs).toBe(250);
+    expect(parseEmulatorOptions(DEFAULTS).options.faultRetryAfterMs).toBeUndefined();
+  });
+
+  it.each(['0', '-1', '1.2345', 'soon', '3601'])('refuses --fault-retry-after %s', (value) => {
+    expect(usageError({ faultRetryAfter: value }).message).toContain('--fault-retry-after');
   });
 });
 

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { EmulatorControl } from '../../emulator/control-client.js';
 import { startEmulator, type RunningEmulator } from '../../emulator/emulator-server.js';
@@ -30,6 +31,8 @@ beforeAll(async () => {
   emulator = await startEmulator({
     port: 0,
     certDir,
+    // Lenient: tenants change per test and resets forget configurations; which exist is beside the point here.
+    strictConfigurations: false,
     seed: 5,
     rateLimit: { max: 2, windowMs: 60_000 },
     tenantThrottle: { [BUCKET_TENANT]: { model: 'token-bucket', max: 3, windowMs: 60_000, signal: '503' } },
@@ -150,6 +153,38 @@ describe('throttle models per tenant', () => {
     expect(refused.headers['retry-after']).toBe('1');
     const settings = (await call(`${emulator.origin}/_emulator/settings`)).json;
     expect(settings).toMatchObject({ rateLimit: null, throttle: { model: 'token-bucket', max: 1, windowMs: 1000 } });
+  });
+});
+
+describe('sentDuringRetryAfter', () => {
+  it('counts requests of the counted kinds sent while a Retry-After holds, and none after a throttle answer without one', async () => {
+    expect((await post(DEFAULT_TENANT)).status).toBe(201);
+    expect((await post(DEFAULT_TENANT)).status).toBe(201);
+    expect((await post(DEFAULT_TENANT)).status).toBe(429); // Retry-After close to 60 s
+    for (let i = 0; i < 3; i += 1) expect((await list(BUCKET_TENANT)).status).toBe(200);
+    expect((await list(BUCKET_TENANT)).headers['retry-after']).toBe('20');
+    const quiet = randomUUID();
+    await control.setTenantThrottle(quiet, {
+      model: 'fixed-window',
+      max: 1,
+      windowMs: 60_000,
+      signal: '429-no-retry-after',
+    });
+    expect((await post(quiet)).status).toBe(201);
+    expect((await post(quiet)).status).toBe(429);
+    // Well past the grace for requests already on the wire.
+    await sleep(200);
+
+    expect((await post(DEFAULT_TENANT)).status).toBe(429);
+    expect((await list(DEFAULT_TENANT)).status).toBe(200); // the sliding window counts writes only
+    expect((await list(BUCKET_TENANT)).status).toBe(503); // the token bucket counts reads too
+    expect((await post(BUCKET_TENANT)).status).toBe(503);
+    expect((await post(quiet)).status).toBe(429); // told to wait for nothing in particular
+
+    const stats = (await control.stats()).tenants;
+    expect(stats[DEFAULT_TENANT]?.sentDuringRetryAfter).toBe(1);
+    expect(stats[BUCKET_TENANT]?.sentDuringRetryAfter).toBe(2);
+    expect(stats[quiet]?.sentDuringRetryAfter).toBe(0);
   });
 });
 

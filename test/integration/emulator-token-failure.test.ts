@@ -66,10 +66,8 @@ const requestToken = () =>
   call('POST', `/${TENANT}/oauth2/v2.0/token`, new URLSearchParams(FORM).toString(), {
     'content-type': 'application/x-www-form-urlencoded',
   });
-const listAssignments = (token: string) =>
-  call('GET', `/beta/officeConfiguration/clientConfigurations/${randomUUID()}/assignments`, undefined, {
-    authorization: `Bearer ${token}`,
-  });
+const listConfigurations = (token: string) =>
+  call('GET', '/beta/officeConfiguration/clientConfigurations', undefined, { authorization: `Bearer ${token}` });
 
 describe('PUT /_emulator/token-failure', () => {
   it('answers each mode in Entra shape, keeps issued tokens valid, and issues again once lifted', async () => {
@@ -93,7 +91,7 @@ describe('PUT /_emulator/token-failure', () => {
     expect(rejected.json.error_description).toMatch(/^AADSTS7000222: /);
     expect((await call('GET', '/_emulator/settings')).json.tokenFailure).toBe('invalid_client');
     // Revoking a secret does not recall the access tokens a client already holds.
-    expect((await listAssignments(token)).status).toBe(200);
+    expect((await listConfigurations(token)).status).toBe(200);
 
     expect(await control.setTokenFailure(null)).toEqual({ mode: null });
     expect((await requestToken()).status).toBe(200);

@@ -116,6 +116,11 @@ function postAssignment(configurationId: string, groupId: string, tenant = TENAN
   return graph('POST', assignmentsUrl(configurationId), assignmentBody(groupId), tenant);
 }
 
+/** A configuration of `tenant` created through the control API: configurations are strict by default. */
+async function configuration(tenant = TENANT): Promise<string> {
+  return (await control.createConfiguration(tenant)).id;
+}
+
 async function countOf(tenant: string, configurationId: string, groupId: string): Promise<number> {
   return (await control.truth()).tenants[tenant]?.[configurationId]?.[groupId] ?? 0;
 }
@@ -293,7 +298,7 @@ describe('Entra ID token endpoint', () => {
 
 describe('real MSAL 7 against the emulator', () => {
   it('acquires a token with a client secret, caches it, and the token creates an assignment', async () => {
-    const configurationId = randomUUID();
+    const configurationId = await configuration();
     const groupId = randomUUID();
     const script = `${MSAL_PRELUDE}
 const first = await attempt();
@@ -445,7 +450,7 @@ describe('Graph authentication and envelope', () => {
 
 describe('assignments', () => {
   it('creates an assignment (201) and a duplicate for the same group, which the truth counts', async () => {
-    const configurationId = randomUUID();
+    const configurationId = await configuration();
     const groupId = randomUUID().toUpperCase();
     const first = await postAssignment(configurationId, groupId);
     expect(first.status).toBe(201);
@@ -463,7 +468,7 @@ describe('assignments', () => {
   });
 
   it('refuses bad bodies and ids with 400 BadRequest and creates nothing', async () => {
-    const configurationId = randomUUID();
+    const configurationId = await configuration();
     const url = assignmentsUrl(configurationId);
     const answers = await Promise.all([
       graph('POST', url, '{not json'),
@@ -479,7 +484,7 @@ describe('assignments', () => {
   });
 
   it('gets and deletes one assignment by id, 404 once it is gone', async () => {
-    const configurationId = randomUUID();
+    const configurationId = await configuration();
     const created = await postAssignment(configurationId, randomUUID());
     const url = `${assignmentsUrl(configurationId)}/${created.json.id as string}`;
     expect((await graph('GET', url)).json.id).toBe(created.json.id);
@@ -539,9 +544,9 @@ describe('assignments', () => {
   });
 });
 
-describe('strict configurations', () => {
+describe('configurations: strict by default, lenient on request', () => {
   it('answers 404 for a configuration nobody created, and serves one created through the control API', async () => {
-    const strict = await startEmulator({ port: 0, certDir, strictConfigurations: true });
+    const strict = await startEmulator({ port: 0, certDir });
     const strictControl = new EmulatorControl(strict.origin, strict.caCertPath);
     try {
       const tokenAnswer = await call(`${strict.origin}/${TENANT}/oauth2/v2.0/token`, {
@@ -560,9 +565,14 @@ describe('strict configurations', () => {
       const url = (id: string) => `${strict.graphBaseUrl}/officeConfiguration/clientConfigurations/${id}/assignments`;
       const body = JSON.stringify(assignmentBody(randomUUID()));
 
-      const unknown = await call(url(randomUUID()), { method: 'POST', headers, body });
+      const unknownId = randomUUID();
+      const unknown = await call(url(unknownId), { method: 'POST', headers, body });
       expect(unknown.status).toBe(404);
       expect((unknown.json as unknown as GraphErrorBody).error.code).toBe('ResourceNotFound');
+      expect((await call(url(unknownId), { headers })).status).toBe(404);
+      const configurationUrl = `${strict.graphBaseUrl}/officeConfiguration/clientConfigurations/${unknownId}`;
+      expect((await call(configurationUrl, { headers })).status).toBe(404);
+      expect((await strictControl.settings()).strictConfigurations).toBe(true);
 
       const { id } = await strictControl.createConfiguration(TENANT, { displayName: 'Known' });
       expect((await call(url(id), { method: 'POST', headers, body })).status).toBe(201);
@@ -584,12 +594,46 @@ describe('strict configurations', () => {
       await strict.close();
     }
   });
+
+  it('lenient mode: any GUID is a configuration, created on first use', async () => {
+    const lenient = await startEmulator({ port: 0, certDir, strictConfigurations: false });
+    const lenientControl = new EmulatorControl(lenient.origin, lenient.caCertPath);
+    try {
+      const tokenAnswer = await call(`${lenient.origin}/${TENANT}/oauth2/v2.0/token`, {
+        method: 'POST',
+        body: new URLSearchParams({
+          grant_type: 'client_credentials',
+          client_id: CLIENT,
+          client_secret: 'any',
+          scope: 'https://graph.microsoft.com/.default',
+        }).toString(),
+      });
+      const headers = {
+        authorization: `Bearer ${tokenAnswer.json.access_token as string}`,
+        'content-type': 'application/json',
+      };
+      const configurationId = randomUUID();
+      const configurations = `${lenient.graphBaseUrl}/officeConfiguration/clientConfigurations`;
+      const created = await call(`${configurations}/${configurationId}/assignments`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify(assignmentBody(randomUUID())),
+      });
+      expect(created.status).toBe(201);
+      expect((await call(`${configurations}/${randomUUID()}/assignments`, { headers })).status).toBe(200);
+      expect((await call(`${configurations}/${configurationId}`, { headers })).json.id).toBe(configurationId);
+      expect((await lenientControl.truth()).tenants[TENANT]?.[configurationId]).toBeDefined();
+      expect((await lenientControl.settings()).strictConfigurations).toBe(false);
+    } finally {
+      await lenient.close();
+    }
+  });
 });
 
 describe('throttling', () => {
   it('answers 429 with Retry-After past the per-tenant write limit, and keeps tenants apart', async () => {
     await control.setRateLimit({ max: 3, windowMs: 60_000 });
-    const configurationId = randomUUID();
+    const configurationId = await configuration();
     for (let i = 0; i < 3; i++) expect((await postAssignment(configurationId, randomUUID())).status).toBe(201);
 
     const throttled = await postAssignment(configurationId, randomUUID());
@@ -603,6 +647,7 @@ describe('throttling', () => {
     // DELETE is a write too; reads are not limited.
     expect((await graph('DELETE', `${assignmentsUrl(configurationId)}/${randomUUID()}`)).status).toBe(429);
     expect((await graph('GET', assignmentsUrl(configurationId))).status).toBe(200);
+    await control.createConfiguration(OTHER_TENANT, { id: configurationId });
     expect((await postAssignment(configurationId, randomUUID(), OTHER_TENANT)).status).toBe(201);
 
     const stats = await control.stats(60_000);
@@ -612,7 +657,7 @@ describe('throttling', () => {
   });
 
   it('reports the most accepted writes in any window of the asked length', async () => {
-    const configurationId = randomUUID();
+    const configurationId = await configuration();
     for (let i = 0; i < 4; i++) await postAssignment(configurationId, randomUUID());
     const stats = await control.stats(60_000);
     expect(stats.windowMs).toBe(60_000);
@@ -624,7 +669,7 @@ describe('throttling', () => {
 describe('faults on assignment POSTs', () => {
   it('503 ServiceUnavailable with Retry-After, nothing created', async () => {
     await control.setFaults({ serviceUnavailable: 1 });
-    const configurationId = randomUUID();
+    const configurationId = await configuration();
     const answer = await postAssignment(configurationId, randomUUID());
     expect(answer.status).toBe(503);
     expect((answer.json as unknown as GraphErrorBody).error.code).toBe('ServiceUnavailable');
@@ -638,7 +683,7 @@ describe('faults on assignment POSTs', () => {
 
   it('500 InternalServerError, nothing created', async () => {
     await control.setFaults({ internalError: 1 });
-    const answer = await postAssignment(randomUUID(), randomUUID());
+    const answer = await postAssignment(await configuration(), randomUUID());
     expect(answer.status).toBe(500);
     expect((answer.json as unknown as GraphErrorBody).error.code).toBe('InternalServerError');
     expect((await control.truth()).assignments).toBe(0);
@@ -646,14 +691,14 @@ describe('faults on assignment POSTs', () => {
 
   it('reset: the connection drops before the commit, nothing created', async () => {
     await control.setFaults({ reset: 1 });
-    await expect(postAssignment(randomUUID(), randomUUID())).rejects.toThrow(/socket hang up|ECONNRESET/);
+    await expect(postAssignment(await configuration(), randomUUID())).rejects.toThrow(/socket hang up|ECONNRESET/);
     expect((await control.truth()).assignments).toBe(0);
     expect((await control.stats()).tenants[TENANT]?.faults.reset).toBe(1);
   });
 
   it('commit-then-reset: exactly one assignment exists although the client saw a socket error', async () => {
     await control.setFaults({ commitThenReset: 1 });
-    const configurationId = randomUUID();
+    const configurationId = await configuration();
     const groupId = randomUUID();
     await expect(postAssignment(configurationId, groupId)).rejects.toThrow(/socket hang up|ECONNRESET/);
     expect(await countOf(TENANT, configurationId, groupId)).toBe(1);
@@ -666,7 +711,7 @@ describe('faults on assignment POSTs', () => {
 
   it('slow commit: 504 at once, the assignment appears only after slowCommitMs', async () => {
     await control.setFaults({ slowCommit: 1 });
-    const configurationId = randomUUID();
+    const configurationId = await configuration();
     const groupId = randomUUID();
     const started = performance.now();
     const answer = await postAssignment(configurationId, groupId);
@@ -681,9 +726,156 @@ describe('faults on assignment POSTs', () => {
     expect(await countOf(TENANT, configurationId, groupId)).toBe(1);
   });
 
+  it('503 without Retry-After, nothing created, no slot taken', async () => {
+    await control.setFaults({ serviceUnavailableNoRetryAfter: 1 });
+    const answer = await postAssignment(await configuration(), randomUUID());
+    expect(answer.status).toBe(503);
+    expect((answer.json as unknown as GraphErrorBody).error.code).toBe('ServiceUnavailable');
+    expect(answer.headers['retry-after']).toBeUndefined();
+    expect((await control.truth()).assignments).toBe(0);
+    expect((await control.stats()).tenants[TENANT]).toMatchObject({
+      writesAccepted: 0,
+      faults: { serviceUnavailableNoRetryAfter: 1 },
+    });
+  });
+
+  it('502 BadGateway, nothing created', async () => {
+    await control.setFaults({ badGateway: 1 });
+    const answer = await postAssignment(await configuration(), randomUUID());
+    expect(answer.status).toBe(502);
+    const body = answer.json as unknown as GraphErrorBody;
+    expect(body.error.code).toBe('BadGateway');
+    expect(body.error.innerError['request-id']).toBe(answer.headers['request-id']);
+    expect((await control.truth()).assignments).toBe(0);
+    expect((await control.stats()).tenants[TENANT]).toMatchObject({ writesAccepted: 0, faults: { badGateway: 1 } });
+  });
+
+  it('504 GatewayTimeout that commits nothing, unlike a slow commit', async () => {
+    await control.setFaults({ gatewayTimeout: 1 });
+    const configurationId = await configuration();
+    const groupId = randomUUID();
+    const answer = await postAssignment(configurationId, groupId);
+    expect(answer.status).toBe(504);
+    expect((answer.json as unknown as GraphErrorBody).error.code).toBe('GatewayTimeout');
+    // Past slowCommitMs (300 ms here): a slow commit would have landed by now.
+    await sleep(450);
+    expect(await countOf(TENANT, configurationId, groupId)).toBe(0);
+    expect((await control.stats()).tenants[TENANT]).toMatchObject({
+      writesAccepted: 0,
+      faults: { gatewayTimeout: 1, slowCommit: 0 },
+    });
+  });
+
+  it('draws every kind from one seeded die, the same sequence after a reset', async () => {
+    const rates = {
+      serviceUnavailable: 0.125,
+      serviceUnavailableNoRetryAfter: 0.125,
+      internalError: 0.125,
+      badGateway: 0.125,
+      gatewayTimeout: 0.125,
+      reset: 0.125,
+      commitThenReset: 0.125,
+      slowCommit: 0.125,
+    };
+    const seeded = await startEmulator({ port: 0, certDir, seed: 11, slowCommitMs: 50, faults: rates });
+    const seededControl = new EmulatorControl(seeded.origin, seeded.caCertPath);
+    const token = (
+      await call(`${seeded.origin}/${TENANT}/oauth2/v2.0/token`, {
+        method: 'POST',
+        body: new URLSearchParams({
+          grant_type: 'client_credentials',
+          client_id: CLIENT,
+          client_secret: 'any',
+          scope: 'https://graph.microsoft.com/.default',
+        }).toString(),
+      })
+    ).json.access_token as string;
+    const outcomes = async (): Promise<string[]> => {
+      const { id } = await seededControl.createConfiguration(TENANT);
+      const seen: string[] = [];
+      for (let i = 0; i < 40; i++) {
+        const answer = await call(`${seeded.graphBaseUrl}/officeConfiguration/clientConfigurations/${id}/assignments`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body: JSON.stringify(assignmentBody(randomUUID())),
+        }).then(
+          (ok) => String(ok.status),
+          () => 'dropped',
+        );
+        seen.push(answer);
+      }
+      return seen;
+    };
+    try {
+      const first = await outcomes();
+      const stats = (await seededControl.stats()).tenants[TENANT];
+      for (const kind of Object.keys(rates)) expect(stats?.faults[kind as keyof typeof rates]).toBeGreaterThan(0);
+      await seededControl.reset();
+      expect(await outcomes()).toEqual(first);
+    } finally {
+      await seeded.close();
+    }
+  });
+
   it('applies faults to assignment POSTs only', async () => {
     await control.setFaults({ internalError: 1 });
-    expect((await graph('GET', assignmentsUrl(randomUUID()))).status).toBe(200);
+    expect((await graph('GET', assignmentsUrl(await configuration()))).status).toBe(200);
+  });
+});
+
+describe('fault Retry-After', () => {
+  it('is what faultRetryAfterMs says on POST, GET and token 503 faults, and absent on their no-Retry-After kind', async () => {
+    const slow = await startEmulator({ port: 0, certDir, faultRetryAfterMs: 2000, retryAfterFormat: 'seconds' });
+    const slowControl = new EmulatorControl(slow.origin, slow.caCertPath);
+    const tokenRequest = (): Promise<HttpsAnswer> =>
+      call(`${slow.origin}/${TENANT}/oauth2/v2.0/token`, {
+        method: 'POST',
+        body: new URLSearchParams({
+          grant_type: 'client_credentials',
+          client_id: CLIENT,
+          client_secret: 'any',
+          scope: 'https://graph.microsoft.com/.default',
+        }).toString(),
+      });
+    try {
+      const headers = {
+        authorization: `Bearer ${(await tokenRequest()).json.access_token as string}`,
+        'content-type': 'application/json',
+      };
+      const { id } = await slowControl.createConfiguration(TENANT);
+      const url = `${slow.graphBaseUrl}/officeConfiguration/clientConfigurations/${id}/assignments`;
+      const body = JSON.stringify(assignmentBody(randomUUID()));
+      expect((await slowControl.setFaults({ serviceUnavailable: 1 })).serviceUnavailable).toBe(1);
+      expect((await slowControl.settings()).faultRetryAfterMs).toBe(2000);
+
+      const post = await call(url, { method: 'POST', headers, body });
+      expect(post.status).toBe(503);
+      expect(post.headers['retry-after']).toBe('2');
+
+      await slowControl.setReadFaults({ serviceUnavailable: 1 });
+      const read = await call(url, { headers });
+      expect(read.status).toBe(503);
+      expect(read.headers['retry-after']).toBe('2');
+
+      await slowControl.setTokenFaults({ serviceUnavailable: 1 });
+      const token = await tokenRequest();
+      expect(token.status).toBe(503);
+      expect(token.json.error).toBe('temporarily_unavailable');
+      expect(token.headers['retry-after']).toBe('2');
+
+      await slowControl.setFaults({ serviceUnavailableNoRetryAfter: 1 });
+      const bare = await call(url, { method: 'POST', headers, body });
+      expect(bare.status).toBe(503);
+      expect(bare.headers['retry-after']).toBeUndefined();
+    } finally {
+      await slow.close();
+    }
+  });
+
+  it('defaults to one second in the --retry-after format', async () => {
+    await control.setFaults({ serviceUnavailable: 1 });
+    expect((await control.settings()).faultRetryAfterMs).toBe(1000);
+    expect((await postAssignment(await configuration(), randomUUID())).headers['retry-after']).toBe('1.000');
   });
 });
 
@@ -691,6 +883,23 @@ describe('control API', () => {
   it('refuses fault rates that cannot be one die', async () => {
     await expect(control.setFaults({ reset: 0.7, internalError: 0.7 })).rejects.toThrow(/400.*sum to at most 1/);
     await expect(control.setFaults({ reset: 2 })).rejects.toThrow(/400/);
+    await expect(control.setFaults({ badGateway: 0.5, gatewayTimeout: 0.6 })).rejects.toThrow(/400.*sum to at most 1/);
+    await expect(control.setFaults({ notAKind: 0.1 } as never)).rejects.toThrow(/400/);
+  });
+
+  it('takes every POST fault kind in PUT faults and answers them all', async () => {
+    expect(
+      await control.setFaults({ serviceUnavailableNoRetryAfter: 0.1, badGateway: 0.2, gatewayTimeout: 0.3 }),
+    ).toEqual({
+      serviceUnavailable: 0,
+      serviceUnavailableNoRetryAfter: 0.1,
+      internalError: 0,
+      badGateway: 0.2,
+      gatewayTimeout: 0.3,
+      reset: 0,
+      commitThenReset: 0,
+      slowCommit: 0,
+    });
   });
 
   it('seeds assignments without limits or faults, and reset empties state and restores settings', async () => {
@@ -705,6 +914,9 @@ describe('control API', () => {
     await control.reset();
     expect(await control.truth()).toEqual({ assignments: 0, duplicates: 0, tenants: {} });
     expect((await control.stats()).tenants).toEqual({});
+    // The reset forgot the configuration too.
+    expect((await postAssignment(configurationId, groupId)).status).toBe(404);
+    await control.createConfiguration(TENANT, { id: configurationId });
     expect((await postAssignment(configurationId, groupId)).status).toBe(201);
     expect((await postAssignment(configurationId, groupId)).status).toBe(201);
   });

@@ -22,6 +22,7 @@ describe('event intake', () => {
 
   beforeAll(async () => {
     stack = await startStack();
+    for (const id of [...salesConfigs, namedConfig]) await stack.control.createConfiguration(stack.tenantId, { id });
     const rules = join(stack.dir, 'rules.yaml');
     writeFileSync(
       rules,

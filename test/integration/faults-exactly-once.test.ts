@@ -36,7 +36,10 @@ describe('a rollout through injected Graph faults', () => {
 
   const alone: { kind: FaultKind; what: string }[] = [
     { kind: 'serviceUnavailable', what: '503 ServiceUnavailable' },
+    { kind: 'serviceUnavailableNoRetryAfter', what: '503 ServiceUnavailable without Retry-After' },
     { kind: 'internalError', what: '500 InternalServerError' },
+    { kind: 'badGateway', what: '502 BadGateway' },
+    { kind: 'gatewayTimeout', what: 'a 504 that commits nothing' },
     { kind: 'reset', what: 'a reset before the commit' },
     { kind: 'commitThenReset', what: 'a reset after the commit' },
     { kind: 'slowCommit', what: 'a 504 and a late commit' },
@@ -53,6 +56,7 @@ describe('a rollout through injected Graph faults', () => {
         2,
         3,
       );
+      await stack.control.createConfigurations(rows);
       const before = await stack.control.stats();
       const rolloutId = await enqueueRows(stack, rows);
       await stack.waitFinished(rolloutId, 40_000);
@@ -70,13 +74,17 @@ describe('a rollout through injected Graph faults', () => {
 
   it('ends every row succeeded, each assigned exactly once, when every fault kind is mixed in', async () => {
     await stack.control.setFaults({
-      serviceUnavailable: 0.08,
-      internalError: 0.08,
-      reset: 0.08,
-      commitThenReset: 0.08,
-      slowCommit: 0.08,
+      serviceUnavailable: 0.05,
+      serviceUnavailableNoRetryAfter: 0.05,
+      internalError: 0.05,
+      badGateway: 0.05,
+      gatewayTimeout: 0.05,
+      reset: 0.05,
+      commitThenReset: 0.05,
+      slowCommit: 0.05,
     });
     const rows = makeRows([randomUUID(), randomUUID(), randomUUID()], 2, 8);
+    await stack.control.createConfigurations(rows);
     // A few groups were assigned by hand before the rollout.
     for (const r of [rows[0]!, rows[20]!, rows[40]!])
       await stack.control.createAssignment(r.tenantId, r.configurationId, r.groupId);
@@ -114,6 +122,7 @@ describe('a rollout whose retries run out', () => {
   it('fails every row with E_GRAPH_SERVER_ERROR and Graph’s own error after RETRY_MAX_ATTEMPTS POSTs, and finishes the rollout', async () => {
     const tenant = randomUUID();
     const rows = makeRows([tenant], 2, 15);
+    await stack.control.createConfigurations(rows);
     const rolloutId = await enqueueRows(stack, rows);
     await stack.waitFinished(rolloutId, 45_000);
 
@@ -157,6 +166,7 @@ describe('a rollout whose only attempt ends in doubt', () => {
 
   it('reports what Graph holds: a row whose POST was committed is not reported failed', async () => {
     const rows = makeRows([randomUUID(), randomUUID()], 2, 8);
+    await stack.control.createConfigurations(rows);
     const rolloutId = await enqueueRows(stack, rows);
     await stack.waitFinished(rolloutId, 30_000);
 

@@ -122,6 +122,7 @@ describe('a worker behind an HTTPS proxy', () => {
   async function rollOut(env: NodeJS.ProcessEnv): Promise<{ tenantId: string; rows: AssignmentRow[] }> {
     const tenantId = randomUUID();
     const rows = makeRows([tenantId], 2, 5);
+    await stack.control.createConfigurations(rows);
     const [worker, rolloutId] = await Promise.all([stack.worker(env), enqueueRows(stack, rows)]);
     running.push(worker);
     const counters = await stack.waitFinished(rolloutId, 20_000);

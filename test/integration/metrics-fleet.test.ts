@@ -111,6 +111,7 @@ describe('GET /metrics for the fleet', () => {
   it('adds both workers’ outcomes, requests, 429s, pauses and latencies up, with the queues and the server’s counters', async () => {
     const tenants = [randomUUID(), randomUUID(), randomUUID()];
     const rows = makeRows(tenants, 2, 10);
+    await stack.control.createConfigurations(rows);
     // Assigned by hand before the rollout: these rows end already-assigned.
     for (const r of [rows[0]!, rows[25]!])
       await stack.control.createAssignment(r.tenantId, r.configurationId, r.groupId);

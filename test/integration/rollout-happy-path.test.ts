@@ -15,6 +15,7 @@ describe('a rollout end to end', () => {
   it('creates each assignment exactly once, reports pre-existing ones as already-assigned, and reports every row', async () => {
     const tenants = [stack.tenantId, randomUUID(), randomUUID()];
     const rows = makeRows(tenants, 2, 20);
+    await stack.control.createConfigurations(rows);
     // Two groups were assigned before the rollout (by hand, in Intune).
     await stack.control.createAssignment(rows[0]!.tenantId, rows[0]!.configurationId, rows[0]!.groupId);
     await stack.control.createAssignment(rows[45]!.tenantId, rows[45]!.configurationId, rows[45]!.groupId);
@@ -89,6 +90,7 @@ describe('a rollout end to end', () => {
 
   it('enqueuing the same file again while it runs creates no second assignment', async () => {
     const rows = makeRows([stack.tenantId], 3, 30);
+    await stack.control.createConfigurations(rows);
     const file = stack.writeCsv(rows);
     const first = rolloutIdOf(await stack.cli(['enqueue', file, '--json']));
     const second = rolloutIdOf(await stack.cli(['enqueue', file, '--json']));

@@ -68,6 +68,7 @@ describe('a rollout with 401s and faults, logged at trace and debug', () => {
     const trace = await stack.worker({ LOG_LEVEL: 'trace', GRAPH_BASE_URL: tap.graphBaseUrl });
     const debug = await stack.worker({ LOG_LEVEL: 'debug', GRAPH_BASE_URL: tap.graphBaseUrl });
     const rows = makeRows([stack.tenantId, randomUUID()], 2, 10);
+    await stack.control.createConfigurations(rows);
     const rolloutId = await enqueueRows(stack, rows);
     await stack.waitFinished(rolloutId, 40_000);
     const status = await statusOf(stack, rolloutId);
@@ -108,6 +109,7 @@ describe('a client secret Entra ID refuses, logged at trace', () => {
   it('names neither the wrong secret nor the right one in logs, Redis or the report', async () => {
     const worker = await stack.worker({ LOG_LEVEL: 'trace' });
     const rows = makeRows([stack.tenantId], 1, 10);
+    await stack.control.createConfigurations(rows);
     const rolloutId = await enqueueRows(stack, rows);
     await stack.waitFinished(rolloutId, 30_000);
     await expectFinished(stack, rolloutId, rows.length, rows.length);

@@ -34,6 +34,7 @@ describe('sync reads are budgeted in the tenant lane', () => {
 
     await stack.worker();
     const rows = makeRows([stack.tenantId], 4, 10);
+    await stack.control.createConfigurations(rows);
     const rolloutId = rolloutIdOf(await stack.cli(['enqueue', stack.writeCsv(rows), '--json']));
     const syncStart = Date.now();
     const result = await stack.cli(['sync', path, '--dry-run', '--json']);

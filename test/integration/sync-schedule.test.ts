@@ -92,7 +92,7 @@ describe('assignments schedule', () => {
   });
 
   it('fires on the workers, records each run as a rollout, writes nothing once in sync, and uses the file as it was when added', async () => {
-    const configurationId = randomUUID();
+    const { id: configurationId } = await stack.control.createConfiguration(stack.tenantId);
     const groups = Array.from({ length: 3 }, () => randomUUID());
     const file = writeDesired(stack, configurationId, groups);
     const worker = await stack.worker();
@@ -161,7 +161,7 @@ describe('assignments schedule against a slow Graph', () => {
   });
 
   it('never overlaps two runs: while a run’s rollout is still going, the next runs are skipped', async () => {
-    const configurationId = randomUUID();
+    const { id: configurationId } = await stack.control.createConfiguration(stack.tenantId);
     // Ten rows at 700 ms each keep the rollout going for 7 s or more: the skipped runs stay
     // visible in `lastRun` long enough for a poll that is slow under load.
     const groups = Array.from({ length: 10 }, () => randomUUID());

@@ -38,6 +38,7 @@ describe('tenant lanes with GRAPH_RATE_LIMIT set to the tenant limit', () => {
     const quiet = [randomUUID(), randomUUID()];
     const backlog = makeRows([busy], 2, 40);
     const small = makeRows(quiet, 1, 6);
+    await stack.control.createConfigurations([...backlog, ...small]);
     const backlogId = await enqueueRows(stack, backlog);
     const smallId = await enqueueRows(stack, small);
 
@@ -88,6 +89,7 @@ describe('tenant lanes learning the limit from Graph (no GRAPH_RATE_LIMIT)', () 
     const quiet = [randomUUID(), randomUUID()];
     const backlog: AssignmentRow[] = makeRows([busy], 2, 25);
     const small = makeRows(quiet, 1, 6);
+    await stack.control.createConfigurations([...backlog, ...small]);
     const backlogId = await enqueueRows(stack, backlog);
     const smallId = await enqueueRows(stack, small);
 

@@ -28,6 +28,7 @@ describe('a token endpoint outage at the start of a rollout', () => {
   it('holds the rows while no token can be had, then assigns each exactly once and fails none', async () => {
     const tenants = [stack.tenantId, randomUUID()];
     const rows = makeRows(tenants, 2, 10);
+    await stack.control.createConfigurations(rows);
     await stack.control.setTokenOutage(true);
     await stack.worker();
     await stack.worker();
@@ -73,6 +74,7 @@ describe('a client secret Entra ID refuses', () => {
   it('fails every row with E_AUTH_REJECTED without retrying, and finishes the rollout', async () => {
     const tenants = [stack.tenantId, randomUUID()];
     const rows = makeRows(tenants, 2, 8);
+    await stack.control.createConfigurations(rows);
     await stack.worker();
     await stack.worker();
     const rolloutId = await enqueueRows(stack, rows);
@@ -130,6 +132,7 @@ describe('a token Graph refuses once', () => {
 
   it('is replaced with a fresh one, on reads as on writes, and every row is assigned exactly once', async () => {
     const rows = makeRows([stack.tenantId, randomUUID()], 2, 6);
+    await stack.control.createConfigurations(rows);
     const rolloutId = await enqueueRows(stack, rows);
     await stack.waitFinished(rolloutId, 30_000);
 

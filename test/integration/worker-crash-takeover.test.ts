@@ -33,6 +33,7 @@ describe('a worker killed mid-rollout', () => {
 
   it('leaves its in-flight rows to a worker that was already running: all finish, none assigned twice', async () => {
     const rows = makeRows([stack.tenantId, randomUUID()], 3, 10);
+    await stack.control.createConfigurations(rows);
     const victim = await stack.worker();
     const survivor = await stack.worker();
     const rolloutId = await enqueueRows(stack, rows);
@@ -52,6 +53,7 @@ describe('a worker killed mid-rollout', () => {
 
   it('leaves its in-flight rows to a worker started after it died: all finish, none assigned twice', async () => {
     const rows = makeRows([stack.tenantId, randomUUID()], 3, 10);
+    await stack.control.createConfigurations(rows);
     const victim = await stack.worker();
     const rolloutId = await enqueueRows(stack, rows);
 
@@ -87,6 +89,7 @@ describe('a worker killed while it reads a configuration for the rollout', () =>
 
   it('does not hold the configuration’s other rows back: a worker started after it finishes them all', async () => {
     const rows = makeRows([stack.tenantId], 1, 12);
+    await stack.control.createConfigurations(rows);
     const victim = await stack.worker({ GRAPH_BASE_URL: tap.graphBaseUrl });
     const rolloutId = await enqueueRows(stack, rows);
     await waitUntil(

@@ -57,6 +57,7 @@ describe('a worker stopped with SIGTERM mid-rollout', () => {
       env: { WORKER_LOCK_MS: '3000', GRAPH_SETTLE_MS: '800', RETRY_BASE_DELAY_MS: '100', WORKER_CONCURRENCY: '6' },
     });
     const rows = makeRows([stack.tenantId, randomUUID()], 3, 10);
+    await stack.control.createConfigurations(rows);
     const leaving = await stack.worker();
     const rolloutId = await enqueueRows(stack, rows);
     await waitUntil(
@@ -95,6 +96,7 @@ describe('a worker stopped with SIGTERM mid-rollout', () => {
       },
     });
     const rows = makeRows([stack.tenantId], 2, 10);
+    await stack.control.createConfigurations(rows);
     const leaving = await stack.worker();
     // Started before the rows: starting it later would let the leaving worker's rows finish first.
     const staying = await stack.worker();

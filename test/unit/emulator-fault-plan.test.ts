@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FaultPlan, checkFaultRates } from '../../emulator/fault-plan.js';
+import { FaultPlan, checkFaultRates, mulberry32 } from '../../emulator/fault-plan.js';
 
 describe('FaultPlan', () => {
   it('never faults with no rates', () => {
@@ -39,12 +39,32 @@ describe('FaultPlan', () => {
     plan.setRates({ internalError: 1 });
     expect(plan.currentRates()).toEqual({
       serviceUnavailable: 0,
+      serviceUnavailableNoRetryAfter: 0,
       internalError: 1,
+      badGateway: 0,
+      gatewayTimeout: 0,
       reset: 0,
       commitThenReset: 0,
       slowCommit: 0,
     });
     expect(plan.decide()).toBe('internalError');
+  });
+
+  it('draws the kinds it had before 503-no-retry-after, 502 and 504 existed exactly as it did then', () => {
+    // Seeded runs recorded before those kinds were added must replay: the old die, read in its old order.
+    const rates = { serviceUnavailable: 0.1, internalError: 0.1, reset: 0.1, commitThenReset: 0.1, slowCommit: 0.1 };
+    const random = mulberry32(9);
+    const oldDecide = (): string | undefined => {
+      const roll = random();
+      let cumulative = 0;
+      for (const [kind, rate] of Object.entries(rates)) {
+        cumulative += rate;
+        if (roll < cumulative) return kind;
+      }
+      return undefined;
+    };
+    const plan = new FaultPlan(rates, 9);
+    for (let i = 0; i < 500; i++) expect(plan.decide()).toBe(oldDecide());
   });
 });
 

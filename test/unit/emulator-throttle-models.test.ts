@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { resolveEmulatorOptions } from '../../emulator/emulator-options.js';
-import { EmulatorStats } from '../../emulator/emulator-stats.js';
+import { EmulatorStats, RETRY_AFTER_GRACE_MS } from '../../emulator/emulator-stats.js';
 import { FixedWindow } from '../../emulator/fixed-window.js';
 import { RequestFaultPlan } from '../../emulator/request-fault-plan.js';
 import { TenantThrottles } from '../../emulator/tenant-throttles.js';
@@ -55,7 +55,13 @@ describe('token-bucket throttle model', () => {
       { waitMs: 1001, spec: spec({ model: 'token-bucket', max: 5, windowMs: 1000 }) },
       'fractional',
     );
-    expect(answer).toEqual({ status: 429, code: 'TooManyRequests', headers: { 'retry-after': '2' } });
+    // The hold a client is told of is the rounded-up wait it reads, not the exact one.
+    expect(answer).toEqual({
+      status: 429,
+      code: 'TooManyRequests',
+      headers: { 'retry-after': '2' },
+      retryAfterMs: 2000,
+    });
     const small = throttleAnswer({ waitMs: 40, spec: spec({ model: 'token-bucket', max: 5, windowMs: 1000 }) }, 'date');
     expect(small.headers['retry-after']).toBe('1');
   });
@@ -112,7 +118,12 @@ describe('throttle signals', () => {
       { waitMs: 2500, spec: spec({ model: 'token-bucket', max: 1, windowMs: 1000, signal: '503' }) },
       'fractional',
     );
-    expect(answer).toEqual({ status: 503, code: 'ServiceUnavailable', headers: { 'retry-after': '3' } });
+    expect(answer).toEqual({
+      status: 503,
+      code: 'ServiceUnavailable',
+      headers: { 'retry-after': '3' },
+      retryAfterMs: 3000,
+    });
   });
 
   it('the default 429 signal writes the wait as --retry-after says', () => {
@@ -120,7 +131,12 @@ describe('throttle signals', () => {
       { waitMs: 700, spec: spec({ model: 'sliding-writes', max: 1, windowMs: 1000 }) },
       'fractional',
     );
-    expect(answer).toEqual({ status: 429, code: 'TooManyRequests', headers: { 'retry-after': '0.700' } });
+    expect(answer).toEqual({
+      status: 429,
+      code: 'TooManyRequests',
+      headers: { 'retry-after': '0.700' },
+      retryAfterMs: 700,
+    });
   });
 });
 
@@ -227,5 +243,76 @@ describe('request fault plan (GETs and token requests)', () => {
     expect(() => new RequestFaultPlan({ reset: 0.6, gatewayTimeout: 0.6 }, 1, 'read fault')).toThrow(
       /read fault rates/,
     );
+  });
+});
+
+describe('sentDuringRetryAfter', () => {
+  const sent = (stats: EmulatorStats, tenantId = TENANT): number =>
+    stats.snapshot().tenants[tenantId]?.sentDuringRetryAfter ?? 0;
+
+  it('counts requests that arrive while a Retry-After holds, after the 50 ms grace, and stops when it ends', () => {
+    const clock = manualClock();
+    const stats = new EmulatorStats(clock.now);
+    stats.retryAfterGiven(TENANT, 1000, ['write']);
+    clock.advance(RETRY_AFTER_GRACE_MS);
+    stats.requestArrived(TENANT, 'write'); // on the wire when the answer left
+    expect(sent(stats)).toBe(0);
+    clock.advance(1);
+    stats.requestArrived(TENANT, 'write');
+    stats.requestArrived(OTHER, 'write'); // another tenant was told nothing
+    expect(sent(stats)).toBe(1);
+    expect(sent(stats, OTHER)).toBe(0);
+    clock.advance(1000 - RETRY_AFTER_GRACE_MS - 1);
+    stats.requestArrived(TENANT, 'write'); // the wait is over
+    expect(sent(stats)).toBe(1);
+  });
+
+  it('counts only the kinds the refusing throttle counts', () => {
+    const clock = manualClock();
+    const stats = new EmulatorStats(clock.now);
+    stats.retryAfterGiven(TENANT, 1000, ['write']);
+    stats.retryAfterGiven(OTHER, 1000, ['read', 'write']);
+    clock.advance(100);
+    stats.requestArrived(TENANT, 'read');
+    stats.requestArrived(OTHER, 'read');
+    expect(sent(stats)).toBe(0);
+    expect(sent(stats, OTHER)).toBe(1);
+  });
+
+  it('keeps an earlier, longer hold when a later answer asks for less', () => {
+    const clock = manualClock();
+    const stats = new EmulatorStats(clock.now);
+    stats.retryAfterGiven(TENANT, 1000, ['write']);
+    clock.advance(500);
+    stats.retryAfterGiven(TENANT, 100, ['write']);
+    // Within the grace of the second answer, but long after the first: still ignored the first.
+    clock.advance(10);
+    stats.requestArrived(TENANT, 'write');
+    clock.advance(200);
+    stats.requestArrived(TENANT, 'write');
+    expect(sent(stats)).toBe(2);
+  });
+
+  it('forgets holds on clear', () => {
+    const clock = manualClock();
+    const stats = new EmulatorStats(clock.now);
+    stats.retryAfterGiven(TENANT, 1000, ['write']);
+    stats.clear();
+    clock.advance(100);
+    stats.requestArrived(TENANT, 'write');
+    expect(sent(stats)).toBe(0);
+  });
+});
+
+describe('TenantThrottles verdicts', () => {
+  it('name the kinds the refusing model counts', () => {
+    const clock = manualClock();
+    const throttles = new TenantThrottles(clock.now);
+    throttles.setGlobal(spec({ model: 'fixed-window', max: 1, windowMs: 1000 }));
+    throttles.setTenant(OTHER, spec({ model: 'token-bucket', max: 1, windowMs: 1000 }));
+    throttles.record(TENANT, 'write');
+    throttles.record(OTHER, 'read');
+    expect(throttles.check(TENANT, 'write')?.countedKinds).toEqual(['write']);
+    expect(throttles.check(OTHER, 'read')?.countedKinds).toEqual(['read', 'write']);
   });
 });

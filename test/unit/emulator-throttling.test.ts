@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { maxInSlidingWindow } from '../../emulator/emulator-stats.js';
-import { formatRetryAfter } from '../../emulator/retry-after.js';
+import { formatRetryAfter, retryAfterValueMs } from '../../emulator/retry-after.js';
 import { TenantRateWindow } from '../../emulator/tenant-rate-window.js';
 
 const TENANT = '0c4a7f0e-1111-4222-8333-444455556666';
@@ -107,5 +107,15 @@ describe('formatRetryAfter', () => {
 
   it('leaves the header out for none', () => {
     expect(formatRetryAfter(731, 'none', wall)).toBeUndefined();
+  });
+});
+
+describe('retryAfterValueMs', () => {
+  const wall = Date.UTC(2026, 0, 2, 3, 4, 5, 600);
+
+  it('reads back every format as the wait a client takes from it, rounding included', () => {
+    expect(retryAfterValueMs(formatRetryAfter(731, 'fractional', wall) ?? '', wall)).toBe(731);
+    expect(retryAfterValueMs(formatRetryAfter(731, 'seconds', wall) ?? '', wall)).toBe(1000);
+    expect(retryAfterValueMs(formatRetryAfter(731, 'date', wall) ?? '', wall)).toBe(1400);
   });
 });
