@@ -184,7 +184,8 @@ export function classifyTokenError(err: unknown): GraphFailure {
   const aadsts = /AADSTS(\d+)/.exec(description)?.[1];
   const rejected =
     REJECTED.has(errorCode) ||
-    (aadsts !== undefined && ['90002', '700016', '7000215', '7000222', '50034', '90023', '65001', '500011'].includes(aadsts));
+    (aadsts !== undefined &&
+      ['90002', '700016', '7000215', '7000222', '50034', '90023', '65001', '500011'].includes(aadsts));
   const message = `Token request failed: ${errorCode}${aadsts ? ` (AADSTS${aadsts})` : ''}`;
   if (err instanceof TokenEndpointUnavailable) {
     // A 5xx or 429 of Entra ID: worth waiting for, as long as the endpoint itself asks when it says.

@@ -95,8 +95,10 @@ export class LaneBoundGraph {
     } catch (err) {
       // The tenant's token endpoint is down: the row waits for the next probe without spending an
       // attempt (TokenProvider keeps it to one probe at a time per process).
-      if (err instanceof GraphFailure && err.code === GraphFailureCodes.TOKEN_UNAVAILABLE)
-        throw new AuthWait(Date.now() + (err.retryAfterMs ?? 1000) + Math.floor(Math.random() * AUTH_WAIT_JITTER_MS), err);
+      if (err instanceof GraphFailure && err.code === GraphFailureCodes.TOKEN_UNAVAILABLE) {
+        const jitterMs = Math.floor(Math.random() * AUTH_WAIT_JITTER_MS);
+        throw new AuthWait(Date.now() + (err.retryAfterMs ?? 1000) + jitterMs, err);
+      }
       throw err;
     }
     const { sentAt, count, seq, logged } = await this.gate.pass(

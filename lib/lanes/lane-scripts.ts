@@ -68,7 +68,10 @@ type LaneAdmitCall = [
   accepted: string,
 ];
 
-/** Granted (1, with its count, seq and whether the send is in the schedule), not granted (0, come back at `atMs`), or the marker is taken (2). */
+/**
+ * Granted (1, with its count, seq and whether the send is in the schedule), not granted (0, come
+ * back at `atMs`), or the marker is taken (2).
+ */
 export type LaneAdmitReply =
   | [granted: 1, atMs: number, count: number, seq: number, logged: 0 | 1]
   | [granted: 0, atMs: number]

@@ -58,7 +58,10 @@ describe('a lane with GRAPH_RATE_LIMIT', () => {
     for (let i = 0; i < 10; i++) promised.push((await lanes.admit('t', write({ owner: `r${i}` }), T0)).at - T0);
     expect(promised).toEqual([W, W, W, W, W, 2 * W, 2 * W, 2 * W, 2 * W, 2 * W]);
     // A row that comes back early keeps its place; on time, it goes.
-    expect(await lanes.admit('t', write({ owner: 'r7' }), T0 + W + 100)).toMatchObject({ granted: false, at: T0 + 2 * W });
+    expect(await lanes.admit('t', write({ owner: 'r7' }), T0 + W + 100)).toMatchObject({
+      granted: false,
+      at: T0 + 2 * W,
+    });
     for (let i = 0; i < 5; i++) expect((await lanes.admit('t', write({ owner: `r${i}` }), T0 + W)).granted).toBe(true);
     expect((await lanes.admit('t', write({ owner: 'r7' }), T0 + 2 * W)).granted).toBe(true);
   });

@@ -55,10 +55,11 @@ describe('which answers teach a lane its pace', () => {
   it('at 3 % of answers, random 503s with Retry-After almost never read as throttling', () => {
     // A fixed pseudo-random sequence, so the figure is the same every run.
     let seed = 42;
-    const random = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const random = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     const evidence = new ThrottleEvidence();
     let misread = 0;
-    for (let i = 0; i < 100_000; i++) if (evidence.answer('t', random() < 0.03 ? answer(503, 2000) : undefined)) misread++;
+    for (let i = 0; i < 100_000; i++)
+      if (evidence.answer('t', random() < 0.03 ? answer(503, 2000) : undefined)) misread++;
     expect(misread).toBeLessThanOrEqual(20);
   });
 });
