@@ -18,7 +18,15 @@ describe('a storm of Graph faults without throttling', () => {
   it('leaves the lane unpaused and unlearned, and ends every row succeeded, each assigned once', async () => {
     const tenant = randomUUID();
     const rows = makeRows([tenant], 3, 20);
-    await stack.control.setFaults({ internalError: 0.2, reset: 0.1, commitThenReset: 0.05 });
+    await stack.control.createConfigurations(rows);
+    await stack.control.setFaults({
+      serviceUnavailableNoRetryAfter: 0.15,
+      internalError: 0.1,
+      badGateway: 0.05,
+      gatewayTimeout: 0.05,
+      reset: 0.05,
+      commitThenReset: 0.05,
+    });
     await stack.control.setReadFaults({ serviceUnavailableNoRetryAfter: 0.3, internalError: 0.1, reset: 0.05 });
     const rolloutId = await enqueueRows(stack, rows);
     await stack.waitFinished(rolloutId, 60_000);
