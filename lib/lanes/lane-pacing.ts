@@ -24,9 +24,10 @@ export interface LanePacing {
 /**
  * Graph counts requests when they arrive, we count them when we send. A request delayed on the
  * way arrives closer to the next one than it left, so the window we enforce is 1% + 15 ms longer than
- * the configured one (1,025 ms for 25/1s, 20.215 s for Intune's 100/20s). Sends that leave more than
- * 10 ms after their grant (a new TLS handshake, a busy event loop) are re-dated in the lane's log
- * (LaneBoundGraph), so the margin only has to cover the trip from socket to Graph's counter.
+ * the configured one (1,025 ms for 25/1s, 20.215 s for Intune's 100/20s). Sends answered more than
+ * 10 ms after their grant (a new TLS handshake, a busy event loop, a burst Graph reads one by one)
+ * are re-dated in the lane's schedule to their answer (LaneBoundGraph), so the margin only has to
+ * cover what is left.
  *
  * A learned budget holds 2 s after a throttle, then its window halves every 4 s: a lane that was
  * slowed to a fifth of what the tenant takes is back above 0.9 of it 11 s after the throttling

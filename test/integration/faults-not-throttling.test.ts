@@ -20,16 +20,16 @@ describe('a storm of Graph faults without throttling', () => {
     const rows = makeRows([tenant], 3, 20);
     await stack.control.createConfigurations(rows);
     await stack.control.setFaults({
-      serviceUnavailableNoRetryAfter: 0.15,
-      internalError: 0.1,
-      badGateway: 0.05,
-      gatewayTimeout: 0.05,
-      reset: 0.05,
-      commitThenReset: 0.05,
+      serviceUnavailableNoRetryAfter: 0.1,
+      internalError: 0.05,
+      badGateway: 0.03,
+      gatewayTimeout: 0.03,
+      reset: 0.03,
+      commitThenReset: 0.03,
     });
-    await stack.control.setReadFaults({ serviceUnavailableNoRetryAfter: 0.3, internalError: 0.1, reset: 0.05 });
+    await stack.control.setReadFaults({ serviceUnavailableNoRetryAfter: 0.15, internalError: 0.05 });
     const rolloutId = await enqueueRows(stack, rows);
-    await stack.waitFinished(rolloutId, 60_000);
+    await stack.waitFinished(rolloutId, 100_000);
     await stack.control.setFaults({});
     await stack.control.setReadFaults({});
 

@@ -67,7 +67,7 @@ describe('GET /metrics for the fleet', () => {
       // No GRAPH_RATE_LIMIT: the lanes learn the pace from the emulator's 429s.
       emulator: {
         rateLimit: { max: 3, windowMs: 1000 },
-        faults: { serviceUnavailable: 0.1, internalError: 0.05 },
+        faults: { serviceUnavailableNoRetryAfter: 0.1, internalError: 0.05 },
         seed: 13,
       },
       env: { RETRY_MAX_ATTEMPTS: '20', RETRY_BASE_DELAY_MS: '100', GRAPH_SETTLE_MS: '500', METRICS_PORT: '0' },
@@ -155,12 +155,10 @@ describe('GET /metrics for the fleet', () => {
       );
       expect(total(text, 'assignments_graph_throttled_total', { tenant: tenantId })).toBe(emulated.throttled);
       expect(total(text, 'assignments_graph_requests_total', { tenant: tenantId, status: '503' })).toBe(
-        emulated.faults.serviceUnavailable,
+        emulated.faults.serviceUnavailableNoRetryAfter,
       );
-      // Each 429 and each 503 paused the tenant's lane.
-      expect(total(text, 'assignments_lane_pauses_total', { tenant: tenantId })).toBe(
-        emulated.throttled + emulated.faults.serviceUnavailable,
-      );
+      // Each 429 paused the tenant's lane; a 503 without Retry-After is a fault and paused nothing.
+      expect(total(text, 'assignments_lane_pauses_total', { tenant: tenantId })).toBe(emulated.throttled);
     }
     const throttled = Object.values(stats.tenants).reduce((n, t) => n + t.throttled, 0);
     expect(throttled).toBeGreaterThan(0);
