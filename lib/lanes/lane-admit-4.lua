@@ -69,20 +69,26 @@ if tonumber(ARGV[16]) > 0 then
 end
 local lane = redis.call('HMGET', KEYS[1], 'pausedUntil', 'max', 'window', 'lastThrottleAt', 'resumedAt')
 local paused = tonumber(lane[1]) or 0
--- the window at time t: a learned one shrinks while Graph stays quiet, so a slot promised for later
--- is planned with the window the lane will have by then, and a backlog speeds up with the probe
+-- A learned budget probes upwards while Graph stays quiet: its rate doubles every `halving`, half
+-- of it as a bigger burst, half as a shorter window (a budget learned too small in either comes
+-- back, and a burst too big is cut short by Graph and measured again). A slot promised for later is
+-- planned with the window the lane will have by then, so a backlog speeds up with the probe.
 local learnedWindow, quietFrom, halving
+local function growthAt(t)
+  local quiet = t - quietFrom
+  if quiet <= 0 then return 1 end
+  return 2 ^ (quiet / halving / 2)
+end
 local function windowAt(t)
   if not learnedWindow then return window end
-  local quiet = t - quietFrom
-  if quiet <= 0 then return learnedWindow end
-  return learnedWindow * 0.5 ^ (quiet / halving)
+  return learnedWindow / growthAt(t)
 end
 if max <= 0 then
   max = tonumber(lane[2]) or 0
   learnedWindow = tonumber(lane[3]) or 0
   quietFrom = (tonumber(lane[4]) or now) + tonumber(ARGV[8])
   halving = tonumber(ARGV[9])
+  max = math.floor(max * growthAt(now))
   window = windowAt(now)
   if window < max then max = 0 end
 end

@@ -59,15 +59,19 @@ local newBurst = sentAt >= (tonumber(lane[2]) or 0)
 local waitMs = tonumber(ARGV[2])
 local resumedAt = tonumber(lane[3]) or sentAt
 local elapsed = math.max(0, now - resumedAt)
-local learnedMax = tonumber(lane[6]) or 0
 -- Without Retry-After, a lane that has learned a budget knows when Graph should take requests
 -- again: one window after the burst began. Throttled before `minSends` got through, it resumed too
 -- early, and the window grows by a quarter; throttled while pacing, by a tenth. The window it was
 -- using is the one it had sped up to (lane-admit-4.lua), which holdMs and halvingMs give.
 -- the window the lane was using when it sent this request: the learned one, sped up while quiet
+-- the budget the lane was using when it sent this request: the learned one, grown while quiet
+-- (lane-admit-4.lua: the rate doubles every halvingMs, half as burst, half as window)
 local effWindow = tonumber(lane[7]) or 0
 local quiet = sentAt - (tonumber(lane[8]) or sentAt) - tonumber(ARGV[12])
-if quiet > 0 then effWindow = effWindow * 0.5 ^ (quiet / tonumber(ARGV[13])) end
+local growth = 1
+if quiet > 0 then growth = 2 ^ (quiet / tonumber(ARGV[13]) / 2) end
+effWindow = effWindow / growth
+local learnedMax = math.floor((tonumber(lane[6]) or 0) * growth)
 local guessedWindow
 if waitMs < 0 and adaptive and learnedMax > 0 and not newBurst then
   -- the rest of a burst already measured: the pause stands
@@ -126,7 +130,7 @@ if adaptive then
       -- A throttle never speeds the lane up: a sliding window's Retry-After says when the next slot
       -- frees, not the whole window, and can be short. Cut short, the burst was too big and shrinks
       -- (its pace per send stays); throttled after the burst went through, the lane was pacing too
-      -- fast and slows by a tenth at least.
+      -- fast and slows by 3% at least.
       window = burst * span / sent * tonumber(ARGV[5])
       if sent < burst then
         -- the burst was too big, not the pace: the window stays what the lane was using
@@ -134,7 +138,7 @@ if adaptive then
         window = effWindow * burst / learnedMax
         measured = true
       else
-        window = math.max(window, effWindow * 1.1)
+        window = math.max(window, effWindow * 1.03)
       end
     end
     window = math.min(window, tonumber(ARGV[7]))

@@ -265,9 +265,10 @@ describe('a lane that learns its budget from Graph (no GRAPH_RATE_LIMIT)', () =>
     // 200 accepted since it resumed, then a throttle with a short wait: the edge of the limit.
     acceptedAnswers(lanes, 200);
     await lanes.throttled('t', 20, now, now + 1);
+    // The burst it learned (grown by the probe while Graph was quiet), at the pace Graph took.
     const state = await lanes.state('t');
-    expect(state.max).toBe(25);
-    expect(state.windowMs).toBeCloseTo(((25 * (now + 1 - resumed + 20)) / 200) * 1.03, 5);
+    expect(state.max).toBeGreaterThanOrEqual(25);
+    expect(state.windowMs).toBeGreaterThanOrEqual(((state.max * (now + 1 - resumed + 20)) / 200) * 1.03 - 1e-6);
   });
 
   it('answers of the measured burst that come in while the lane waits grow the burst it learned', async () => {
@@ -338,7 +339,7 @@ describe('a lane that learns its budget from Graph (no GRAPH_RATE_LIMIT)', () =>
     expect(await burstAt(lanes, 40, until, 'b')).toBe(40);
   });
 
-  it('probes back up once Graph stops throttling: the window halves every halvingMs after holdMs', async () => {
+  it('probes back up once Graph stops throttling: its rate doubles every halvingMs after holdMs', async () => {
     const lanes = new TenantLanes(redis, keys, undefined);
     for (let i = 0; i < 20; i++) await lanes.admit('t', { owner: `r${i}` }, T0);
     acceptedAnswers(lanes, 10);
@@ -348,10 +349,10 @@ describe('a lane that learns its budget from Graph (no GRAPH_RATE_LIMIT)', () =>
     const held = T0 + learning.holdMs;
     expect(await burstAt(lanes, 12, held, 'h')).toBe(10);
     expect((await lanes.admit('t', { owner: 'h-next' }, held)).at).toBe(Math.floor(held + window));
-    // One halving later, the next slot is half a window after the burst.
+    // One doubling later: a burst √2 bigger, a window √2 shorter.
     const faster = T0 + learning.holdMs + learning.halvingMs;
-    expect(await burstAt(lanes, 12, faster, 'f')).toBe(10);
-    expect((await lanes.admit('t', { owner: 'f-next' }, faster)).at).toBe(Math.floor(faster + window / 2));
+    expect(await burstAt(lanes, 20, faster, 'f')).toBe(Math.floor(10 * Math.SQRT2));
+    expect((await lanes.admit('t', { owner: 'f-next' }, faster)).at).toBe(Math.floor(faster + window / Math.SQRT2));
     // Long quiet: unbound again, as before the first throttle.
     const quiet = T0 + 200_000;
     expect(await burstAt(lanes, 200, quiet, 'q')).toBe(200);
