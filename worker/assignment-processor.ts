@@ -277,12 +277,17 @@ export class AssignmentProcessor {
       }
       const failure = err instanceof ThrottledWait ? err.failure : err;
       if (failure instanceof GraphFailure && failure.ambiguous && ctx.lastSentAt !== undefined) {
+        // Throttling refuses a request at Graph's door: had it been committed, it was committed
+        // before the answer, and a look after the pause shows it. A slow commit (the reason for the
+        // settle delay) follows a timeout or a 5xx, not throttling; so a throttled POST is looked
+        // for as soon as its lane reopens, not GRAPH_SETTLE_MS later (the marker is dated so).
+        const endedAt = err instanceof ThrottledWait ? Date.now() - this.deps.policy.settleMs : Date.now();
         await markRowPostEnded(
           this.deps.redis,
           keys.rowMarker(ctx.rowKey),
           `${sentMark.value}${ctx.lastSentAt}`,
           d.rolloutId,
-          Date.now(),
+          endedAt,
         );
       }
       throw err;
