@@ -20,8 +20,8 @@
   "Exactly once").
 
     Input:
-      KEYS[1] lane hash (pausedUntil, max, window, lastThrottleAt, resumedAt, sentSinceResume,
-              acceptedSinceResume, burstMeasured)
+      KEYS[1] lane hash (pausedUntil, max, window, lastThrottleAt, resumedAt, acceptedSinceResume,
+              burstMeasured)
       KEYS[2] lane schedule (sorted set: `owner@grantMs` -> sent at, `owner` -> promised slot; ms)
       KEYS[3] row marker (string) to set with the grant; KEYS[1] when there is none (not touched)
       KEYS[4] hash counting the grant (a rollout's attempts); KEYS[1] when there is none (not touched)
@@ -45,9 +45,8 @@
       ARGV[16] accepted: answers this worker saw accepted since it last told the lane (for learning)
 
     Output:
-      {1, nowMs, count, seq, logged}
+      {1, nowMs, count, logged}
                               granted: count = the grant's count in KEYS[4] (0 without one),
-                              seq = its number among the lane's sends since it last resumed,
                               logged = 1 when the send is in the schedule (the lane is bound)
       {0, atMs}               not granted: come back at atMs (a promised slot, or when the window frees)
       {2, nowMs, 0, 0}        not granted: the exclusive marker belongs to someone else
@@ -58,15 +57,7 @@ local owner = ARGV[2]
 local max = tonumber(ARGV[3])
 local window = tonumber(ARGV[4])
 local tolerance = tonumber(ARGV[5])
-if tonumber(ARGV[16]) > 0 then
-  local accepted = redis.call('HINCRBY', KEYS[1], 'acceptedSinceResume', ARGV[16])
-  -- answers to a burst just measured still come in (from every worker) while the lane waits: Graph
-  -- took at least that many, so the burst learned at the first throttle grows to it
-  local measuring = redis.call('HMGET', KEYS[1], 'burstMeasured', 'max', 'pausedUntil')
-  if measuring[1] == '1' and (tonumber(measuring[3]) or 0) > tonumber(ARGV[1]) and accepted > (tonumber(measuring[2]) or 0) then
-    redis.call('HSET', KEYS[1], 'max', accepted)
-  end
-end
+if tonumber(ARGV[16]) > 0 then redis.call('HINCRBY', KEYS[1], 'acceptedSinceResume', ARGV[16]) end
 local lane = redis.call('HMGET', KEYS[1], 'pausedUntil', 'max', 'window', 'lastThrottleAt', 'resumedAt')
 local paused = tonumber(lane[1]) or 0
 -- A learned budget probes upwards while Graph stays quiet: its rate doubles every `halving`, half
@@ -160,10 +151,14 @@ if bound then
   redis.call('PEXPIRE', KEYS[2], math.ceil(math.max(window, tonumber(ARGV[14])) * 2))
 end
 if paused > 0 or not lane[5] then
-  -- first send after a pause (or ever): start counting what the tenant accepts from here
-  redis.call('HSET', KEYS[1], 'pausedUntil', 0, 'resumedAt', now, 'sentSinceResume', 0, 'acceptedSinceResume', 0, 'burstMeasured', 0)
+  -- first send after a pause (or ever). The answers to a burst just measured kept coming in (from
+  -- every worker) while the lane waited: Graph took at least that many, so the burst learned at
+  -- the first throttle grows to it. Then count what the tenant accepts from here.
+  local measured = redis.call('HMGET', KEYS[1], 'burstMeasured', 'acceptedSinceResume', 'max')
+  local accepted = tonumber(measured[2]) or 0
+  if measured[1] == '1' and accepted > (tonumber(measured[3]) or 0) then redis.call('HSET', KEYS[1], 'max', accepted) end
+  redis.call('HSET', KEYS[1], 'pausedUntil', 0, 'resumedAt', now, 'acceptedSinceResume', 0, 'burstMeasured', 0)
 end
-local seq = redis.call('HINCRBY', KEYS[1], 'sentSinceResume', 1)
 if ARGV[6] ~= '' then redis.call('SET', KEYS[3], ARGV[6] .. now, 'PX', ARGV[7]) end
 local count = 0
 if ARGV[10] ~= '' then
@@ -171,5 +166,5 @@ if ARGV[10] ~= '' then
   redis.call('PEXPIRE', KEYS[4], ARGV[11])
 end
 redis.call('PEXPIRE', KEYS[1], 86400000)
-if bound then return {1, now, count, seq, 1} end
-return {1, now, count, seq, 0}
+if bound then return {1, now, count, 1} end
+return {1, now, count, 0}

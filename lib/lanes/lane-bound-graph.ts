@@ -101,7 +101,7 @@ export class LaneBoundGraph {
       }
       throw err;
     }
-    const { sentAt, count, seq, logged } = await this.gate.pass(
+    const { sentAt, count, logged } = await this.gate.pass(
       ctx.tenantId,
       { owner: ctx.owner, marker, countIn: marker ? ctx.countIn : undefined, ahead: slot.ahead },
       slot.maxInlineWaitMs,
@@ -128,7 +128,6 @@ export class LaneBoundGraph {
         const now = Date.now();
         const until = await this.lanes.throttled(ctx.tenantId, failure.retryAfterMs, sentAt, now, {
           baseDelayMs: this.baseDelayMs,
-          seq,
         });
         this.metrics?.lanePaused(ctx.tenantId);
         throw new ThrottledWait(until, failure);

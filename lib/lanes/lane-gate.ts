@@ -38,12 +38,11 @@ export class LaneGate {
     tenantId: string,
     options: AdmitOptions,
     maxInlineWaitMs = this.maxInlineWaitMs,
-  ): Promise<{ sentAt: number; count: number; seq: number; logged: boolean }> {
+  ): Promise<{ sentAt: number; count: number; logged: boolean }> {
     for (;;) {
       if (this.shutdown?.aborted) throw new LaneWait(Date.now());
       const admission = await this.lanes.admit(tenantId, options);
-      if (admission.granted)
-        return { sentAt: admission.at, count: admission.count, seq: admission.seq, logged: admission.logged };
+      if (admission.granted) return { sentAt: admission.at, count: admission.count, logged: admission.logged };
       if (admission.markerTaken) throw new MarkerTaken();
       const waitMs = admission.at - Date.now();
       if (waitMs > maxInlineWaitMs) throw new LaneWait(admission.at);

@@ -69,13 +69,13 @@ type LaneAdmitCall = [
 ];
 
 /**
- * Granted (1, with its count, seq and whether the send is in the schedule), not granted (0, come
+ * Granted (1, with its count and whether the send is in the schedule), not granted (0, come
  * back at `atMs`), or the marker is taken (2).
  */
 export type LaneAdmitReply =
-  | [granted: 1, atMs: number, count: number, seq: number, logged: 0 | 1]
+  | [granted: 1, atMs: number, count: number, logged: 0 | 1]
   | [granted: 0, atMs: number]
-  | [granted: 2, atMs: number, count: 0, seq: 0];
+  | [granted: 2, atMs: number, count: 0, logged: 0];
 
 export interface LaneThrottledArgs {
   nowMs: number;
@@ -89,8 +89,6 @@ export interface LaneThrottledArgs {
   baseDelayMs: number;
   /** In [0, 1): the backoff's jitter. */
   random: number;
-  /** The throttled request's grant number since the lane resumed; 0 = unknown. */
-  seq: number;
   maxBackoffMs: number;
   holdMs: number;
   halvingMs: number;
@@ -110,7 +108,6 @@ type LaneThrottledCall = [
   maxLearnedWindowMs: string,
   baseDelayMs: string,
   random: string,
-  seq: string,
   maxBackoffMs: string,
   holdMs: string,
   halvingMs: string,
@@ -171,7 +168,6 @@ export function laneThrottledArgs(keys: LaneKeys, a: LaneThrottledArgs): LaneThr
     String(a.maxLearnedWindowMs),
     String(a.baseDelayMs),
     String(a.random),
-    String(a.seq),
     String(a.maxBackoffMs),
     String(a.holdMs),
     String(a.halvingMs),

@@ -27,10 +27,9 @@
       ARGV[7] maxLearnedWindowMs
       ARGV[8] baseDelayMs of the backoff without Retry-After
       ARGV[9] random in [0, 1), the backoff's jitter
-      ARGV[10] seq: the throttled request's grant number since the lane resumed; 0 = unknown
-      ARGV[11] maxBackoffMs
-      ARGV[12] holdMs, ARGV[13] halvingMs: how a learned budget speeds up (see lane-admit-4.lua)
-      ARGV[14] accepted: answers this worker saw accepted since it last told the lane
+      ARGV[10] maxBackoffMs
+      ARGV[11] holdMs, ARGV[12] halvingMs: how a learned budget speeds up (see lane-admit-4.lua)
+      ARGV[13] accepted: answers this worker saw accepted since it last told the lane
 
     Output:
       pausedUntil: when the lane opens again (ms)
@@ -38,15 +37,7 @@
 local now = tonumber(ARGV[1])
 local adaptive = ARGV[3] == '1'
 local sentAt = tonumber(ARGV[4])
-if tonumber(ARGV[14]) > 0 then
-  local accepted = redis.call('HINCRBY', KEYS[1], 'acceptedSinceResume', ARGV[14])
-  -- answers to a burst just measured still come in (from every worker) while the lane waits: Graph
-  -- took at least that many, so the burst learned at the first throttle grows to it
-  local measuring = redis.call('HMGET', KEYS[1], 'burstMeasured', 'max', 'pausedUntil')
-  if measuring[1] == '1' and (tonumber(measuring[3]) or 0) > tonumber(ARGV[1]) and accepted > (tonumber(measuring[2]) or 0) then
-    redis.call('HSET', KEYS[1], 'max', accepted)
-  end
-end
+if tonumber(ARGV[13]) > 0 then redis.call('HINCRBY', KEYS[1], 'acceptedSinceResume', ARGV[13]) end
 local lane = redis.call('HMGET', KEYS[1], 'pausedUntil', 'lastAdaptAt', 'resumedAt', 'acceptedSinceResume', 'streak', 'max', 'window', 'lastThrottleAt')
 local paused = tonumber(lane[1]) or 0
 -- What Graph took: the answers that came back accepted since the lane resumed (each worker reports
@@ -67,9 +58,9 @@ local elapsed = math.max(0, now - resumedAt)
 -- the budget the lane was using when it sent this request: the learned one, grown while quiet
 -- (lane-admit-4.lua: the rate doubles every halvingMs, half as burst, half as window)
 local effWindow = tonumber(lane[7]) or 0
-local quiet = sentAt - (tonumber(lane[8]) or sentAt) - tonumber(ARGV[12])
+local quiet = sentAt - (tonumber(lane[8]) or sentAt) - tonumber(ARGV[11])
 local growth = 1
-if quiet > 0 then growth = 2 ^ (quiet / tonumber(ARGV[13]) / 2) end
+if quiet > 0 then growth = 2 ^ (quiet / tonumber(ARGV[12]) / 2) end
 effWindow = effWindow / growth
 local learnedMax = math.floor((tonumber(lane[6]) or 0) * growth)
 local guessedWindow
@@ -90,7 +81,7 @@ elseif waitMs < 0 then
   streak = math.max(streak, 1)
   -- backoffDelayMs (lib/lanes/backoff.ts) with the streak as the attempt; here because the streak
   -- has to be counted atomically with the burst
-  waitMs = math.floor(math.min(tonumber(ARGV[8]) * 2 ^ (streak - 1), tonumber(ARGV[11])) * (0.5 + tonumber(ARGV[9]) / 2))
+  waitMs = math.floor(math.min(tonumber(ARGV[8]) * 2 ^ (streak - 1), tonumber(ARGV[10])) * (0.5 + tonumber(ARGV[9]) / 2))
 end
 local untilTs = now + waitMs
 if untilTs > paused then

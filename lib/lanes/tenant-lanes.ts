@@ -6,13 +6,12 @@ import { MAX_BACKOFF_MS } from './backoff.js';
 import { laneAdmit, laneRelease, laneThrottled, type LaneKeys } from './lane-scripts.js';
 
 /**
- * `seq`: a grant's number among the lane's sends since it last resumed (0 when not granted).
  * `logged`: the send is in the lane's schedule (the lane is bound), so a late answer re-dates it.
  * `markerTaken`: refused because an exclusive marker belongs to someone else (see AdmitOptions).
  */
 export type Admission =
-  | { granted: true; at: number; count: number; seq: number; logged: boolean }
-  | { granted: false; at: number; count: number; seq: number; markerTaken?: boolean };
+  | { granted: true; at: number; count: number; logged: boolean }
+  | { granted: false; at: number; count: number; markerTaken?: boolean };
 
 export interface AdmitOptions {
   /** Who holds a reservation: the job id (a job re-asking for its lane finds its slot again). */
@@ -85,7 +84,7 @@ export class TenantLanes {
   /** Ask for a send slot now. `at` is when to come back when not granted. */
   async admit(tenantId: string, options: AdmitOptions, nowMs = Date.now()): Promise<Admission> {
     const p = this.pacing;
-    const [granted, at, count, seq, logged] = await laneAdmit(
+    const [granted, at, count, logged] = await laneAdmit(
       this.redis,
       { ...this.laneKeys(tenantId), marker: options.marker?.key, count: options.countIn?.key },
       {
@@ -109,14 +108,13 @@ export class TenantLanes {
         accepted: this.takeAccepted(tenantId),
       },
     );
-    if (granted === 1)
-      return { granted: true, at: Number(at), count: Number(count ?? 0), seq: Number(seq ?? 0), logged: logged === 1 };
-    return { granted: false, at: Number(at), count: 0, seq: 0, ...(granted === 2 ? { markerTaken: true } : {}) };
+    if (granted === 1) return { granted: true, at: Number(at), count: Number(count ?? 0), logged: logged === 1 };
+    return { granted: false, at: Number(at), count: 0, ...(granted === 2 ? { markerTaken: true } : {}) };
   }
 
   /**
-   * Report a throttling answer to the request granted at `sentAtMs` (as the `seq`-th send since the
-   * lane resumed, when known); returns when the lane opens again. Without Retry-After
+   * Report a throttling answer to the request granted at `sentAtMs`; returns when the lane opens
+   * again. Without Retry-After
    * (`retryAfterMs` undefined) the lane backs off from `baseDelayMs`, doubling per burst, scaled by
    * a random factor in [0.5, 1).
    */
@@ -125,7 +123,7 @@ export class TenantLanes {
     retryAfterMs: number | undefined,
     sentAtMs: number,
     nowMs = Date.now(),
-    options: { baseDelayMs?: number; random?: () => number; seq?: number } = {},
+    options: { baseDelayMs?: number; random?: () => number } = {},
   ): Promise<number> {
     const p = this.pacing;
     const until = await laneThrottled(this.redis, this.laneKeys(tenantId), {
@@ -138,7 +136,6 @@ export class TenantLanes {
       maxLearnedWindowMs: p.maxLearnedWindowMs,
       baseDelayMs: options.baseDelayMs ?? 1000,
       random: (options.random ?? Math.random)(),
-      seq: options.seq ?? 0,
       maxBackoffMs: MAX_BACKOFF_MS,
       holdMs: p.holdMs,
       halvingMs: p.halvingMs,

@@ -156,7 +156,7 @@ describe('the scripts’ arguments', () => {
     ]);
   });
 
-  it('lane throttled: 2 keys, then 14 ARGV; no Retry-After is -1, a Retry-After is rounded and never negative', () => {
+  it('lane throttled: 2 keys, then 13 ARGV; no Retry-After is -1, a Retry-After is rounded and never negative', () => {
     const args = {
       nowMs: 5000,
       retryAfterMs: 1234.6 as number | undefined,
@@ -167,7 +167,6 @@ describe('the scripts’ arguments', () => {
       maxLearnedWindowMs: 600_000,
       baseDelayMs: 1000,
       random: 0.25,
-      seq: 7,
       maxBackoffMs: 300_000,
       holdMs: 5000,
       halvingMs: 8000,
@@ -186,7 +185,6 @@ describe('the scripts’ arguments', () => {
       '600000',
       '1000',
       '0.25',
-      '7',
       '300000',
       '5000',
       '8000',
