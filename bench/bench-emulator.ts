@@ -2,10 +2,6 @@ import { join } from 'node:path';
 import type { AssignmentRow } from '../lib/assignment-row.js';
 import { EmulatorControl } from '../emulator/control-client.js';
 import { startEmulator, type EmulatorOptions, type RunningEmulator } from '../emulator/emulator-server.js';
-import type { TenantStats } from '../emulator/emulator-stats.js';
-
-/** The emulator's options as the benchmarks pass them. */
-export type BenchEmulatorOptions = EmulatorOptions;
 
 export interface BenchEmulator {
   emulator: RunningEmulator;
@@ -18,7 +14,7 @@ export interface BenchEmulator {
  * `createConfigurations` fails here today rather than after that change. Its certificate lives in
  * `<dir>/emulator`.
  */
-export async function startBenchEmulator(dir: string, options: BenchEmulatorOptions = {}): Promise<BenchEmulator> {
+export async function startBenchEmulator(dir: string, options: EmulatorOptions = {}): Promise<BenchEmulator> {
   const emulator = await startEmulator({ port: 0, certDir: join(dir, 'emulator'), ...options });
   return { emulator, control: new EmulatorControl(emulator.origin, emulator.caCertPath) };
 }
@@ -40,15 +36,6 @@ export async function createConfigurations(
     );
   }
   return all.length;
-}
-
-/**
- * A per-tenant counter today's emulator may not have (`sentDuringRetryAfter`): its value, or
- * undefined when the emulator does not report it.
- */
-export function optionalStat(stats: TenantStats | undefined, name: string): number | undefined {
-  const value = (stats as unknown as Record<string, unknown> | undefined)?.[name];
-  return typeof value === 'number' ? value : undefined;
 }
 
 /** A counter for a table cell: "—" when the emulator does not report it. */

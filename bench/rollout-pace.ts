@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { startLocalRedis } from '../lib/redis/local-redis.js';
-import { createConfigurations, optionalStat, startBenchEmulator } from './bench-emulator.js';
+import { createConfigurations, startBenchEmulator } from './bench-emulator.js';
 import type { RetryAfterFormat } from '../emulator/emulator-options.js';
 import type { ThrottleSpec } from '../emulator/throttle-model.js';
 import { openQueue } from '../lib/queues/assignment-queue.js';
@@ -201,7 +201,7 @@ export async function rolloutPace(options: {
       steadyWritesPerSecond:
         (t?.writesAccepted ?? 0) /
         Math.max(0.001, (Math.min(lastWriteAt, finishedAt) - (firstWriteAt ?? started)) / 1000),
-      sentDuringRetryAfter: optionalStat(t, 'sentDuringRetryAfter'),
+      sentDuringRetryAfter: t?.sentDuringRetryAfter,
     };
   } finally {
     for (const w of workers) w.kill('SIGTERM');

@@ -5,10 +5,11 @@ import { join } from 'node:path';
 import type { EmulatorControl } from '../emulator/control-client.js';
 import type { RunningEmulator } from '../emulator/emulator-server.js';
 import type { TenantStats } from '../emulator/emulator-stats.js';
+import type { EmulatorOptions } from '../emulator/emulator-server.js';
 import type { ThrottleSpec } from '../emulator/throttle-model.js';
 import { startLocalRedis } from '../lib/redis/local-redis.js';
 import { connectRedis } from '../lib/redis/redis-connection.js';
-import { optionalStat, startBenchEmulator, type BenchEmulatorOptions } from './bench-emulator.js';
+import { startBenchEmulator } from './bench-emulator.js';
 import { idealSeconds } from './rollout-pace.js';
 import { syntheticRows } from './synthetic-rows.js';
 import { timedRollout, type TimedRollout } from './timed-rollout.js';
@@ -41,7 +42,7 @@ export interface ScenarioOptions {
   /** GRAPH_RATE_LIMIT of the workers, e.g. `25/1s`; undefined: unset (the pace is learned). */
   rateLimit?: string;
   /** The emulator (faults, a global throttle…); the tenants' own throttles are added to it. */
-  emulator?: BenchEmulatorOptions;
+  emulator?: EmulatorOptions;
   /** After the emulator starts and before the rows are enqueued (fault rates through the control API…). */
   prepare?: (ctx: {
     emulator: RunningEmulator;
@@ -68,7 +69,6 @@ export interface ScenarioTenantResult {
   failed: number;
   writesAccepted: number;
   throttled: number;
-  /** The emulator's count when it has one (see optionalStat). */
   sentDuringRetryAfter: number | undefined;
   maxWritesInWindow: number;
   tokenRequests: number;
@@ -154,7 +154,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
         failed: progress?.failed ?? 0,
         writesAccepted: s?.writesAccepted ?? 0,
         throttled: s?.throttled ?? 0,
-        sentDuringRetryAfter: optionalStat(s, 'sentDuringRetryAfter'),
+        sentDuringRetryAfter: s?.sentDuringRetryAfter,
         maxWritesInWindow: s?.maxWritesInWindow ?? 0,
         tokenRequests: s?.tokenRequests ?? 0,
         expectFailed: o.tenants[i]!.expectFailed ?? false,
