@@ -1,7 +1,10 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from '../lib/redis/redis-keys.js';
 import type { Assignment } from '../lib/graph/assignment.js';
-import { GraphFailure } from '../lib/graph/graph-failure.js';
+import type { AssignmentsApi } from '../lib/graph/assignments-api.js';
+import { GraphFailure, GraphFailureCodes } from '../lib/graph/graph-failure.js';
+import { backoffDelayMs } from '../lib/lanes/backoff.js';
 import type { LaneBoundGraph, CallerContext } from '../lib/lanes/lane-bound-graph.js';
 import { LaneWait } from '../lib/lanes/lane-gate.js';
 
@@ -26,6 +29,9 @@ export const LISTING_FIELDS = { status: '_status', startedAt: '_startedAt' } as 
 const LISTING_TTL_MS = 60 * 60 * 1000;
 /** Short, and renewed after every page: a reader that dies holds the others back only briefly. */
 const LOCK_TTL_MS = 10_000;
+/** How long a row waits in place for another job's read of the same listing, and how often it looks. */
+const LOCK_WAIT_MS = 1_000;
+const LOCK_POLL_MS = 15;
 /** A page read may wait this long in place for its lane slot rather than start over later. */
 const PAGE_WAIT_MS = 30_000;
 
@@ -69,13 +75,21 @@ export class ConfigurationListings {
     groupId: string,
     notBefore: number,
     ctx: CallerContext,
+    options: { maxInlineWaitMs?: number } = {},
   ): Promise<Exclude<ListingView, { state: 'stale' }>> {
     const key = this.keys.listing(ctx.tenantId, configurationId);
     const current = await this.current(key, groupId, notBefore);
     if (current) return current;
     const lock = this.keys.listingLock(ctx.tenantId, configurationId);
-    if ((await this.redis.set(lock, ctx.owner, 'PX', LOCK_TTL_MS, 'NX')) !== 'OK') {
-      throw new LaneWait(Date.now() + 200 + Math.floor(Math.random() * 300));
+    const waitUntil = Date.now() + LOCK_WAIT_MS;
+    while ((await this.redis.set(lock, ctx.owner, 'PX', LOCK_TTL_MS, 'NX')) !== 'OK') {
+      // Another job is reading it. A page takes tens of milliseconds: wait for that read here, not
+      // parked in BullMQ's delayed set for longer than the read takes (at a rollout's start, every
+      // row of a configuration waits on its first read, and the lane's first burst with them).
+      if (Date.now() >= waitUntil) throw new LaneWait(Date.now() + 200 + Math.floor(Math.random() * 300));
+      await sleep(LOCK_POLL_MS + Math.floor(Math.random() * LOCK_POLL_MS));
+      const read = await this.current(key, groupId, notBefore);
+      if (read) return read;
     }
     try {
       // Someone may have finished a read between our look and our lock.
@@ -84,7 +98,7 @@ export class ConfigurationListings {
       const startedAt = Date.now();
       let assignments: Assignment[];
       try {
-        assignments = await listAll(this.graph, ctx, configurationId, PAGE_WAIT_MS, () =>
+        assignments = await listAll(this.graph, ctx, configurationId, options.maxInlineWaitMs ?? PAGE_WAIT_MS, () =>
           this.redis.pexpire(lock, LOCK_TTL_MS),
         );
       } catch (err) {
@@ -160,15 +174,53 @@ export async function listAll(
   const all: Assignment[] = [];
   let next: string | undefined;
   do {
-    const { value: page } = await graph.call(
-      ctx,
-      (options) => graph.api.listPage(ctx.tenantId, configurationId, next, options),
-      undefined,
-      { maxInlineWaitMs, ahead: true },
-    );
+    const page = await readPage(graph, ctx, configurationId, next, maxInlineWaitMs);
     all.push(...page.assignments);
     next = page.nextLink;
     await onPage?.();
   } while (next);
   return all;
+}
+
+type AssignmentPage = Awaited<ReturnType<AssignmentsApi['listPage']>>;
+
+/** Tries of one page when Graph answers it with a fault that names no wait (a 5xx, a reset). */
+const PAGE_TRIES = 3;
+/** The first pause between them (doubled per try, with jitter). */
+const PAGE_RETRY_BASE_MS = 100;
+
+/**
+ * One page, tried again in place after a short pause when Graph faults on it without saying when to
+ * come back. A read commits nothing, so trying again is safe at once; a faulted read handed to the
+ * row's backoff instead would spend an attempt and wait the row's growing step (seconds after a few
+ * faulted POSTs), and every row waiting on this listing with it. A Retry-After, throttling or a
+ * fault that persists goes to the caller as before.
+ */
+async function readPage(
+  graph: LaneBoundGraph,
+  ctx: CallerContext,
+  configurationId: string,
+  next: string | undefined,
+  maxInlineWaitMs: number | undefined,
+): Promise<AssignmentPage> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const { value } = await graph.call(
+        ctx,
+        (options) => graph.api.listPage(ctx.tenantId, configurationId, next, options),
+        undefined,
+        { maxInlineWaitMs, ahead: true },
+      );
+      return value;
+    } catch (err) {
+      const again =
+        attempt < PAGE_TRIES &&
+        err instanceof GraphFailure &&
+        err.kind === 'transient' &&
+        err.retryAfterMs === undefined &&
+        err.code !== GraphFailureCodes.TOKEN_UNAVAILABLE;
+      if (!again) throw err;
+      await sleep(backoffDelayMs(attempt, PAGE_RETRY_BASE_MS));
+    }
+  }
 }
