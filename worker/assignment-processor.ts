@@ -7,7 +7,7 @@ import { isDeleteRow, rowKey as rowKeyOf } from '../lib/assignment-row.js';
 import type { RedisKeys } from '../lib/redis/redis-keys.js';
 import { NO_RESULT, type Outcome, type OutcomeKind, type RowAction } from '../lib/outcome.js';
 import type { RolloutStore, MarkerUpdate } from '../lib/rollout/rollout-store.js';
-import { GraphFailure } from '../lib/graph/graph-failure.js';
+import { GraphFailure, refusedWithRetryAfter } from '../lib/graph/graph-failure.js';
 import { isAssignmentOf } from '../lib/graph/assignment-kind.js';
 import { LaneWait } from '../lib/lanes/lane-gate.js';
 import { ThrottledWait, type LaneBoundGraph, type CallerContext } from '../lib/lanes/lane-bound-graph.js';
@@ -277,11 +277,13 @@ export class AssignmentProcessor {
       }
       const failure = err instanceof ThrottledWait ? err.failure : err;
       if (failure instanceof GraphFailure && failure.ambiguous && ctx.lastSentAt !== undefined) {
-        // Throttling refuses a request at Graph's door: had it been committed, it was committed
-        // before the answer, and a look after the pause shows it. A slow commit (the reason for the
-        // settle delay) follows a timeout or a 5xx, not throttling; so a throttled POST is looked
-        // for as soon as its lane reopens, not GRAPH_SETTLE_MS later (the marker is dated so).
-        const endedAt = err instanceof ThrottledWait ? Date.now() - this.deps.policy.settleMs : Date.now();
+        // Throttling, and a 503 with Retry-After, refuse a request at Graph's door: had it been
+        // committed, it was committed before the answer, and a look after the wait shows it. A slow
+        // commit (the reason for the settle delay) follows a timeout, a reset or another 5xx, not a
+        // refusal; so a refused POST is looked for as soon as its lane reopens or its Retry-After
+        // ends, not GRAPH_SETTLE_MS later (the marker is dated so).
+        const refused = err instanceof ThrottledWait || refusedWithRetryAfter(failure);
+        const endedAt = refused ? Date.now() - this.deps.policy.settleMs : Date.now();
         await markRowPostEnded(
           this.deps.redis,
           keys.rowMarker(ctx.rowKey),
@@ -289,9 +291,43 @@ export class AssignmentProcessor {
           d.rolloutId,
           endedAt,
         );
+        if (!refused && (await this.landedAlready(ctx, endedAt))) return;
       }
       throw err;
     }
+  }
+
+  /**
+   * A look right after a POST that ended in doubt. The settle delay is there for a commit that lands
+   * late, and only a look that finds nothing must wait for it: a POST committed before its answer
+   * was lost (a connection dropped after the commit, a 5xx after the write) shows at once, and its
+   * row ends now rather than a settle delay, a read and a slot later. Whatever keeps the look from
+   * answering at once (the lane, another read of the listing, a fault) leaves the row to its retry.
+   */
+  private async landedAlready(ctx: RowContext, endedAt: number): Promise<boolean> {
+    const d = ctx.job.data;
+    let view;
+    try {
+      view = await new ConfigurationListings(this.deps.redis, this.deps.keys, this.deps.graph).read(
+        d.configurationId,
+        d.groupId,
+        endedAt,
+        ctx,
+        { maxInlineWaitMs: EARLY_LOOK_WAIT_MS },
+      );
+    } catch (err) {
+      if (err instanceof GraphFailure || err instanceof LaneWait) return false;
+      throw err;
+    }
+    if (view.state !== 'fresh' || !view.assignmentId) return false;
+    ctx.log.info({ assignmentId: view.assignmentId }, 'the POST had landed before its answer was lost');
+    await this.record(
+      ctx,
+      'created',
+      { assignmentId: view.assignmentId },
+      { action: 'assigned', assignmentId: view.assignmentId },
+    );
+    return true;
   }
 
   /** A Graph failure: retry later (BullMQ's backoff) or end the row as failed. */
@@ -394,6 +430,9 @@ export class AssignmentProcessor {
     );
   }
 }
+
+/** The look right after an ambiguous POST waits no longer than this for its lane slot. */
+const EARLY_LOOK_WAIT_MS = 250;
 
 /**
  * When the rollout began, or was last retried, in ms: a listing must have started after it. The job's

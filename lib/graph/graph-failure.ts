@@ -65,6 +65,16 @@ export class GraphFailure extends Error {
   }
 }
 
+/**
+ * Graph refused the request at its door and said when to come back: a 429, or a 503 with
+ * Retry-After (the shape some Graph services throttle or shed load with). Had such a write been
+ * committed, it was before the answer, so a look once the wait is over shows it; a slow commit, the
+ * reason for GRAPH_SETTLE_MS, follows a timeout, a dropped connection or another 5xx, not a refusal.
+ */
+export function refusedWithRetryAfter(failure: Pick<GraphFailure, 'kind' | 'httpStatus' | 'retryAfterMs'>): boolean {
+  return failure.kind === 'throttled' || (failure.httpStatus === 503 && failure.retryAfterMs !== undefined);
+}
+
 /** The last failure, its message saying that retries ran out (as a failed row's errorMessage does). */
 export function gaveUp(err: GraphFailure, attempts: number): GraphFailure {
   const failure = new GraphFailure({

@@ -49,4 +49,18 @@ describe('deciding a retry', () => {
       delayMs: 4000,
     });
   });
+  it('after a write refused with 503 and Retry-After waits the Retry-After, not the settle delay', () => {
+    const refused = { ...transient, ambiguous: true, httpStatus: 503, retryAfterMs: 2000 };
+    expect(decideRetry(refused, 1, 0, policy, () => 0)).toEqual({ retry: true, delayMs: 2000 });
+  });
+  it('keeps the settle delay after any other ambiguous 5xx, with or without Retry-After', () => {
+    for (const [httpStatus, retryAfterMs] of [
+      [503, undefined],
+      [504, 2000],
+      [500, 1000],
+    ] as const) {
+      const failure = { ...transient, ambiguous: true, httpStatus, retryAfterMs };
+      expect(decideRetry(failure, 1, 0, policy, () => 0)).toEqual({ retry: true, delayMs: 4000 });
+    }
+  });
 });
