@@ -243,10 +243,14 @@ export class AssignmentProcessor {
       exclusive: true,
     };
     try {
+      // A row that already sent a POST had its turn in the lane's schedule: its next POST takes the
+      // next slot the budget allows, ahead of the rows promised one, instead of queueing behind the
+      // whole backlog (seconds at the end of a large rollout) after its settle delay and its look.
       const { value, count } = await graph.call(
         ctx,
         (o) => graph.api.create(d.tenantId, d.configurationId, d.groupId, o),
         sentMark,
+        { ahead: ctx.attempts > 0 },
       );
       ctx.attempts = count;
       const id = value.assignment.id || null;
