@@ -296,6 +296,15 @@ export class AssignmentProcessor {
           endedAt,
         );
         if (!refused && (await this.landedAlready(ctx, endedAt))) return;
+      } else if (failure instanceof GraphFailure && ctx.lastSentAt !== undefined) {
+        // Nothing of this POST reached Graph whole (a refused connection, a reset before the request
+        // was uploaded) or Graph refused it outright: its `sent` mark goes, so that its retry posts
+        // again after its backoff instead of waiting GRAPH_TIMEOUT_MS + GRAPH_SETTLE_MS to look.
+        await clearRowMarkerIfUnchanged(
+          this.deps.redis,
+          keys.rowMarker(ctx.rowKey),
+          `${sentMark.value}${ctx.lastSentAt}`,
+        );
       }
       throw err;
     }

@@ -131,10 +131,17 @@ const TLS = new Set([
   'ERR_TLS_CERT_ALTNAME_INVALID',
 ]);
 
-/** A transport error (no HTTP answer): timeouts, resets, refused connections, TLS. */
+/**
+ * A transport error (no HTTP answer): timeouts, resets, refused connections, TLS. A write is
+ * ambiguous only if it can have reached Graph whole: not when the connection was refused, nor when
+ * the client's timings show the request never finished uploading (a reused keep-alive connection
+ * the server had just closed, a timeout while connecting), since Graph cannot act on half a POST.
+ * Without timings the write counts as sent.
+ */
 export function classifyTransportError(err: unknown, isWrite: boolean): GraphFailure {
-  const e = err as { code?: unknown; message?: unknown; name?: unknown };
+  const e = err as { code?: unknown; message?: unknown; name?: unknown; timings?: { upload?: number } };
   const code = typeof e.code === 'string' ? e.code : 'ERR_NETWORK';
+  const uploaded = e.timings === undefined || e.timings.upload !== undefined;
   if (TLS.has(code)) {
     return new GraphFailure({
       kind: 'permanent',
@@ -148,12 +155,12 @@ export function classifyTransportError(err: unknown, isWrite: boolean): GraphFai
     return new GraphFailure({
       kind: 'transient',
       code: C.TIMEOUT,
-      ambiguous: isWrite,
+      ambiguous: isWrite && uploaded,
       graphCode: 'ETIMEDOUT',
       message: 'No answer before GRAPH_TIMEOUT_MS',
     });
   }
-  const sent = !NOT_SENT.has(code);
+  const sent = !NOT_SENT.has(code) && uploaded;
   return new GraphFailure({
     kind: 'transient',
     code: C.NETWORK,

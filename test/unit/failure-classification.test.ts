@@ -67,6 +67,16 @@ describe('classifying transport errors', () => {
     expect(classifyTransportError({ code: 'ECONNRESET' }, true).ambiguous).toBe(true);
     expect(classifyTransportError({ code: 'ECONNREFUSED' }, true).ambiguous).toBe(false);
   });
+  it('a reset or a timeout before the request finished uploading is not ambiguous; after, it is', () => {
+    const connected = { start: 1, socket: 2, connect: 3 };
+    expect(classifyTransportError({ code: 'ECONNRESET', timings: connected }, true).ambiguous).toBe(false);
+    expect(classifyTransportError({ code: 'EPIPE', timings: connected }, true).ambiguous).toBe(false);
+    const timedOut = { code: 'ETIMEDOUT', name: 'TimeoutError', timings: connected };
+    expect(classifyTransportError(timedOut, true).ambiguous).toBe(false);
+    const uploaded = { ...connected, upload: 4 };
+    expect(classifyTransportError({ code: 'ECONNRESET', timings: uploaded }, true).ambiguous).toBe(true);
+    expect(classifyTransportError({ ...timedOut, timings: uploaded }, true).ambiguous).toBe(true);
+  });
   it('an untrusted certificate is permanent and says how to fix it', () => {
     const f = classifyTransportError({ code: 'DEPTH_ZERO_SELF_SIGNED_CERT' }, true);
     expect(f.kind).toBe('permanent');
