@@ -74,3 +74,45 @@ describe('a row posting again after a fault', () => {
     expect(stats.tenants[tenant]?.maxWritesInWindow).toBeLessThanOrEqual(5);
   });
 });
+
+/**
+ * A POST that cannot have reached Graph (its connection refused: Graph's front door is down) leaves
+ * nothing to look for. Its row posts again after its backoff; before, the `sent` mark it left made
+ * the retry wait GRAPH_TIMEOUT_MS + GRAPH_SETTLE_MS (here over a minute) to look for it first.
+ */
+describe('a POST whose connection was refused', () => {
+  const stack = useStack(
+    {
+      env: {
+        GRAPH_RATE_LIMIT: '2/1s',
+        GRAPH_SETTLE_MS: '60000',
+        RETRY_BASE_DELAY_MS: '200',
+        RETRY_MAX_ATTEMPTS: '30',
+      },
+    },
+    { workers: 1 },
+  );
+
+  it('is posted again after its backoff, without waiting to look for it', async () => {
+    const tenant = randomUUID();
+    const rows = makeRows([tenant], 1, 12);
+    await stack.control.createConfigurations(rows);
+    const rolloutId = await enqueueRows(stack, rows);
+    // Once the first sends went through, Graph goes away for a while, then comes back.
+    const deadline = Date.now() + 10_000;
+    while (((await stack.control.stats()).tenants[tenant]?.writesAccepted ?? 0) < 2) {
+      if (Date.now() > deadline) throw new Error('no POST was accepted');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await stack.emulator.suspend();
+    await new Promise((r) => setTimeout(r, 2500));
+    await stack.emulator.resume();
+    await stack.waitFinished(rolloutId, 20_000);
+
+    const report = await reportOf(stack, rolloutId);
+    expectAllSucceeded(report, rows);
+    await expectEachAssignedOnce(stack, rows);
+    // Some POSTs were refused and sent again.
+    expect(report.some((r) => r.attempts >= 2)).toBe(true);
+  });
+});
