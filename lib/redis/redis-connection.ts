@@ -9,7 +9,11 @@ import { UserError } from '../errors/user-error.js';
  * server rides out a restart too (it reconnects for ever) but answers its callers fast meanwhile:
  * a sender whose event got a 503 sends it again.
  */
-export function connectRedis(url: string, role: 'worker' | 'client' | 'server'): Redis {
+export function connectRedis(
+  url: string,
+  role: 'worker' | 'client' | 'server',
+  extra: Pick<RedisOptions, 'enableAutoPipelining'> = {},
+): Redis {
   const options: RedisOptions =
     role === 'worker'
       ? { maxRetriesPerRequest: null, enableReadyCheck: true }
@@ -26,7 +30,7 @@ export function connectRedis(url: string, role: 'worker' | 'client' | 'server'):
             connectTimeout: 5000,
             retryStrategy: (n) => (n > 3 ? null : 200 * n),
           };
-  return new Redis(url, options);
+  return new Redis(url, { ...options, ...extra });
 }
 
 /** Redis URL as safe to print: never the password. */
