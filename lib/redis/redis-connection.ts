@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis, type RedisOptions } from 'ioredis';
 import { ErrorCodes } from '../errors/codes.js';
 import { UserError } from '../errors/user-error.js';
+import { defineLoadedLuaScripts } from './lua-script.js';
 
 /**
  * Workers block on Redis and must ride out a restart (`maxRetriesPerRequest: null`, as BullMQ
@@ -30,7 +31,9 @@ export function connectRedis(
             connectTimeout: 5000,
             retryStrategy: (n) => (n > 3 ? null : 200 * n),
           };
-  return new Redis(url, { ...options, ...extra });
+  const redis = new Redis(url, { ...options, ...extra });
+  if (extra.enableAutoPipelining) defineLoadedLuaScripts(redis);
+  return redis;
 }
 
 /** Redis URL as safe to print: never the password. */
