@@ -52,8 +52,11 @@ interface RowContext extends CallerContext, DeleteRowContext {
  */
 export class AssignmentProcessor {
   private readonly deleteRow: DeleteRow;
+  /** One per process: the rows that need the same listing read wait for one another here. */
+  private readonly listings: ConfigurationListings;
 
   constructor(private readonly deps: ProcessorDeps) {
+    this.listings = new ConfigurationListings(deps.redis, deps.keys, deps.graph);
     this.deleteRow = new DeleteRow(
       {
         redis: deps.redis,
@@ -120,7 +123,7 @@ export class AssignmentProcessor {
   private async run(ctx: RowContext): Promise<void> {
     const { redis, keys } = this.deps;
     const d = ctx.job.data;
-    const listings = new ConfigurationListings(redis, keys, this.deps.graph);
+    const listings = this.listings;
     const [[, done], [, markerValue], [, listing], [, attempts], [, [cancelledAt, createdAt, retriedAt]]] = (await redis
       .pipeline()
       .hexists(keys.rolloutOutcomes(d.rolloutId), ctx.rowKey)
@@ -260,12 +263,7 @@ export class AssignmentProcessor {
       if (ctx.lastCount !== undefined) ctx.attempts = ctx.lastCount;
       if (err instanceof GraphFailure && err.httpStatus === 409) {
         // A Graph that refuses duplicates: the group is assigned already.
-        const now = await new ConfigurationListings(this.deps.redis, keys, graph).read(
-          d.configurationId,
-          d.groupId,
-          Date.now(),
-          ctx,
-        );
+        const now = await this.listings.read(d.configurationId, d.groupId, Date.now(), ctx);
         const id = now.state === 'fresh' ? now.assignmentId : null;
         await this.record(
           ctx,
