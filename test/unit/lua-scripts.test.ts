@@ -9,6 +9,8 @@ import { laneAdmitArgs, laneReleaseArgs, laneThrottledArgs } from '../../lib/lan
 import { recordOutcomeArgs, takeForRetryArgs } from '../../lib/rollout/rollout-scripts.js';
 import { foldRetiredMetricsArgs } from '../../lib/metrics/fold-retired-metrics.js';
 import { ifValueUnchangedArgs } from '../../lib/redis/if-value-unchanged.js';
+import { rowStateArgs } from '../../worker/row-state.js';
+import { RedisKeys } from '../../lib/redis/redis-keys.js';
 
 const root = new URL('../../', import.meta.url);
 const dir = mkdtempSync(join(tmpdir(), 'lua-scripts-'));
@@ -282,6 +284,21 @@ describe('the scripts’ arguments', () => {
       'job',
       'pexpire',
       '60000',
+    ]);
+  });
+
+  it('row state: the outcomes, marker, listing, attempts and rollout keys, then the row key, group and listing fields', () => {
+    const row = { rolloutId: 'r', tenantId: 't', configurationId: 'c', groupId: 'g' };
+    expect(rowStateArgs(new RedisKeys('P'), row, 't/c/g')).toEqual([
+      'P:rollout:r:outcomes',
+      'P:marker:t/c/g',
+      'P:listing:t:c',
+      'P:rollout:r:attempts',
+      'P:rollout:r',
+      't/c/g',
+      'g',
+      '_status',
+      '_startedAt',
     ]);
   });
 });
