@@ -43,17 +43,25 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
   // Credentials first: a bad certificate path is a configuration error whether Redis answers or not.
   const api = connectGraph(config, config.workerConcurrency + 8);
   const keys = new RedisKeys(config.queuePrefix);
-  const redis = connectRedis(config.redisUrl, 'worker');
+  // The rows' connection: with a few dozen rows in flight, the commands they issue in one turn of the
+  // event loop leave in one write (a syscall and a Redis wake-up each saved). Never BullMQ's Worker
+  // connections: a blocking command would hold up the batch behind it.
+  const redis = connectRedis(config.redisUrl, 'worker', { enableAutoPipelining: true });
   const bullConnection = connectRedis(config.redisUrl, 'worker');
   const syncConnection = connectRedis(config.redisUrl, 'worker');
   const eventConnection = connectRedis(config.redisUrl, 'worker');
+  // BullMQ defines its sixty-odd scripts on the connection of each Queue it is given, and ioredis
+  // copies every script defined on a connection into each pipeline made from it (70 µs instead of
+  // 8 per pipeline): the rows' own connection stays free of them.
+  const queueConnection = connectRedis(config.redisUrl, 'worker');
   // ioredis reconnects by itself; say so once per failed try instead of an unhandled-error trace.
-  for (const connection of [redis, bullConnection, syncConnection, eventConnection])
+  for (const connection of [redis, bullConnection, syncConnection, eventConnection, queueConnection])
     connection.on('error', (err: Error) => logger.warn({ err }, 'Redis connection error; reconnecting'));
   try {
     await checkRedisAnswers(redis, config.redisUrl, 10_000);
   } catch (err) {
-    for (const connection of [redis, bullConnection, syncConnection, eventConnection]) connection.disconnect();
+    for (const connection of [redis, bullConnection, syncConnection, eventConnection, queueConnection])
+      connection.disconnect();
     throw err;
   }
   const lanes = new TenantLanes(redis, keys, config.rateLimit);
@@ -88,8 +96,8 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
   });
 
   // Scheduled syncs (`assignments schedule add`) fire into their own queue; any worker runs them.
-  const rowQueue = openQueue(redis, config.queuePrefix);
-  const syncQueue = openSyncQueue(redis, config.queuePrefix);
+  const rowQueue = openQueue(queueConnection, config.queuePrefix);
+  const syncQueue = openSyncQueue(queueConnection, config.queuePrefix);
   const scheduledSync = new ScheduledSync({
     redis,
     keys,
@@ -185,7 +193,9 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
         await Promise.all([worker.close(true), syncWorker.close(true), eventWorker.close(true)]);
       }
       await Promise.allSettled([publisher.stop(), metricsServer?.close(), rowQueue.close(), syncQueue.close()]);
-      await Promise.allSettled([redis.quit(), bullConnection.quit(), syncConnection.quit(), eventConnection.quit()]);
+      await Promise.allSettled(
+        [redis, bullConnection, syncConnection, eventConnection, queueConnection].map((c) => c.quit()),
+      );
       logger.info('worker stopped');
     },
   };

@@ -11,7 +11,8 @@ import { GraphFailure, refusedWithRetryAfter } from '../lib/graph/graph-failure.
 import { isAssignmentOf } from '../lib/graph/assignment-kind.js';
 import { LaneWait } from '../lib/lanes/lane-gate.js';
 import { ThrottledWait, type LaneBoundGraph, type CallerContext } from '../lib/lanes/lane-bound-graph.js';
-import { ConfigurationListings, LISTING_FIELDS, type ListingFailure } from './configuration-listing.js';
+import { ConfigurationListings, type ListingFailure } from './configuration-listing.js';
+import { readRowState } from './row-state.js';
 import { decideRetry, RetryLater, type RetryPolicy } from './retry-policy.js';
 import { clearRowMarkerIfUnchanged, lookNotBefore, markRowPostEnded, parseRowMarker } from './row-marker.js';
 import { DeleteRow, type DeleteRowContext } from './delete-row.js';
@@ -52,8 +53,11 @@ interface RowContext extends CallerContext, DeleteRowContext {
  */
 export class AssignmentProcessor {
   private readonly deleteRow: DeleteRow;
+  /** One per process: the rows that need the same listing read wait for one another here. */
+  private readonly listings: ConfigurationListings;
 
   constructor(private readonly deps: ProcessorDeps) {
+    this.listings = new ConfigurationListings(deps.redis, deps.keys, deps.graph);
     this.deleteRow = new DeleteRow(
       {
         redis: deps.redis,
@@ -120,30 +124,18 @@ export class AssignmentProcessor {
   private async run(ctx: RowContext): Promise<void> {
     const { redis, keys } = this.deps;
     const d = ctx.job.data;
-    const listings = new ConfigurationListings(redis, keys, this.deps.graph);
-    const [[, done], [, markerValue], [, listing], [, attempts], [, [cancelledAt, createdAt, retriedAt]]] = (await redis
-      .pipeline()
-      .hexists(keys.rolloutOutcomes(d.rolloutId), ctx.rowKey)
-      .get(keys.rowMarker(ctx.rowKey))
-      .hmget(keys.listing(d.tenantId, d.configurationId), LISTING_FIELDS.status, LISTING_FIELDS.startedAt, d.groupId)
-      .hget(keys.rolloutAttempts(d.rolloutId), ctx.rowKey)
-      .hmget(keys.rollout(d.rolloutId), 'cancelledAt', 'createdAt', 'retriedAt')
-      .exec()) as [
-      [null, number],
-      [null, string | null],
-      [null, (string | null)[]],
-      [null, string | null],
-      [null, (string | null)[]],
-    ];
-    if (done === 1) return;
+    const listings = this.listings;
+    const state = await readRowState(redis, keys, d, ctx.rowKey);
+    if (!state) return;
+    const { listing, createdAt, retriedAt } = state;
     // Cancelled: no new request for this row. A POST of ours that may have landed is still looked
     // for below, so the row ends with what is true, not with `cancelled` over a created assignment.
-    const cancelled = cancelledAt != null;
-    ctx.attempts = Number(attempts ?? 0) || 0;
+    const cancelled = state.cancelledAt != null;
+    ctx.attempts = state.attempts;
 
     // A POST for this triple that may have landed (this row's earlier attempt, a worker that died,
     // another rollout): look before posting again, once a slow commit would have landed.
-    const marker = parseRowMarker(markerValue);
+    const marker = parseRowMarker(state.marker);
     if (marker?.kind === 'sent' || marker?.kind === 'ended') {
       const lookAt = lookNotBefore(marker, this.deps.requestTimeoutMs, this.deps.policy.settleMs);
       if (Date.now() < lookAt) throw new LaneWait(lookAt);
@@ -189,7 +181,7 @@ export class AssignmentProcessor {
       // rollout is enqueued in chunks while the first rows already run). A group found there was
       // assigned before us.
       const since = rolloutStartedAt(createdAt, retriedAt, ctx.job.timestamp);
-      let view = ConfigurationListings.view(listing[0] ?? null, listing[1] ?? null, listing[2] ?? null, since);
+      let view = ConfigurationListings.view(listing.status, listing.startedAt, listing.assignmentId, since);
       if (view.state === 'stale') view = await listings.read(d.configurationId, d.groupId, since, ctx);
       if (view.state === 'missing') return this.configurationMissing(ctx, view.failure);
       if (view.assignmentId) {
@@ -264,12 +256,7 @@ export class AssignmentProcessor {
       if (ctx.lastCount !== undefined) ctx.attempts = ctx.lastCount;
       if (err instanceof GraphFailure && err.httpStatus === 409) {
         // A Graph that refuses duplicates: the group is assigned already.
-        const now = await new ConfigurationListings(this.deps.redis, keys, graph).read(
-          d.configurationId,
-          d.groupId,
-          Date.now(),
-          ctx,
-        );
+        const now = await this.listings.read(d.configurationId, d.groupId, Date.now(), ctx);
         const id = now.state === 'fresh' ? now.assignmentId : null;
         await this.record(
           ctx,

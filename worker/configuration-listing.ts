@@ -29,11 +29,20 @@ export const LISTING_FIELDS = { status: '_status', startedAt: '_startedAt' } as 
 const LISTING_TTL_MS = 60 * 60 * 1000;
 /** Short, and renewed after every page: a reader that dies holds the others back only briefly. */
 const LOCK_TTL_MS = 10_000;
-/** How long a row waits in place for another job's read of the same listing, and how often it looks. */
-const LOCK_WAIT_MS = 1_000;
-const LOCK_POLL_MS = 15;
 /** A page read may wait this long in place for its lane slot rather than start over later. */
 const PAGE_WAIT_MS = 30_000;
+/**
+ * How long a row waits in place for another job's read of the listing before it is parked. A page
+ * takes tens of milliseconds, or a retry or two when Graph faults on it: wait for that here, not
+ * parked in BullMQ's delayed set for longer than the read takes.
+ */
+const WAIT_IN_PLACE_MS = 1_000;
+const LOCK_POLL_MS = 25;
+
+/** Back in 200 to 500 ms: spread, so the parked rows of a configuration do not all come back at once. */
+function parked(): LaneWait {
+  return new LaneWait(Date.now() + 200 + Math.floor(Math.random() * 300));
+}
 
 /**
  * Reads of a configuration's assignments (every page), cached in Redis with the time the read
@@ -47,6 +56,9 @@ const PAGE_WAIT_MS = 30_000;
  * about one request per row, even when a burst of POSTs was throttled or cut off.
  */
 export class ConfigurationListings {
+  /** Reads this process has in flight, by listing key, and when each began. */
+  private readonly reading = new Map<string, { since: number; done: Promise<unknown> }>();
+
   constructor(
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
@@ -66,9 +78,14 @@ export class ConfigurationListings {
   }
 
   /**
-   * A view no older than `notBefore`: read from Redis, or from Graph by this job while the others
-   * wait (LaneWait). Transient Graph failures are thrown for the row's retry policy; "not found" is
-   * cached as the listing.
+   * A view no older than `notBefore`: read from Redis, or from Graph by one job at a time while the
+   * others wait. A row of this process waits for a read this process has in flight; a row that finds
+   * the read locked by another process looks at the listing again every LOCK_POLL_MS. Either waits in
+   * place up to WAIT_IN_PLACE_MS (a small configuration's read takes a few milliseconds) and is then
+   * parked (LaneWait), so no worker slot waits out a long read. Parking costs each row a trip through
+   * BullMQ's delayed set and a second run, and at a rollout's start nearly every row of a
+   * configuration would pay it. Transient Graph failures are thrown for the reading row's retry
+   * policy; "not found" is cached as the listing.
    */
   async read(
     configurationId: string,
@@ -80,16 +97,46 @@ export class ConfigurationListings {
     const key = this.keys.listing(ctx.tenantId, configurationId);
     const current = await this.current(key, groupId, notBefore);
     if (current) return current;
+    const shared = this.reading.get(key);
+    if (shared && shared.since >= notBefore) {
+      // The reader's failure is its own (its retry policy decides); these rows come back later.
+      const landed = await Promise.race([
+        shared.done.then(
+          () => true,
+          () => false,
+        ),
+        sleep(WAIT_IN_PLACE_MS, false),
+      ]);
+      const view = landed ? await this.current(key, groupId, notBefore) : null;
+      if (view) return view;
+      throw parked();
+    }
+    const since = Date.now();
+    const done = this.readLocked(key, configurationId, groupId, notBefore, ctx);
+    if (!shared) {
+      this.reading.set(key, { since, done });
+      const forget = () => {
+        if (this.reading.get(key)?.done === done) this.reading.delete(key);
+      };
+      done.then(forget, forget);
+    }
+    return done;
+  }
+
+  private async readLocked(
+    key: string,
+    configurationId: string,
+    groupId: string,
+    notBefore: number,
+    ctx: CallerContext,
+  ): Promise<Exclude<ListingView, { state: 'stale' }>> {
     const lock = this.keys.listingLock(ctx.tenantId, configurationId);
-    const waitUntil = Date.now() + LOCK_WAIT_MS;
+    const giveUpAt = Date.now() + WAIT_IN_PLACE_MS;
     while ((await this.redis.set(lock, ctx.owner, 'PX', LOCK_TTL_MS, 'NX')) !== 'OK') {
-      // Another job is reading it. A page takes tens of milliseconds: wait for that read here, not
-      // parked in BullMQ's delayed set for longer than the read takes (at a rollout's start, every
-      // row of a configuration waits on its first read, and the lane's first burst with them).
-      if (Date.now() >= waitUntil) throw new LaneWait(Date.now() + 200 + Math.floor(Math.random() * 300));
-      await sleep(LOCK_POLL_MS + Math.floor(Math.random() * LOCK_POLL_MS));
-      const read = await this.current(key, groupId, notBefore);
-      if (read) return read;
+      if (Date.now() + LOCK_POLL_MS > giveUpAt) throw parked();
+      await sleep(LOCK_POLL_MS);
+      const landed = await this.current(key, groupId, notBefore);
+      if (landed) return landed;
     }
     try {
       // Someone may have finished a read between our look and our lock.

@@ -40,8 +40,13 @@ export function loadLuaScript<Name extends string>(name: Name, file: URL): LuaSc
       `${path}: its header names KEYS[${documented.join('], KEYS[')}], its file name says ${numberOfKeys} key(s)`,
     );
   }
-  return { name, numberOfKeys, lua, path };
+  const script = { name, numberOfKeys, lua, path };
+  loaded.push(script);
+  return script;
 }
+
+/** Every script loaded so far (each module loads its own when it is imported). */
+const loaded: LuaScript[] = [];
 
 /** Per connection: the scripts defined on it, by name. */
 const defined = new WeakMap<Redis, Map<string, string>>();
@@ -57,6 +62,27 @@ export function defineLuaScript(redis: Redis, script: LuaScript): void {
   const lua = scripts.get(script.name);
   if (lua === script.lua) return;
   if (lua !== undefined) throw new Error(`another Lua script is already defined as ${script.name} on this connection`);
+  if (redis.options.enableAutoPipelining) {
+    // An auto-pipeline copies the connection's scripts when it opens; a script defined later in the
+    // same turn of the event loop is missing from it, and the call breaks the whole batch
+    // (ioredis#1931). Such a connection gets every script up front (defineLoadedLuaScripts).
+    throw new Error(`${script.name}: loaded after this auto-pipelining connection was made; define it up front`);
+  }
   redis.defineCommand(script.name, { numberOfKeys: script.numberOfKeys, lua: script.lua });
   scripts.set(script.name, script.lua);
+}
+
+/**
+ * Defines every script loaded so far on the connection: what an auto-pipelining connection needs
+ * before its first command (see defineLuaScript). The modules that load scripts do so when imported,
+ * so a process has them all once its imports are done.
+ */
+export function defineLoadedLuaScripts(redis: Redis): void {
+  let scripts = defined.get(redis);
+  if (!scripts) defined.set(redis, (scripts = new Map()));
+  for (const script of loaded) {
+    if (scripts.has(script.name)) continue;
+    redis.defineCommand(script.name, { numberOfKeys: script.numberOfKeys, lua: script.lua });
+    scripts.set(script.name, script.lua);
+  }
 }

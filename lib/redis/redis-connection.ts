@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis, type RedisOptions } from 'ioredis';
 import { ErrorCodes } from '../errors/codes.js';
 import { UserError } from '../errors/user-error.js';
+import { defineLoadedLuaScripts } from './lua-script.js';
 
 /**
  * Workers block on Redis and must ride out a restart (`maxRetriesPerRequest: null`, as BullMQ
@@ -9,7 +10,11 @@ import { UserError } from '../errors/user-error.js';
  * server rides out a restart too (it reconnects for ever) but answers its callers fast meanwhile:
  * a sender whose event got a 503 sends it again.
  */
-export function connectRedis(url: string, role: 'worker' | 'client' | 'server'): Redis {
+export function connectRedis(
+  url: string,
+  role: 'worker' | 'client' | 'server',
+  extra: Pick<RedisOptions, 'enableAutoPipelining'> = {},
+): Redis {
   const options: RedisOptions =
     role === 'worker'
       ? { maxRetriesPerRequest: null, enableReadyCheck: true }
@@ -26,7 +31,9 @@ export function connectRedis(url: string, role: 'worker' | 'client' | 'server'):
             connectTimeout: 5000,
             retryStrategy: (n) => (n > 3 ? null : 200 * n),
           };
-  return new Redis(url, options);
+  const redis = new Redis(url, { ...options, ...extra });
+  if (extra.enableAutoPipelining) defineLoadedLuaScripts(redis);
+  return redis;
 }
 
 /** Redis URL as safe to print: never the password. */

@@ -4,11 +4,13 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { defineLuaScript, loadLuaScript } from '../../lib/redis/lua-script.js';
+import { defineLoadedLuaScripts, defineLuaScript, loadLuaScript } from '../../lib/redis/lua-script.js';
 import { laneAdmitArgs, laneReleaseArgs, laneThrottledArgs } from '../../lib/lanes/lane-scripts.js';
 import { recordOutcomeArgs, takeForRetryArgs } from '../../lib/rollout/rollout-scripts.js';
 import { foldRetiredMetricsArgs } from '../../lib/metrics/fold-retired-metrics.js';
 import { ifValueUnchangedArgs } from '../../lib/redis/if-value-unchanged.js';
+import { rowStateArgs } from '../../worker/row-state.js';
+import { RedisKeys } from '../../lib/redis/redis-keys.js';
 
 const root = new URL('../../', import.meta.url);
 const dir = mkdtempSync(join(tmpdir(), 'lua-scripts-'));
@@ -58,7 +60,7 @@ describe('the Lua script loader', () => {
 
   it('defines a script once per connection, and never a second script under the same name', () => {
     const defined: string[] = [];
-    const connection = () => ({ defineCommand: (name: string) => defined.push(name) }) as unknown as Redis;
+    const connection = () => ({ options: {}, defineCommand: (name: string) => defined.push(name) }) as unknown as Redis;
     const a = connection();
     const b = connection();
     const one = loadLuaScript('one', luaFile('one-1.lua', '--[[\n  KEYS[1] a\n]]\nreturn 1\n'));
@@ -68,6 +70,22 @@ describe('the Lua script loader', () => {
     defineLuaScript(b, one);
     expect(defined).toEqual(['one', 'one']);
     expect(() => defineLuaScript(a, other)).toThrow(/already defined as one/);
+  });
+
+  it('gives an auto-pipelining connection every script loaded so far up front, and refuses one loaded later', () => {
+    const defined: string[] = [];
+    const connection = {
+      options: { enableAutoPipelining: true },
+      defineCommand: (name: string) => defined.push(name),
+    } as unknown as Redis;
+    // The modules imported above loaded the application's scripts.
+    defineLoadedLuaScripts(connection);
+    expect(defined).toEqual(expect.arrayContaining(['laneAdmit', 'recordOutcome', 'ifValueUnchanged']));
+    const count = defined.length;
+    defineLoadedLuaScripts(connection);
+    expect(defined).toHaveLength(count);
+    const late = loadLuaScript('late', luaFile('late-1.lua', '--[[\n  KEYS[1] a\n]]\nreturn 1\n'));
+    expect(() => defineLuaScript(connection, late)).toThrow(/late: loaded after this auto-pipelining connection/);
   });
 });
 
@@ -266,6 +284,21 @@ describe('the scripts’ arguments', () => {
       'job',
       'pexpire',
       '60000',
+    ]);
+  });
+
+  it('row state: the outcomes, marker, listing, attempts and rollout keys, then the row key, group and listing fields', () => {
+    const row = { rolloutId: 'r', tenantId: 't', configurationId: 'c', groupId: 'g' };
+    expect(rowStateArgs(new RedisKeys('P'), row, 't/c/g')).toEqual([
+      'P:rollout:r:outcomes',
+      'P:marker:t/c/g',
+      'P:listing:t:c',
+      'P:rollout:r:attempts',
+      'P:rollout:r',
+      't/c/g',
+      'g',
+      '_status',
+      '_startedAt',
     ]);
   });
 });
