@@ -112,7 +112,7 @@ export class ConfigurationListings {
       throw parked();
     }
     const since = Date.now();
-    const done = this.readLocked(key, configurationId, groupId, notBefore, ctx);
+    const done = this.readLocked(key, configurationId, groupId, notBefore, ctx, options);
     if (!shared) {
       this.reading.set(key, { since, done });
       const forget = () => {
@@ -129,6 +129,7 @@ export class ConfigurationListings {
     groupId: string,
     notBefore: number,
     ctx: CallerContext,
+    options: { maxInlineWaitMs?: number },
   ): Promise<Exclude<ListingView, { state: 'stale' }>> {
     const lock = this.keys.listingLock(ctx.tenantId, configurationId);
     const giveUpAt = Date.now() + WAIT_IN_PLACE_MS;
