@@ -118,18 +118,22 @@ if adaptive then
       end
       window = burst * span / sent * tonumber(ARGV[5])
     else
-      -- A throttle never speeds the lane up: a sliding window's Retry-After says when the next slot
-      -- frees, not the whole window, and can be short. Cut short, the burst was too big and shrinks
-      -- (its pace per send stays); throttled after the burst went through, the lane was pacing too
-      -- fast and slows by 3% at least.
-      window = burst * span / sent * tonumber(ARGV[5])
-      if sent < burst then
+      -- Cut short within the window after the lane resumed, the burst was too big and shrinks (its
+      -- pace per send stays). Throttled later, the lane was pacing too fast: it takes back the
+      -- burst it had before it probed beyond it and slows the window it had sped up to by 3%. Not
+      -- the pace measured over the time since it resumed: a lane pacing below Graph's budget (rows
+      -- arriving slowly, a lane waiting out its own window) would take its own idle time for
+      -- Graph's, and a sliding window's Retry-After says when the next send frees, not the whole
+      -- window. A probe that grew far while the lane had little to send was never tried: the
+      -- window it keeps is at most half the learned one shorter.
+      if sent < burst and elapsed < effWindow then
         -- the burst was too big, not the pace: the window stays what the lane was using
         burst = math.max(sent, math.floor(burst * 0.8))
         window = effWindow * burst / learnedMax
         measured = true
       else
-        window = math.max(window, effWindow * 1.03)
+        burst = tonumber(lane[6]) or burst
+        window = math.max(effWindow, (tonumber(lane[7]) or effWindow) / 2) * 1.03
       end
     end
     window = math.min(window, tonumber(ARGV[7]))

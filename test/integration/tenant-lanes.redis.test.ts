@@ -253,20 +253,39 @@ describe('a lane that learns its budget from Graph (no GRAPH_RATE_LIMIT)', () =>
     expect((await lanes.admit('t', { owner: 'later' }, resume + 1)).at).toBe(Math.floor(resume + window));
   });
 
-  it('a throttle while pacing keeps the burst and measures the pace Graph took', async () => {
+  it('a throttle while pacing slows the lane a step from the pace it used, never to the pace its rows happened to come at', async () => {
     const lanes = new TenantLanes(redis, keys, undefined);
     for (let i = 0; i < 50; i++) await lanes.admit('t', { owner: `r${i}` }, T0);
     acceptedAnswers(lanes, 25);
     await lanes.throttled('t', 1000, T0, T0 + 100);
-    const resumed = T0 + 1100;
-    const now = await sendAtPace(lanes, 200, resumed);
-    // 200 accepted since it resumed, then a throttle with a short wait: the edge of the limit.
+    const learned = await lanes.state('t');
+    // The rows then came slowly, 100 over 20 s (a fifth of the budget), and Graph refused the last.
+    let now = T0 + 1100;
+    for (let i = 0; i < 100; i++, now += 200)
+      expect((await lanes.admit('t', { owner: `s${i}` }, now)).granted).toBe(true);
+    acceptedAnswers(lanes, 100);
+    await lanes.throttled('t', 20, now - 200, now);
+    const state = await lanes.state('t');
+    // The learned burst, and a window 3% longer than the one it used: not 100 sends per 20 s.
+    expect(state.max).toBe(learned.max);
+    expect(state.windowMs).toBeLessThanOrEqual(learned.windowMs * 1.03 + 1e-6);
+    // The probe grew while the lane had little to send: it keeps at most twice the learned pace.
+    expect(state.windowMs).toBeGreaterThanOrEqual((learned.windowMs / 2) * 1.03 - 1e-6);
+  });
+
+  it('a throttle while pacing at its budget keeps the burst and slows the window it sped up to by a step', async () => {
+    const lanes = new TenantLanes(redis, keys, undefined);
+    for (let i = 0; i < 50; i++) await lanes.admit('t', { owner: `r${i}` }, T0);
+    acceptedAnswers(lanes, 25);
+    await lanes.throttled('t', 1000, T0, T0 + 100);
+    const learned = await lanes.state('t');
+    const now = await sendAtPace(lanes, 200, T0 + 1100);
     acceptedAnswers(lanes, 200);
     await lanes.throttled('t', 20, now, now + 1);
-    // The burst it learned (grown by the probe while Graph was quiet), at the pace Graph took.
     const state = await lanes.state('t');
-    expect(state.max).toBeGreaterThanOrEqual(25);
-    expect(state.windowMs).toBeGreaterThanOrEqual(((state.max * (now + 1 - resumed + 20)) / 200) * 1.03 - 1e-6);
+    expect(state.max).toBe(learned.max);
+    expect(state.windowMs).toBeLessThanOrEqual(learned.windowMs * 1.03 + 1e-6);
+    expect(state.windowMs).toBeGreaterThanOrEqual((learned.windowMs / 2) * 1.03 - 1e-6);
   });
 
   it('answers of the measured burst that come in while the lane waits grow the burst it learned when it resumes', async () => {
