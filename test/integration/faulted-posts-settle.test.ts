@@ -24,7 +24,10 @@ describe('POSTs that end in doubt without a late commit', () => {
 
   it.each(cases)('$what, not a settle delay later, and each row is assigned once', async ({ kind }) => {
     const tenant = randomUUID();
-    const rows = makeRows([tenant], 2, 10);
+    // One group per configuration: the look right after a POST is made at once only when no other
+    // row's read of the same listing holds it up; held up, the row falls back to the settle delay
+    // (landedAlready), which this test's minute-long GRAPH_SETTLE_MS would turn into a timeout.
+    const rows = makeRows([tenant], 20, 1);
     await stack.control.createConfigurations(rows);
     await stack.control.setFaults({ [kind]: 0.3 });
     const rolloutId = await enqueueRows(stack, rows);
