@@ -7,7 +7,7 @@ import { isDeleteRow, rowKey as rowKeyOf } from '../lib/assignment-row.js';
 import type { RedisKeys } from '../lib/redis/redis-keys.js';
 import { NO_RESULT, type Outcome, type OutcomeKind, type RowAction } from '../lib/outcome.js';
 import type { RolloutStore, MarkerUpdate } from '../lib/rollout/rollout-store.js';
-import { GraphFailure, refusedWithRetryAfter } from '../lib/graph/graph-failure.js';
+import { GraphFailure, refusedAtDoor } from '../lib/graph/graph-failure.js';
 import { isAssignmentOf } from '../lib/graph/assignment-kind.js';
 import { LaneWait } from '../lib/lanes/lane-gate.js';
 import { ThrottledWait, type LaneBoundGraph, type CallerContext } from '../lib/lanes/lane-bound-graph.js';
@@ -273,7 +273,7 @@ export class AssignmentProcessor {
         // commit (the reason for the settle delay) follows a timeout, a reset or another 5xx, not a
         // refusal; so a refused POST is looked for as soon as its lane reopens or its Retry-After
         // ends, not GRAPH_SETTLE_MS later (the marker is dated so).
-        const refused = err instanceof ThrottledWait || refusedWithRetryAfter(failure);
+        const refused = refusedAtDoor(failure);
         const endedAt = refused ? Date.now() - this.deps.policy.settleMs : Date.now();
         await markRowPostEnded(
           this.deps.redis,

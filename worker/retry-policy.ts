@@ -1,4 +1,4 @@
-import { refusedWithRetryAfter, type GraphFailure } from '../lib/graph/graph-failure.js';
+import { refusedAtDoor, type GraphFailure } from '../lib/graph/graph-failure.js';
 import { backoffDelayMs } from '../lib/lanes/backoff.js';
 
 export interface RetryPolicy {
@@ -15,7 +15,7 @@ export type RetryDecision =
 /**
  * What to do after a failed attempt: wait what Retry-After asks, or else back off exponentially;
  * after an ambiguous end at least `settleMs`, unless Graph refused the write at its door with a
- * Retry-After (refusedWithRetryAfter): then the wait it asked for is all the next look needs.
+ * Retry-After (refusedAtDoor): then the wait it asked for is all the next look needs.
  * `attempt` is the number of attempts spent including this one; `ageMs` how long ago the row was
  * enqueued. Throttling does not come here: a throttled row waits
  * for its lane without spending an attempt.
@@ -32,7 +32,7 @@ export function decideRetry(
   // Graph said when to come back (a 503 with Retry-After): that, not a guess. Otherwise back off.
   let delayMs =
     failure.retryAfterMs !== undefined ? failure.retryAfterMs : backoffDelayMs(attempt, policy.baseDelayMs, random);
-  if (failure.ambiguous && !refusedWithRetryAfter(failure)) delayMs = Math.max(delayMs, policy.settleMs);
+  if (failure.ambiguous && !refusedAtDoor(failure)) delayMs = Math.max(delayMs, policy.settleMs);
   if (ageMs + delayMs > policy.maxAgeMs) return { retry: false, reason: 'age' };
   return { retry: true, delayMs };
 }

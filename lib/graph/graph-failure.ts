@@ -66,12 +66,12 @@ export class GraphFailure extends Error {
 }
 
 /**
- * Graph refused the request at its door and said when to come back: a 429, or a 503 with
+ * Graph refused the request at its door: a 429 (with or without Retry-After), or a 503 with
  * Retry-After (the shape some Graph services throttle or shed load with). Had such a write been
  * committed, it was before the answer, so a look once the wait is over shows it; a slow commit, the
  * reason for GRAPH_SETTLE_MS, follows a timeout, a dropped connection or another 5xx, not a refusal.
  */
-export function refusedWithRetryAfter(failure: Pick<GraphFailure, 'kind' | 'httpStatus' | 'retryAfterMs'>): boolean {
+export function refusedAtDoor(failure: Pick<GraphFailure, 'kind' | 'httpStatus' | 'retryAfterMs'>): boolean {
   return failure.kind === 'throttled' || (failure.httpStatus === 503 && failure.retryAfterMs !== undefined);
 }
 

@@ -1,4 +1,4 @@
-import type { GraphFailure } from '../graph/graph-failure.js';
+import { refusedAtDoor, type GraphFailure } from '../graph/graph-failure.js';
 
 /**
  * Which answers teach a lane its pace. A 429 always does. A 5xx, a reset or a timeout says nothing
@@ -24,9 +24,7 @@ export class ThrottleEvidence {
 
   /** Counts this answer and says whether it is a throttling signal for the tenant's lane. */
   answer(tenantId: string, failure: GraphFailure | undefined): boolean {
-    const throttled =
-      failure !== undefined &&
-      (failure.kind === 'throttled' || (failure.httpStatus === 503 && failure.retryAfterMs !== undefined));
+    const throttled = failure !== undefined && refusedAtDoor(failure);
     let answers = this.recent.get(tenantId);
     if (!answers) {
       // Nothing to remember about a tenant that has only had good answers.
