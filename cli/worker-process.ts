@@ -54,14 +54,14 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
   // copies every script defined on a connection into each pipeline made from it (70 µs instead of
   // 8 per pipeline): the rows' own connection stays free of them.
   const queueConnection = connectRedis(config.redisUrl, 'worker');
+  const connections = [redis, bullConnection, syncConnection, eventConnection, queueConnection];
   // ioredis reconnects by itself; say so once per failed try instead of an unhandled-error trace.
-  for (const connection of [redis, bullConnection, syncConnection, eventConnection, queueConnection])
+  for (const connection of connections)
     connection.on('error', (err: Error) => logger.warn({ err }, 'Redis connection error; reconnecting'));
   try {
     await checkRedisAnswers(redis, config.redisUrl, 10_000);
   } catch (err) {
-    for (const connection of [redis, bullConnection, syncConnection, eventConnection, queueConnection])
-      connection.disconnect();
+    for (const connection of connections) connection.disconnect();
     throw err;
   }
   const lanes = new TenantLanes(redis, keys, config.rateLimit);
@@ -193,9 +193,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
         await Promise.all([worker.close(true), syncWorker.close(true), eventWorker.close(true)]);
       }
       await Promise.allSettled([publisher.stop(), metricsServer?.close(), rowQueue.close(), syncQueue.close()]);
-      await Promise.allSettled(
-        [redis, bullConnection, syncConnection, eventConnection, queueConnection].map((c) => c.quit()),
-      );
+      await Promise.allSettled(connections.map((c) => c.quit()));
       logger.info('worker stopped');
     },
   };

@@ -1,6 +1,7 @@
 import type { Redis, Result } from 'ioredis';
 import { defineLuaScript, loadLuaScript } from '../lib/redis/lua-script.js';
 import type { RedisKeys } from '../lib/redis/redis-keys.js';
+import type { AssignmentJobData } from '../lib/queues/assignment-queue.js';
 import { LISTING_FIELDS } from './configuration-listing.js';
 
 const ROW_STATE = loadLuaScript('rowState', new URL('./row-state-5.lua', import.meta.url));
@@ -33,6 +34,8 @@ declare module 'ioredis' {
   }
 }
 
+type RowOfJob = Pick<AssignmentJobData, 'rolloutId' | 'tenantId' | 'configurationId' | 'groupId'>;
+
 /** What row-state-5.lua read for a row whose outcome is not recorded yet. */
 export interface RowState {
   marker: string | null;
@@ -44,11 +47,7 @@ export interface RowState {
 }
 
 /** The command's arguments, in row-state-5.lua's KEYS and ARGV order. */
-export function rowStateArgs(
-  keys: RedisKeys,
-  row: { rolloutId: string; tenantId: string; configurationId: string; groupId: string },
-  rowKey: string,
-): RowStateCall {
+export function rowStateArgs(keys: RedisKeys, row: RowOfJob, rowKey: string): RowStateCall {
   return [
     keys.rolloutOutcomes(row.rolloutId),
     keys.rowMarker(rowKey),
@@ -66,7 +65,7 @@ export function rowStateArgs(
 export async function readRowState(
   redis: Redis,
   keys: RedisKeys,
-  row: { rolloutId: string; tenantId: string; configurationId: string; groupId: string },
+  row: RowOfJob,
   rowKey: string,
 ): Promise<RowState | null> {
   defineLuaScript(redis, ROW_STATE);

@@ -57,8 +57,7 @@ const defined = new WeakMap<Redis, Map<string, string>>();
  * A second script under a name already taken on the connection is an error, not a silent swap.
  */
 export function defineLuaScript(redis: Redis, script: LuaScript): void {
-  let scripts = defined.get(redis);
-  if (!scripts) defined.set(redis, (scripts = new Map()));
+  const scripts = definedOn(redis);
   const lua = scripts.get(script.name);
   if (lua === script.lua) return;
   if (lua !== undefined) throw new Error(`another Lua script is already defined as ${script.name} on this connection`);
@@ -68,6 +67,16 @@ export function defineLuaScript(redis: Redis, script: LuaScript): void {
     // (ioredis#1931). Such a connection gets every script up front (defineLoadedLuaScripts).
     throw new Error(`${script.name}: loaded after this auto-pipelining connection was made; define it up front`);
   }
+  define(redis, scripts, script);
+}
+
+function definedOn(redis: Redis): Map<string, string> {
+  let scripts = defined.get(redis);
+  if (!scripts) defined.set(redis, (scripts = new Map()));
+  return scripts;
+}
+
+function define(redis: Redis, scripts: Map<string, string>, script: LuaScript): void {
   redis.defineCommand(script.name, { numberOfKeys: script.numberOfKeys, lua: script.lua });
   scripts.set(script.name, script.lua);
 }
@@ -78,11 +87,6 @@ export function defineLuaScript(redis: Redis, script: LuaScript): void {
  * so a process has them all once its imports are done.
  */
 export function defineLoadedLuaScripts(redis: Redis): void {
-  let scripts = defined.get(redis);
-  if (!scripts) defined.set(redis, (scripts = new Map()));
-  for (const script of loaded) {
-    if (scripts.has(script.name)) continue;
-    redis.defineCommand(script.name, { numberOfKeys: script.numberOfKeys, lua: script.lua });
-    scripts.set(script.name, script.lua);
-  }
+  const scripts = definedOn(redis);
+  for (const script of loaded) if (!scripts.has(script.name)) define(redis, scripts, script);
 }
