@@ -308,13 +308,9 @@ export class AssignmentProcessor {
     const d = ctx.job.data;
     let view;
     try {
-      view = await new ConfigurationListings(this.deps.redis, this.deps.keys, this.deps.graph).read(
-        d.configurationId,
-        d.groupId,
-        endedAt,
-        ctx,
-        { maxInlineWaitMs: EARLY_LOOK_WAIT_MS },
-      );
+      view = await this.listings.read(d.configurationId, d.groupId, endedAt, ctx, {
+        maxInlineWaitMs: EARLY_LOOK_WAIT_MS,
+      });
     } catch (err) {
       if (err instanceof GraphFailure || err instanceof LaneWait) return false;
       throw err;

@@ -7,6 +7,7 @@ import { GraphFailure, GraphFailureCodes } from '../lib/graph/graph-failure.js';
 import { backoffDelayMs } from '../lib/lanes/backoff.js';
 import type { LaneBoundGraph, CallerContext } from '../lib/lanes/lane-bound-graph.js';
 import { LaneWait } from '../lib/lanes/lane-gate.js';
+import { retryWith } from '../lib/retry/retry-with.js';
 
 /** A configuration's assignments as read from Graph at some moment, shared by every worker. */
 export type ListingView =
@@ -251,24 +252,27 @@ async function readPage(
   next: string | undefined,
   maxInlineWaitMs: number | undefined,
 ): Promise<AssignmentPage> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      const { value } = await graph.call(
-        ctx,
-        (options) => graph.api.listPage(ctx.tenantId, configurationId, next, options),
-        undefined,
-        { maxInlineWaitMs, ahead: true },
-      );
-      return value;
-    } catch (err) {
-      const again =
-        attempt < PAGE_TRIES &&
-        err instanceof GraphFailure &&
-        err.kind === 'transient' &&
-        err.retryAfterMs === undefined &&
-        err.code !== GraphFailureCodes.TOKEN_UNAVAILABLE;
-      if (!again) throw err;
-      await sleep(backoffDelayMs(attempt, PAGE_RETRY_BASE_MS));
-    }
-  }
+  return retryWith(
+    async () =>
+      (
+        await graph.call(
+          ctx,
+          (options) => graph.api.listPage(ctx.tenantId, configurationId, next, options),
+          undefined,
+          { maxInlineWaitMs, ahead: true },
+        )
+      ).value,
+    {
+      maxAttempts: PAGE_TRIES,
+      nextDelayMs: ({ error, attempt }) => {
+        const faultWithoutWait =
+          error instanceof GraphFailure &&
+          error.kind === 'transient' &&
+          error.retryAfterMs === undefined &&
+          error.code !== GraphFailureCodes.TOKEN_UNAVAILABLE;
+        if (!faultWithoutWait) throw error;
+        return backoffDelayMs(attempt, PAGE_RETRY_BASE_MS);
+      },
+    },
+  );
 }
