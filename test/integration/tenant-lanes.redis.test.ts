@@ -253,39 +253,47 @@ describe('a lane that learns its budget from Graph (no GRAPH_RATE_LIMIT)', () =>
     expect((await lanes.admit('t', { owner: 'later' }, resume + 1)).at).toBe(Math.floor(resume + window));
   });
 
-  it('a throttle while pacing slows the lane a step from the pace it used, never to the pace its rows happened to come at', async () => {
+  /** A lane that learned 25 per about 1.1 s from its first throttled burst, and what it learned. */
+  async function laneThatLearned(): Promise<{
+    lanes: TenantLanes;
+    learned: Awaited<ReturnType<TenantLanes['state']>>;
+  }> {
     const lanes = new TenantLanes(redis, keys, undefined);
     for (let i = 0; i < 50; i++) await lanes.admit('t', { owner: `r${i}` }, T0);
     acceptedAnswers(lanes, 25);
     await lanes.throttled('t', 1000, T0, T0 + 100);
-    const learned = await lanes.state('t');
-    // The rows then came slowly, 100 over 20 s (a fifth of the budget), and Graph refused the last.
+    return { lanes, learned: await lanes.state('t') };
+  }
+
+  /**
+   * After a throttle while pacing: the learned burst, a window at most 3% longer than the learned
+   * one, and at most twice the learned pace (a probe that grew while the lane had little to send).
+   */
+  async function expectPacingStep(lanes: TenantLanes, learned: { max: number; windowMs: number }): Promise<void> {
+    const state = await lanes.state('t');
+    expect(state.max).toBe(learned.max);
+    expect(state.windowMs).toBeLessThanOrEqual(learned.windowMs * 1.03 + 1e-6);
+    expect(state.windowMs).toBeGreaterThanOrEqual((learned.windowMs / 2) * 1.03 - 1e-6);
+  }
+
+  it('a throttle while pacing slows the lane a step from the pace it used, never to the pace its rows happened to come at', async () => {
+    const { lanes, learned } = await laneThatLearned();
+    // The rows then came slowly, 100 over 20 s (a fifth of the budget), and Graph refused the last:
+    // not 100 sends per 20 s.
     let now = T0 + 1100;
     for (let i = 0; i < 100; i++, now += 200)
       expect((await lanes.admit('t', { owner: `s${i}` }, now)).granted).toBe(true);
     acceptedAnswers(lanes, 100);
     await lanes.throttled('t', 20, now - 200, now);
-    const state = await lanes.state('t');
-    // The learned burst, and a window 3% longer than the one it used: not 100 sends per 20 s.
-    expect(state.max).toBe(learned.max);
-    expect(state.windowMs).toBeLessThanOrEqual(learned.windowMs * 1.03 + 1e-6);
-    // The probe grew while the lane had little to send: it keeps at most twice the learned pace.
-    expect(state.windowMs).toBeGreaterThanOrEqual((learned.windowMs / 2) * 1.03 - 1e-6);
+    await expectPacingStep(lanes, learned);
   });
 
   it('a throttle while pacing at its budget keeps the burst and slows the window it sped up to by a step', async () => {
-    const lanes = new TenantLanes(redis, keys, undefined);
-    for (let i = 0; i < 50; i++) await lanes.admit('t', { owner: `r${i}` }, T0);
-    acceptedAnswers(lanes, 25);
-    await lanes.throttled('t', 1000, T0, T0 + 100);
-    const learned = await lanes.state('t');
+    const { lanes, learned } = await laneThatLearned();
     const now = await sendAtPace(lanes, 200, T0 + 1100);
     acceptedAnswers(lanes, 200);
     await lanes.throttled('t', 20, now, now + 1);
-    const state = await lanes.state('t');
-    expect(state.max).toBe(learned.max);
-    expect(state.windowMs).toBeLessThanOrEqual(learned.windowMs * 1.03 + 1e-6);
-    expect(state.windowMs).toBeGreaterThanOrEqual((learned.windowMs / 2) * 1.03 - 1e-6);
+    await expectPacingStep(lanes, learned);
   });
 
   it('answers of the measured burst that come in while the lane waits grow the burst it learned when it resumes', async () => {
