@@ -11,9 +11,10 @@
   Planning never promises more than `max` in any window; the grant checks it again against what really
   went (a request going ahead, a row coming back late), so no window ever holds more than `max` sends.
 
-  A learned budget speeds up while Graph stays quiet: after `holdMs` without a throttle its window
-  halves every `halvingMs` (additive increase in spirit: a probe, undone by the next throttle, which
-  measures the budget again), and once it is shorter than a millisecond per send the lane is unbound.
+  A learned budget speeds up while Graph stays quiet: after `holdMs` without a throttle its rate
+  doubles every `halvingMs`, half as a bigger burst and half as a shorter window (a probe, which the
+  next throttle takes back: lane-throttled-2.lua), and once the window is shorter than a millisecond
+  per send the lane is unbound.
 
   A POST's `sent` marker is written in the same call as its grant, so no POST leaves without it, and
   an exclusive grant is refused while another rollout's marker holds the triple (docs/architecture.md,

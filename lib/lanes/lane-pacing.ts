@@ -8,14 +8,14 @@ export interface LanePacing {
   windowMs: number;
   /** A slot this close ahead counts as now (saves a pointless wait of a millisecond or two). */
   toleranceMs: number;
-  /** Learning: margin over the window Graph's answers measure. */
+  /** Learning: margin over the window the first throttle measures. */
   estimateMargin: number;
   /** Learning: a burst with fewer sends than this says nothing about the budget (only pauses). */
   minSendsToLearn: number;
   maxLearnedWindowMs: number;
   /** Learning: a learned budget holds this long after a throttle... */
   holdMs: number;
-  /** ...then probes upwards, its window halving every halvingMs until Graph throttles again. */
+  /** ...then probes upwards, its rate doubling every halvingMs until Graph throttles again. */
   halvingMs: number;
   /** Promised slots and sends stay in the schedule at least this long after their time. */
   keepMs: number;
@@ -29,7 +29,7 @@ export interface LanePacing {
  * are re-dated in the lane's schedule to their answer (LaneBoundGraph), so the margin only has to
  * cover what is left.
  *
- * A learned budget holds 2 s after a throttle, then its window halves every 4 s: a lane that was
+ * A learned budget holds 2 s after a throttle, then its rate doubles every 4 s: a lane that was
  * slowed to a fifth of what the tenant takes is back above 0.9 of it 11 s after the throttling
  * stopped, and one at the edge probes past it about every 3 s, which costs a few throttled requests
  * and a pause no longer than Graph would have made it wait anyway.

@@ -3,10 +3,11 @@
   until Retry-After and, without a configured limit, learn the tenant's budget. Several in-flight
   requests of the same burst come back throttled; only the first replans the lane and learns.
 
-  What the answer measures: Graph accepted `sent` requests (the answers that came back accepted
-  since the lane last resumed) over `span` = the time since it resumed plus the wait it asks for
-  (the first of them leaves Graph's window then). The budget becomes a burst at that pace (below);
-  a margin over the measured window leaves room for the trip to Graph's counter.
+  What the first answer measures: Graph accepted `sent` requests (the answers that came back
+  accepted since the lane started) over `span` = that time plus the wait it asks for (the first of
+  them leaves Graph's window then). The budget becomes a burst at that pace; a margin over the
+  measured window leaves room for the trip to Graph's counter. Later throttles adjust the budget the
+  lane was using instead of measuring the pace again (below).
 
   Without Retry-After (Intune often leaves it out) and nothing learned yet, the pause backs off
   exponentially per burst, not per answer: the 7 answers of one burst of 32 requests are one signal.
@@ -22,7 +23,7 @@
       ARGV[2] retryAfterMs; -1 = the answer had none: back off per burst
       ARGV[3] adaptive: '1' = no configured limit, learn the budget
       ARGV[4] sentAtMs: when the throttled request was granted
-      ARGV[5] estimateMargin over the window Graph's answers measure
+      ARGV[5] estimateMargin over the window the first throttle measures
       ARGV[6] minSendsToLearn: a burst with fewer sends says nothing about the budget
       ARGV[7] maxLearnedWindowMs
       ARGV[8] baseDelayMs of the backoff without Retry-After
