@@ -84,15 +84,16 @@ describe('a worker stopped with SIGTERM mid-rollout', () => {
 
   it('hands rows still in flight at SHUTDOWN_TIMEOUT_MS back, exits 0, and a running worker finishes them exactly once', async () => {
     stack = await startStack({
-      // Slower than the shutdown deadline: in-flight rows cannot finish in time.
-      emulator: { latencyMs: 1500 },
+      // Far slower than the shutdown deadline: in-flight rows cannot finish in time, even when a busy
+      // machine is a second late sending SIGTERM after the rows started posting (1.5 s was not).
+      emulator: { latencyMs: 4000 },
       env: {
         WORKER_LOCK_MS: '3000',
         SHUTDOWN_TIMEOUT_MS: '300',
         GRAPH_SETTLE_MS: '800',
         RETRY_BASE_DELAY_MS: '100',
         WORKER_CONCURRENCY: '6',
-        GRAPH_TIMEOUT_MS: '5000',
+        GRAPH_TIMEOUT_MS: '10000',
       },
     });
     const rows = makeRows([stack.tenantId], 2, 10);
@@ -101,7 +102,7 @@ describe('a worker stopped with SIGTERM mid-rollout', () => {
     // Started before the rows: starting it later would let the leaving worker's rows finish first.
     const staying = await stack.worker();
     const rolloutId = await enqueueRows(stack, rows);
-    // Both workers hold rows, and every listing is read, so the rows they hold are posting (1.5 s
+    // Both workers hold rows, and every listing is read, so the rows they hold are posting (4 s
     // each), not parked for a moment behind the listing read: the leaving worker cannot finish them
     // within the deadline. (A count of active jobs alone can be all the staying worker's.)
     const configurations = [...new Set(rows.map((r) => r.configurationId))];
@@ -125,7 +126,7 @@ describe('a worker stopped with SIGTERM mid-rollout', () => {
     expect(leaving.logs()).toContain('shutdown deadline reached');
     expect(leaving.logs()).toContain('worker stopped');
 
-    await stack.waitFinished(rolloutId, 45_000);
+    await stack.waitFinished(rolloutId, 75_000);
     expectAllSucceeded(await reportOf(stack, rolloutId), rows);
     await expectFinished(stack, rolloutId, rows.length, 0);
     await expectEachAssignedOnce(stack, rows);
